@@ -1,0 +1,1 @@
+"""Transports behind one seam (see base.py)."""

@@ -1,0 +1,134 @@
+"""The transport seam: the one interface bots and agent talk to.
+
+Two implementations sit behind it: `local` (the embedded loopback room server,
+the default) and `livekit` (real LiveKit rooms through the official SDKs).
+One contract test suite (tests/contract/) runs against both.
+
+Semantics every implementation must honour (mirroring LiveKit's rtc SDK):
+- Audio is 48 kHz mono int16, 10 ms frames (480 samples).
+- `AudioPublisher.capture_frame` enqueues one frame and returns once the send
+  queue (bounded by `queue_size_ms`) has room; frames leave in real time.
+  `queued_duration_s` is the audio still queued after the call returns
+  (LiveKit: `AudioSource.queued_duration`). It is what EoT timing needs.
+- A subscription yields `ReceivedFrame`s in order, each stamped with
+  `recv_t_ns = time.monotonic_ns()` when the frame was handed to us.
+- Messages are reliable and ordered per sender; payloads are bytes (UTF-8 JSON).
+- Participant events report joins, leaves and audio-track publications.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+
+Role = Literal["user", "probe", "agent", "admin"]
+
+
+@dataclass(frozen=True)
+class ReceivedFrame:
+    pcm: np.ndarray  # int16, SAMPLES_PER_FRAME samples
+    recv_t_ns: int
+
+
+@dataclass(frozen=True)
+class DataMessage:
+    topic: str
+    payload: bytes
+    sender: str
+    recv_t_ns: int
+
+
+@dataclass(frozen=True)
+class ParticipantEvent:
+    kind: Literal["joined", "left", "track_published"]
+    identity: str
+    is_agent: bool
+    t_ns: int
+
+
+class AudioPublisher(Protocol):
+    async def capture_frame(self, pcm: np.ndarray) -> None:
+        """Enqueue one 10 ms int16 frame; waits while the queue is full."""
+        ...
+
+    @property
+    def queued_duration_s(self) -> float: ...
+
+    def clear_queue(self) -> None:
+        """Drop everything queued and not yet sent (used on interruption)."""
+        ...
+
+    async def wait_for_playout(self) -> None: ...
+
+
+class RoomConnection(Protocol):
+    """One participant's connection to one room."""
+
+    @property
+    def identity(self) -> str: ...
+
+    @property
+    def room_name(self) -> str: ...
+
+    @property
+    def room_metadata(self) -> str: ...
+
+    def remote_identities(self) -> list[str]:
+        """Identities of the other participants present now."""
+        ...
+
+    def has_audio_track(self, identity: str) -> bool: ...
+
+    async def publish_audio(self, *, queue_size_ms: int = 100) -> AudioPublisher:
+        """Publish this participant's one audio track."""
+        ...
+
+    def subscribe_audio(self, identity: str) -> AsyncIterator[ReceivedFrame]:
+        """Frames of `identity`'s audio track; waits for the track if needed.
+
+        The iterator ends when that participant leaves or this connection closes.
+        """
+        ...
+
+    async def send_message(self, topic: str, payload: bytes) -> None: ...
+
+    def messages(self) -> AsyncIterator[DataMessage]:
+        """Every topic message received from now on (one consumer)."""
+        ...
+
+    def participant_events(self) -> AsyncIterator[ParticipantEvent]:
+        """Joins, leaves and track publications from now on (one consumer)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Leave the room. Idempotent."""
+        ...
+
+
+class Transport(Protocol):
+    """Room administration plus connections. Implementations: local, livekit."""
+
+    name: str
+
+    async def create_room(
+        self,
+        room: str,
+        *,
+        metadata: str,
+        agent_name: str | None = None,
+        empty_timeout_s: int = 60,
+        max_participants: int = 4,
+    ) -> None:
+        """Create a room and, if `agent_name` is given, dispatch that agent to it."""
+        ...
+
+    async def delete_room(self, room: str) -> None: ...
+
+    async def list_rooms(self, prefix: str = "") -> list[str]: ...
+
+    async def connect(self, room: str, identity: str, *, role: Role) -> RoomConnection: ...
+
+    async def aclose(self) -> None: ...
