@@ -1,0 +1,76 @@
+"""What the pure measurement core takes in: one case attempt, already loaded.
+
+`autortc.artifacts` builds an `AttemptInputs` from an attempt directory (I/O);
+everything under `autortc.metrics` is pure and works from this object alone.
+
+Time conventions (one host clock, `time.monotonic_ns()`):
+- `post_frame_recv_t_ns[i]` is when frame i (samples i*480 .. i*480+479 of
+  `post_full`) was handed to the probe. The frame's LAST sample is taken to
+  arrive at that instant, so sample j of frame i arrives at
+  `recv_t_ns[i] - (479 - j) / sr`.
+- `TurnTiming.eot_left_t_ns` is when the clean utterance's EoT sample left the
+  user bot, send queue included (user bot computes it from `queued_duration`).
+- Reply events carry their *probe receive* time.
+- Agent trace `t_ns` values are on the agent's clock; only differences are used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+INFRA_STATUSES = ("BARRIER_TIMEOUT", "AGENT_NOT_JOINED", "BOT_CRASHED", "TIMEOUT")
+
+
+@dataclass(frozen=True)
+class ReplyEvents:
+    """reply_start / reply_end of one reply_seq, as received at the probe."""
+
+    reply_seq: int
+    start_recv_t_ns: int | None
+    end_recv_t_ns: int | None
+    interrupted: bool | None = None
+
+
+@dataclass(frozen=True)
+class TurnTiming:
+    """One user turn as played by the user bot."""
+
+    turn_index: int
+    speech_start_left_t_ns: int  # first speech sample left the user bot
+    eot_left_t_ns: int  # the clean utterance's EoT sample left the user bot
+    is_barge_in: bool = False
+
+
+@dataclass(frozen=True)
+class TracePoint:
+    turn_id: int
+    point: str
+    t_ns: int  # agent clock
+
+
+@dataclass(frozen=True)
+class AttemptInputs:
+    case_id: str
+    priority: str  # "P0" | "P1"
+    attempt: int
+    trace_id: str
+    sample_rate_hz: int
+    # probe recording of the agent track (float32, [-1, 1]) and per-frame receive times
+    post_full: np.ndarray
+    post_frame_recv_t_ns: np.ndarray  # int64, len == ceil(len(post_full) / 480)
+    # what the user bot played (float32) and the user track as heard at the probe
+    input_audio: np.ndarray
+    post_user: np.ndarray | None = None
+    # the agent's audio before the network; reply boundaries in samples, by reply_seq
+    pre_rtc: np.ndarray | None = None
+    pre_rtc_replies: dict[int, tuple[int, int]] | None = None
+    replies: list[ReplyEvents] = field(default_factory=list)
+    turns: list[TurnTiming] = field(default_factory=list)
+    agent_trace: list[TracePoint] = field(default_factory=list)
+    # set by the orchestrator when the attempt failed for infrastructure reasons
+    infra_status: str | None = None
+    blackbox: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
