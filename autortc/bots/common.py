@@ -1,0 +1,86 @@
+"""What both bots share: the process entry, the message pump and result writing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from autortc.bots.jobspec import BotJob
+from autortc.bots.rules import StopRule
+from autortc.protocol import MessageFilter
+from autortc.transport.base import RoomConnection
+
+log = logging.getLogger(__name__)
+
+MessageHandler = Callable[[dict[str, Any], str, int], None]
+
+
+async def pump_messages(
+    conn: RoomConnection,
+    flt: MessageFilter,
+    handler: MessageHandler,
+    *,
+    log_path: Path | None = None,
+) -> None:
+    """Feed every accepted message to `handler(msg, topic, recv_t_ns)`; log it as JSONL."""
+    fh = log_path.open("a") if log_path is not None else None
+    try:
+        async for dm in conn.messages():
+            msg = flt.accept(dm.topic, dm.payload)
+            if fh is not None:
+                rec = {"recv_t_ns": dm.recv_t_ns, "topic": dm.topic, "sender": dm.sender,
+                       "accepted": msg is not None, "msg": msg}
+                if msg is None:
+                    rec["raw"] = dm.payload[:200].decode("utf-8", "replace")
+                fh.write(json.dumps(rec) + "\n")
+                fh.flush()
+            if msg is not None:
+                handler(msg, dm.topic, dm.recv_t_ns)
+    finally:
+        if fh is not None:
+            fh.close()
+
+
+async def wait_stop(stop: StopRule, wake: asyncio.Event) -> None:
+    """Stay in the room until the stop rule's deadline (it can move earlier)."""
+    while (deadline := stop.deadline_ns()) is not None:
+        remaining_s = (deadline - time.monotonic_ns()) / 1e9
+        if remaining_s <= 0:
+            return
+        wake.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(remaining_s):
+                await wake.wait()
+
+
+def write_json(path: Path, body: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(body, indent=1))
+    tmp.replace(path)
+
+
+def bot_main(name: str, run: Callable[[BotJob], Awaitable[int]]) -> None:
+    """Process entry: `python -m autortc.bots.<bot> JOB.json`. Exit 0 ok, 3 infra, 4 crash."""
+    logging.basicConfig(level=logging.WARNING, format=f"[{name}] %(levelname)s %(name)s: %(message)s")
+    if len(sys.argv) != 2:
+        print(f"usage: python -m autortc.bots.{name} JOB.json", file=sys.stderr)
+        sys.exit(2)
+    job = BotJob.read(sys.argv[1])
+    try:
+        code = asyncio.run(run(job))
+    except Exception as e:  # a crash must still leave a trace on disk
+        crash = {"status": "BOT_CRASHED", "error": f"{type(e).__name__}: {e}",
+                 "traceback": traceback.format_exc()}
+        write_json(Path(job.out_dir) / f"{name}_crash.json", crash)
+        print(f"{name} crashed: {type(e).__name__}: {e}", file=sys.stderr)
+        sys.exit(4)
+    sys.exit(code)

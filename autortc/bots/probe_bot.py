@@ -1,0 +1,161 @@
+"""The probe bot: records what the agent says, as a caller would hear it.
+
+It waits for the agent (any identity but the two bots) and its audio track,
+subscribes, and on the first frame sends `probe_ready` every 250 ms until the
+agent answers `agent_ready`. It records the agent track (post_rtc_full.wav) and
+the user track (post_rtc_user.wav) with every frame's receive time, and logs
+every protocol message it receives (events.jsonl).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autortc.audio import write_wav
+from autortc.bots.common import bot_main, pump_messages, wait_stop, write_json
+from autortc.bots.jobspec import BotJob
+from autortc.bots.rules import BarrierState, StopRule
+from autortc.protocol import (
+    PROBE_IDENTITY,
+    TOPIC_PROBE,
+    USER_IDENTITY,
+    MessageFilter,
+    encode,
+    is_agent_identity,
+    make_message,
+)
+from autortc.transport.base import RoomConnection
+from autortc.transport.factory import transport_from_url
+
+PROBE_READY_PERIOD_S = 0.25
+
+
+class Recorder:
+    """Collects frames of one remote track with their receive times."""
+
+    def __init__(self) -> None:
+        self.frames: list[np.ndarray] = []
+        self.recv_t_ns: list[int] = []
+        self.first_frame = asyncio.Event()
+
+    async def record(self, conn: RoomConnection, identity: str) -> None:
+        async for fr in conn.subscribe_audio(identity):
+            self.frames.append(fr.pcm)
+            self.recv_t_ns.append(fr.recv_t_ns)
+            self.first_frame.set()
+
+    def pcm(self) -> np.ndarray:
+        return np.concatenate(self.frames) if self.frames else np.zeros(0, np.int16)
+
+
+async def _wait_agent(conn: RoomConnection, timeout_s: float) -> str | None:
+    """The agent's identity once it is present with an audio track, else None."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            while True:
+                for ident in conn.remote_identities():
+                    if is_agent_identity(ident) and conn.has_audio_track(ident):
+                        return ident
+                await asyncio.sleep(0.02)
+    return None
+
+
+async def run_probe(job: BotJob) -> int:
+    out = Path(job.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    transport = transport_from_url(job.transport_url)
+    flt = MessageFilter(job.trace_id)
+    barrier = BarrierState(blackbox=job.blackbox)
+    stop = StopRule(n_turns=len(job.turns), record_pad_ms=job.record_pad_ms, tail_ms=job.stop_tail_ms)
+    wake = asyncio.Event()
+    agent_rec, user_rec = Recorder(), Recorder()
+    result: dict[str, Any] = {"status": "OK", "trace_id": job.trace_id}
+    probe_msg_ids: list[str] = []
+
+    def on_msg(msg: dict[str, Any], topic: str, recv_t_ns: int) -> None:
+        if msg["type"] == "agent_ready" and msg.get("in_reply_to") not in probe_msg_ids:
+            result.setdefault("warnings", []).append("agent_ready without a matching in_reply_to")
+        barrier.observe(msg, recv_t_ns=recv_t_ns)
+        stop.observe(msg, recv_t_ns=recv_t_ns)
+        wake.set()
+
+    conn = await transport.connect(job.room, PROBE_IDENTITY, role="probe")
+    t_join_ns = time.monotonic_ns()
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(pump_messages(conn, flt, on_msg, log_path=out / "events.jsonl"),
+                                    name="probe.pump")]
+            agent_id = await _wait_agent(conn, job.agent_join_timeout_s)
+            if agent_id is None:
+                result["status"] = "AGENT_NOT_JOINED"
+            else:
+                result["agent_identity"] = agent_id
+                tasks.append(tg.create_task(agent_rec.record(conn, agent_id), name="probe.rec_agent"))
+                tasks.append(tg.create_task(user_rec.record(conn, USER_IDENTITY), name="probe.rec_user"))
+                remaining_s = job.barrier_timeout_s - (time.monotonic_ns() - t_join_ns) / 1e9
+                if not await _barrier(conn, job, agent_rec, barrier, wake, probe_msg_ids, remaining_s):
+                    result["status"] = "BARRIER_TIMEOUT"
+                else:
+                    result["barrier_complete_t_ns"] = barrier.complete_t_ns
+                    await _wait_for_end(stop, wake, job)
+            for t in tasks:
+                t.cancel()
+    finally:
+        result["agent_frames_recv_t_ns"] = agent_rec.recv_t_ns
+        result["user_frames_recv_t_ns"] = user_rec.recv_t_ns
+        result["message_counters"] = flt.counters()
+        result["final_reply_end_t_ns"] = stop.final_reply_end_t_ns
+        write_wav(out / "post_rtc_full.wav", agent_rec.pcm())
+        write_wav(out / "post_rtc_user.wav", user_rec.pcm())
+        write_json(out / "probe_result.json", result)
+        await conn.aclose()
+        await transport.aclose()
+    return 0 if result["status"] == "OK" else 3
+
+
+async def _barrier(conn: RoomConnection, job: BotJob, rec: Recorder, barrier: BarrierState,
+                   wake: asyncio.Event, sent_ids: list[str], timeout_s: float) -> bool:
+    """First frame -> probe_ready every 250 ms until agent_ready (or black-box: first frame)."""
+    try:
+        async with asyncio.timeout(max(0.0, timeout_s)):
+            await rec.first_frame.wait()
+            while not barrier.complete:
+                msg = make_message("probe_ready", trace_id=job.trace_id, case_id=job.case_id,
+                                   t_ns=time.monotonic_ns())
+                sent_ids.append(msg["msg_id"])
+                await conn.send_message(TOPIC_PROBE, encode(msg))
+                barrier.observe(msg, recv_t_ns=msg["t_ns"])  # our own message is not echoed
+                if barrier.complete:
+                    break
+                wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(PROBE_READY_PERIOD_S):
+                        await wake.wait()
+        return True
+    except TimeoutError:
+        return False
+
+
+async def _wait_for_end(stop: StopRule, wake: asyncio.Event, job: BotJob) -> None:
+    """Record until the stop rule says so; bounded even if the user bot never finishes."""
+    total_budget_s = job.barrier_timeout_s + 120 + job.record_pad_ms / 1000
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(total_budget_s):
+            while stop.deadline_ns() is None:
+                wake.clear()
+                await wake.wait()
+            await wait_stop(stop, wake)
+
+
+def main() -> None:
+    bot_main("probe_bot", run_probe)
+
+
+if __name__ == "__main__":
+    main()

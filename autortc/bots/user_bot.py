@@ -1,0 +1,183 @@
+"""The user bot: speaks the case's utterances into the room like a microphone.
+
+It publishes a track at once (silence until it speaks), waits for the two-way
+ACK barrier, then plays each turn in real time. For every frame it records when
+`capture_frame` returned and how much audio was still queued, so the exact time
+the EoT sample left the bot can be computed (rules.eot_left_t_ns).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autortc.audio import SAMPLE_RATE_HZ, SAMPLES_PER_FRAME, read_wav, silence_frame, split_frames, write_wav
+from autortc.bots.common import bot_main, pump_messages, wait_stop, write_json
+from autortc.bots.jobspec import BotJob, TurnJob
+from autortc.bots.rules import BarrierState, StopRule, eot_left_t_ns
+from autortc.protocol import TOPIC_USER, USER_IDENTITY, MessageFilter, encode, make_message
+from autortc.transport.base import AudioPublisher, RoomConnection
+from autortc.transport.factory import transport_from_url
+
+
+@dataclass
+class Feeder:
+    """Pushes frames continuously: queued turn audio, else silence. Records every frame."""
+
+    pub: AudioPublisher
+    pending: list[tuple[int, int, np.ndarray]] = field(default_factory=list)  # (turn, frame_idx, pcm)
+    sent_pcm: list[np.ndarray] = field(default_factory=list)
+    log: list[tuple[int, int, int, float]] = field(default_factory=list)  # (turn, idx, t_ns, queued_s)
+    turn_done: dict[int, asyncio.Event] = field(default_factory=dict)
+    frame_log_by_turn: dict[int, list[tuple[int, int, float, int]]] = field(default_factory=dict)
+
+    def enqueue_turn(self, turn_index: int, pcm: np.ndarray) -> asyncio.Event:
+        frames = split_frames(pcm)
+        self.pending.extend((turn_index, i, f) for i, f in enumerate(frames))
+        ev = self.turn_done[turn_index] = asyncio.Event()
+        return ev
+
+    async def run(self) -> None:
+        while True:
+            if self.pending:
+                turn, idx, pcm = self.pending.pop(0)
+            else:
+                turn, idx, pcm = -1, -1, silence_frame()
+            await self.pub.capture_frame(pcm)
+            t_ns = time.monotonic_ns()
+            queued_s = self.pub.queued_duration_s
+            global_start = len(self.sent_pcm) * SAMPLES_PER_FRAME
+            self.sent_pcm.append(pcm)
+            if turn >= 0:
+                self.frame_log_by_turn.setdefault(turn, []).append((idx, t_ns, queued_s, global_start))
+                if not any(p[0] == turn for p in self.pending):
+                    self.turn_done[turn].set()
+
+
+def _turn_timing(turn: TurnJob, frames: list[tuple[int, int, float, int]]) -> dict[str, Any]:
+    """Where the turn sits in input.wav and when its speech start / EoT left the bot."""
+    by_idx = {idx: (t_ns, q, g) for idx, t_ns, q, g in frames}
+
+    def left_t_ns(sample: int) -> int:
+        idx = min(sample // SAMPLES_PER_FRAME, max(by_idx))
+        t_ns, q, _ = by_idx[idx]
+        return eot_left_t_ns(capture_return_t_ns=t_ns, queued_after_s=q,
+                             frame_end_sample=(idx + 1) * SAMPLES_PER_FRAME, eot_sample=sample,
+                             sample_rate_hz=SAMPLE_RATE_HZ)
+
+    first_global = by_idx[0][2]
+    return {
+        "turn_index": turn.turn_index,
+        "is_barge_in": turn.barge_in_after_agent_ms is not None,
+        "input_start_sample": first_global,
+        "eot_sample_in_input": first_global + turn.eot_sample,
+        "speech_start_sample_in_input": first_global + turn.speech_start_sample,
+        "eot_left_t_ns": left_t_ns(turn.eot_sample),
+        "speech_start_left_t_ns": left_t_ns(turn.speech_start_sample),
+    }
+
+
+async def run_user(job: BotJob) -> int:
+    out = Path(job.out_dir)
+    transport = transport_from_url(job.transport_url)
+    flt = MessageFilter(job.trace_id)
+    barrier = BarrierState(blackbox=job.blackbox)
+    stop = StopRule(n_turns=len(job.turns), record_pad_ms=job.record_pad_ms, tail_ms=job.stop_tail_ms)
+    barrier_ev, wake = asyncio.Event(), asyncio.Event()
+    replies: dict[int, dict[str, int | bool]] = {}
+    result: dict[str, Any] = {"status": "OK", "trace_id": job.trace_id, "turns": []}
+
+    def on_msg(msg: dict[str, Any], topic: str, recv_t_ns: int) -> None:
+        if barrier.observe(msg, recv_t_ns=recv_t_ns):
+            barrier_ev.set()
+        stop.observe(msg, recv_t_ns=recv_t_ns)
+        if msg["type"] in ("reply_start", "reply_end"):
+            replies.setdefault(int(msg.get("reply_seq", -1)), {})[msg["type"]] = recv_t_ns
+        wake.set()
+
+    async def say(type_: str, **fields: Any) -> None:
+        m = make_message(type_, trace_id=job.trace_id, case_id=job.case_id,
+                         t_ns=time.monotonic_ns(), **fields)
+        await conn.send_message(TOPIC_USER, encode(m))
+        stop.observe(m, recv_t_ns=m["t_ns"])  # our own messages are not echoed back
+
+    async def wait_for(pred: Any, timeout_s: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                while not pred():
+                    wake.clear()
+                    await wake.wait()
+                return True
+        return False
+
+    conn: RoomConnection = await transport.connect(job.room, USER_IDENTITY, role="user")
+    feeder: Feeder | None = None
+    try:
+        pub = await conn.publish_audio(queue_size_ms=job.queue_size_ms)
+        feeder = Feeder(pub)
+        async with asyncio.TaskGroup() as tg:
+            pump = tg.create_task(pump_messages(conn, flt, on_msg), name="user.pump")
+            feed = tg.create_task(feeder.run(), name="user.feeder")
+            await say("user_ready")
+            try:
+                async with asyncio.timeout(job.barrier_timeout_s):
+                    await barrier_ev.wait()
+            except TimeoutError:
+                result["status"] = "BARRIER_TIMEOUT"
+            if result["status"] == "OK":
+                result["barrier_complete_t_ns"] = barrier.complete_t_ns
+                await _play_turns(job, feeder, replies, say, wait_for, result)
+                await wait_stop(stop, wake)
+            pump.cancel()
+            feed.cancel()
+    finally:
+        result["message_counters"] = flt.counters()
+        if feeder is not None:
+            pcm = np.concatenate(feeder.sent_pcm) if feeder.sent_pcm else np.zeros(0, np.int16)
+            write_wav(out / "input.wav", pcm)
+            result["turns"] = [
+                _turn_timing(t, feeder.frame_log_by_turn[t.turn_index])
+                for t in job.turns if t.turn_index in feeder.frame_log_by_turn
+            ]
+        write_json(out / "user_result.json", result)
+        await conn.aclose()
+        await transport.aclose()
+    return 0 if result["status"] == "OK" else 3
+
+
+async def _play_turns(job: BotJob, feeder: Feeder, replies: dict[int, dict[str, int | bool]],
+                      say: Any, wait_for: Any, result: dict[str, Any]) -> None:
+    for k, turn in enumerate(job.turns):
+        if turn.barge_in_after_agent_ms is not None:
+            # barge in once the agent has been speaking for the given time
+            seq = k - 1
+            if not await wait_for(lambda s=seq: "reply_start" in replies.get(s, {}),
+                                  job.reply_wait_timeout_s):
+                result.setdefault("warnings", []).append(f"turn {k}: no reply_start to barge into")
+            await asyncio.sleep(turn.barge_in_after_agent_ms / 1000)
+        elif k > 0:
+            seq = k - 1
+            if not await wait_for(lambda s=seq: "reply_end" in replies.get(s, {}),
+                                  job.reply_wait_timeout_s):
+                result.setdefault("warnings", []).append(f"turn {k}: no reply_end before speaking")
+            await asyncio.sleep(job.gap_between_turns_ms / 1000)
+        pcm, _sr = read_wav(turn.audio_path)
+        await say("utterance_start", turn_index=k)
+        done = feeder.enqueue_turn(turn.turn_index, pcm)
+        await done.wait()
+        timing = _turn_timing(turn, feeder.frame_log_by_turn[turn.turn_index])
+        await say("utterance_end", turn_index=k, eot_t_ns=timing["eot_left_t_ns"])
+
+
+def main() -> None:
+    bot_main("user_bot", run_user)
+
+
+if __name__ == "__main__":
+    main()
