@@ -204,5 +204,5 @@ def resample_pcm(pcm_i16: np.ndarray, from_rate_hz: int, to_rate_hz: int) -> np.
         return x.copy()
     g = gcd(int(from_rate_hz), int(to_rate_hz))
     up, down = to_rate_hz // g, from_rate_hz // g
-    y = resample_poly(x.astype(np.float64), up, down)
+    y = np.asarray(resample_poly(x.astype(np.float64), up, down))
     return np.clip(np.round(y), -32768, 32767).astype(np.int16)

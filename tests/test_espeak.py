@@ -29,7 +29,7 @@ def test_english_synthesis_is_non_silent_with_plausible_duration(synth: EspeakSy
 
 
 def test_mandarin_synthesis_is_non_silent_with_plausible_duration(synth: EspeakSynth) -> None:
-    pcm = synth.synthesize("你好，今天天气怎么样？", voice="cmn")
+    pcm = synth.synthesize("你好，今天天气怎么样？", voice="cmn")  # noqa: RUF001
     assert 0.8 < _duration_s(pcm, synth.sample_rate_hz) < 5.0
     assert np.max(np.abs(pcm.astype(np.int32))) > 3000
 
