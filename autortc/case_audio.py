@@ -17,10 +17,13 @@ Regenerate with `python scripts/make_case_audio.py`.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import io
 import json
 import logging
+import sys
+import tempfile
 import wave
 from dataclasses import dataclass
 from fractions import Fraction
@@ -31,8 +34,8 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from autortc.audio import SAMPLE_RATE_HZ, read_wav, to_float, to_int16
-from autortc.case_schema import CASES_DIR, Case, Turn
-from autortc.errors import CaseError
+from autortc.case_schema import CASES_DIR, SUITE_NAMES, Case, Turn, load_suite
+from autortc.errors import AutortcError, CaseError
 from autortc.espeak import EspeakSynth, espeak_version, resample_to_48k
 
 logger = logging.getLogger(__name__)
@@ -260,3 +263,54 @@ def load_turn_audio(
     if rate_hz != SAMPLE_RATE_HZ:
         raise CaseError(str(wav_path), field, f"sample rate {rate_hz} Hz, expected 48000 Hz")
     return pcm, sidecar
+
+
+def all_suite_cases() -> list[Case]:
+    """Every case of every named suite, each id once (nightly cases reuse their source audio)."""
+    cases: dict[str, Case] = {}
+    for name in SUITE_NAMES:
+        for case in load_suite(name):
+            cases.setdefault(case.id, case)
+    return list(cases.values())
+
+
+def _changed_files(cases: list[Case], audio_dir: Path) -> tuple[int, list[str]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_case_audio(cases, Path(tmp))
+        changed = [
+            f.name
+            for p in paths
+            for f in (p, p.with_suffix(".json"))
+            if not (audio_dir / f.name).is_file()
+            or (audio_dir / f.name).read_bytes() != f.read_bytes()
+        ]
+    return len(paths), changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`make_case_audio`: regenerate (or `--check`) the committed audio of every suite."""
+    parser = argparse.ArgumentParser(description="Regenerate the committed case audio.")
+    parser.add_argument("--audio-dir", type=Path, default=AUDIO_DIR)
+    parser.add_argument("--check", action="store_true", help="exit 1 if any file would change")
+    args = parser.parse_args(argv)
+    audio_dir: Path = args.audio_dir
+    try:
+        cases = all_suite_cases()
+        if args.check:
+            n_turns, changed = _changed_files(cases, audio_dir)
+            for name in changed:
+                print(f"differs: {name}")
+            print(f"checked {n_turns} turn(s): {len(changed)} file(s) differ")
+            return 1 if changed else 0
+        paths = write_case_audio(cases, audio_dir)
+        expected = {p.name for p in paths} | {p.with_suffix(".json").name for p in paths}
+        for old in sorted(audio_dir.glob("*__t*.*")):
+            if old.name not in expected:
+                old.unlink()
+                print(f"removed stale {old}")
+        total_mb = sum(p.stat().st_size for p in audio_dir.iterdir()) / 1e6
+        print(f"wrote {len(paths)} turn(s) to {audio_dir} ({total_mb:.2f} MB)")
+        return 0
+    except AutortcError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -159,3 +159,11 @@ def test_stale_audio_is_detected(tmp_path: Path) -> None:
     with pytest.raises(CaseError, match=r"stale.*make_case_audio.py"):
         load_turn_audio(changed, 0, tmp_path)
     load_turn_audio(case, 0, tmp_path)  # the original still loads
+
+
+def test_make_audio_check_fails_on_a_missing_or_changed_dir(tmp_path: Path) -> None:
+    from autortc.case_audio import main
+
+    assert main(["--check", "--audio-dir", str(tmp_path)]) == 1
+    assert main(["--audio-dir", str(tmp_path)]) == 0
+    assert main(["--check", "--audio-dir", str(tmp_path)]) == 0
