@@ -1,0 +1,140 @@
+"""Ring 1: quality of the reply against the agent's pre-network audio.
+
+Only computed when capture_status is OK (the caller enforces it; values are then None,
+never -1). Both inputs are on the reply slice's sample axis (pre aligned by
+`align.find_lag`, search +-1 s).
+
+- mel_distance (dB): mean |L_pre - L_post| over all mel bands and over the STFT frames
+  where pre is audible (window RMS >= 0.01). Log-mel: Hann window 25 ms (1200 samples
+  at 48 kHz), hop 10 ms, 64 HTK-mel triangular bands from 0 to 12 kHz (covers TTS
+  output up to 24 kHz sampling and the 4-8 kHz sibilant band), power spectrum,
+  10*log10(power + 1e-10).
+- hf_ratio_drop = 1 - (E_4-8k / E_0-8k)_post / (E_4-8k / E_0-8k)_pre, band energies
+  from the power spectrum (rfft) of the whole aligned signal. Larger = duller.
+- Extras, only when importable (keys absent otherwise): `pesq_wb` (pesq, 16 kHz),
+  `stoi` (pystoi, 16 kHz). ViSQOL has no pip wheel; not attempted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import signal
+
+from autortc.metrics import levels
+
+WIN_MS = 25
+HOP_MS = 10
+N_MELS = 64
+FMIN_HZ = 0.0
+FMAX_HZ = 12_000.0
+POWER_FLOOR = 1e-10
+
+
+def hz_to_mel(f: np.ndarray | float) -> np.ndarray:
+    return np.asarray(2595.0 * np.log10(1.0 + np.asarray(f, dtype=np.float64) / 700.0))
+
+
+def mel_to_hz(m: np.ndarray | float) -> np.ndarray:
+    return np.asarray(700.0 * (10.0 ** (np.asarray(m, dtype=np.float64) / 2595.0) - 1.0))
+
+
+def mel_filterbank(
+    *, sample_rate_hz: int, n_fft: int, n_mels: int = N_MELS, fmin_hz: float = FMIN_HZ, fmax_hz: float = FMAX_HZ
+) -> np.ndarray:
+    """HTK-mel triangular filters, shape (n_mels, n_fft // 2 + 1), peak 1."""
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate_hz)
+    edges = mel_to_hz(np.linspace(hz_to_mel(fmin_hz), hz_to_mel(fmax_hz), n_mels + 2))
+    fb = np.zeros((n_mels, len(freqs)))
+    for m in range(n_mels):
+        lo, c, hi = edges[m], edges[m + 1], edges[m + 2]
+        up = (freqs - lo) / (c - lo)
+        down = (hi - freqs) / (hi - c)
+        fb[m] = np.maximum(0.0, np.minimum(up, down))
+    return fb
+
+
+def _frames(x: np.ndarray, win: int, hop: int) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float64)
+    if len(a) < win:
+        a = np.concatenate([a, np.zeros(win - len(a))])
+    n = 1 + (len(a) - win) // hop
+    return np.lib.stride_tricks.sliding_window_view(a, win)[::hop][:n]
+
+
+def log_mel_db(x: np.ndarray, *, sample_rate_hz: int) -> tuple[np.ndarray, np.ndarray]:
+    """(log-mel dB spectrogram (n_frames, n_mels), window RMS per frame)."""
+    win = sample_rate_hz * WIN_MS // 1000
+    hop = sample_rate_hz * HOP_MS // 1000
+    fr = _frames(x, win, hop)
+    spec = np.abs(np.fft.rfft(fr * signal.get_window("hann", win), axis=1)) ** 2
+    fb = mel_filterbank(sample_rate_hz=sample_rate_hz, n_fft=win)
+    mel = spec @ fb.T
+    return 10.0 * np.log10(mel + POWER_FLOOR), np.sqrt(np.mean(fr * fr, axis=1))
+
+
+def mel_distance_db(pre_on_slice: np.ndarray, post_slice: np.ndarray, *, sample_rate_hz: int) -> float | None:
+    """Mean absolute log-mel difference (dB) over frames where pre is audible."""
+    n = min(len(pre_on_slice), len(post_slice))
+    if n == 0:
+        return None
+    pre_db, pre_rms = log_mel_db(pre_on_slice[:n], sample_rate_hz=sample_rate_hz)
+    post_db, _ = log_mel_db(post_slice[:n], sample_rate_hz=sample_rate_hz)
+    keep = pre_rms >= levels.AUDIBLE_RMS
+    if not np.any(keep):
+        return None
+    return float(np.mean(np.abs(pre_db[keep] - post_db[keep])))
+
+
+def hf_ratio(x: np.ndarray, *, sample_rate_hz: int) -> float | None:
+    """E_4-8k / E_0-8k from the power spectrum of the whole signal; None if E_0-8k == 0."""
+    a = np.asarray(x, dtype=np.float64)
+    if len(a) == 0:
+        return None
+    p = np.abs(np.fft.rfft(a)) ** 2
+    f = np.fft.rfftfreq(len(a), 1.0 / sample_rate_hz)
+    e_all = float(np.sum(p[f < 8000.0]))
+    e_hf = float(np.sum(p[(f >= 4000.0) & (f < 8000.0)]))
+    return e_hf / e_all if e_all > 0 else None
+
+
+def hf_ratio_drop(pre_on_slice: np.ndarray, post_slice: np.ndarray, *, sample_rate_hz: int) -> float | None:
+    r_pre = hf_ratio(pre_on_slice, sample_rate_hz=sample_rate_hz)
+    r_post = hf_ratio(post_slice, sample_rate_hz=sample_rate_hz)
+    if r_pre is None or r_post is None or r_pre <= 0:
+        return None
+    return 1.0 - r_post / r_pre
+
+
+def optional_extras(pre_on_slice: np.ndarray, post_slice: np.ndarray, *, sample_rate_hz: int) -> dict[str, Any]:
+    """PESQ-WB / STOI when their packages import; never required, never raises."""
+    out: dict[str, Any] = {}
+    n = min(len(pre_on_slice), len(post_slice))
+    if n == 0:
+        return out
+    try:
+        from math import gcd
+
+        g = gcd(16000, sample_rate_hz)
+        ref16 = signal.resample_poly(pre_on_slice[:n], 16000 // g, sample_rate_hz // g)
+        deg16 = signal.resample_poly(post_slice[:n], 16000 // g, sample_rate_hz // g)
+    except Exception:  # pragma: no cover - scipy is a dependency
+        return out
+    try:
+        from pesq import pesq  # type: ignore[import-not-found]
+
+        out["pesq_wb"] = float(pesq(16000, ref16, deg16, "wb"))
+    except ImportError:
+        pass
+    except Exception:  # noqa: BLE001 - an extra must never break the run
+        out["pesq_wb"] = None
+    try:
+        from pystoi import stoi  # type: ignore[import-not-found]
+
+        out["stoi"] = float(stoi(ref16, deg16, 16000, extended=False))
+    except ImportError:
+        pass
+    except Exception:  # noqa: BLE001
+        out["stoi"] = None
+    return out

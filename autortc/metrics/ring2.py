@@ -1,0 +1,150 @@
+"""Ring 2: latency figures (shared/spec/measurement.md).
+
+- eot_to_first_audio_ms = t(first audible reply sample at the probe) - eot_left_t_ns,
+  both on the host clock. The first audible reply frame is the first audible frame
+  (RMS >= 0.01) at/after the slice's search start (reply_start for event slices, the
+  EoT for energy slices) and before the slice end. The onset is refined to the sample
+  with `levels.refine_onset` (first |x| >= max(0.01, 0.25 x frame peak), searched from
+  the start of the previous frame), and its arrival time follows the per-sample
+  convention of `inputs.py`. May be negative when the agent answers before the EoT.
+- agent_eot_to_first_audio_ms = first_frame_published - user_eot (agent clock).
+- tts_first_to_publish_ms = first_frame_published - tts_first_audio.
+- fast_lane_ttft_ms = llm_first_token - llm_request.
+- barge_in_stop_ms, for a barge-in turn: from its speech_start_left_t_ns to the arrival
+  of the last audible sample (mirror rule, `levels.refine_offset`) of the interrupted
+  reply (the previous turn's reply). With an event slice the reply's span is
+  [slice start, min(slice end, next reply's start)); without events the run that is
+  playing at the barge-in, ended by >= 300 ms of non-audible frames.
+Trace points are matched to turns by turn_id order: the k-th distinct turn_id (sorted)
+is the k-th user turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from autortc.metrics import levels
+from autortc.metrics.inputs import TracePoint, TurnTiming
+from autortc.metrics.slicing import ReplySlice, sample_to_time_ns, time_to_sample
+
+BARGE_IN_END_SILENCE_MS = 300
+
+
+def first_audible_onset(
+    post_full: np.ndarray,
+    *,
+    rms_frames: np.ndarray,
+    search_start_sample: int,
+    end_sample: int,
+    sample_rate_hz: int,
+) -> int | None:
+    """Refined onset sample of the first audible frame in [search_start, end); None if none."""
+    spf = levels.samples_per_frame(sample_rate_hz)
+    k0 = max(search_start_sample, 0) // spf
+    k1 = min(-(-end_sample // spf), len(rms_frames))
+    k = levels.first_true(levels.audible_mask(rms_frames[:k1]), start=k0)
+    if k is None:
+        return None
+    return levels.refine_onset(post_full, k, sample_rate_hz=sample_rate_hz)
+
+
+def eot_to_first_audio_ms(
+    post_full: np.ndarray,
+    recv_t_ns: np.ndarray,
+    *,
+    rms_frames: np.ndarray,
+    reply: ReplySlice,
+    eot_left_t_ns: int,
+    sample_rate_hz: int,
+) -> tuple[float | None, int | None]:
+    """(latency in ms, onset sample) for one reply slice."""
+    onset = first_audible_onset(
+        post_full,
+        rms_frames=rms_frames,
+        search_start_sample=reply.search_start_sample,
+        end_sample=reply.end_sample,
+        sample_rate_hz=sample_rate_hz,
+    )
+    if onset is None:
+        return None, None
+    t = sample_to_time_ns(onset, recv_t_ns, sample_rate_hz=sample_rate_hz)
+    return (t - eot_left_t_ns) / 1e6, onset
+
+
+def trace_by_turn(
+    trace: Sequence[TracePoint], turns: Sequence[TurnTiming]
+) -> dict[int, dict[str, int]]:
+    """{turn_index: {point: t_ns}} (first occurrence of each point in a trace turn)."""
+    turn_ids = sorted({p.turn_id for p in trace})
+    order = sorted(t.turn_index for t in turns)
+    mapping = dict(zip(turn_ids, order, strict=False))
+    out: dict[int, dict[str, int]] = {}
+    for p in trace:
+        ti = mapping.get(p.turn_id)
+        if ti is None:
+            continue
+        out.setdefault(ti, {}).setdefault(p.point, p.t_ns)
+    return out
+
+
+def _diff_ms(points: dict[str, int], later: str, earlier: str) -> float | None:
+    if later in points and earlier in points:
+        return (points[later] - points[earlier]) / 1e6
+    return None
+
+
+def trace_latencies(points: dict[str, int]) -> dict[str, float | None]:
+    return {
+        "agent_eot_to_first_audio_ms": _diff_ms(points, "first_frame_published", "user_eot"),
+        "tts_first_to_publish_ms": _diff_ms(points, "first_frame_published", "tts_first_audio"),
+        "fast_lane_ttft_ms": _diff_ms(points, "llm_first_token", "llm_request"),
+    }
+
+
+def barge_in_stop_ms(
+    post_full: np.ndarray,
+    recv_t_ns: np.ndarray,
+    *,
+    rms_frames: np.ndarray,
+    barge_in: TurnTiming,
+    interrupted: ReplySlice | None,
+    next_reply_start_sample: int | None,
+    sample_rate_hz: int,
+) -> float | None:
+    """Barge-in speech start -> last audible sample of the interrupted reply, in ms.
+
+    None when the agent was not audible at or after the barge-in within the reply.
+    """
+    spf = levels.samples_per_frame(sample_rate_hz)
+    aud = levels.audible_mask(rms_frames)
+    b_sample = time_to_sample(barge_in.speech_start_left_t_ns, recv_t_ns, sample_rate_hz=sample_rate_hz)
+    b_frame = b_sample // spf
+    upper = len(post_full)
+    if interrupted is not None and interrupted.source == "events":
+        lo = interrupted.start_sample // spf
+        hi_sample = interrupted.end_sample
+        if next_reply_start_sample is not None:
+            hi_sample = min(hi_sample, next_reply_start_sample)
+        upper = hi_sample
+        idx = np.flatnonzero(aud[lo : -(-hi_sample // spf)])
+        if idx.size == 0:
+            return None
+        last = lo + int(idx[-1])
+    else:
+        quiet = BARGE_IN_END_SILENCE_MS // levels.FRAME_MS
+        k = levels.first_true(aud, start=b_frame)
+        if k is None or k - b_frame >= quiet:
+            return None
+        last = k
+        i = k
+        while i < len(aud) and i - last < quiet:
+            if aud[i]:
+                last = i
+            i += 1
+    if last < b_frame:
+        return None
+    off = levels.refine_offset(post_full, last, sample_rate_hz=sample_rate_hz, upper=upper)
+    t = sample_to_time_ns(off, recv_t_ns, sample_rate_hz=sample_rate_hz)
+    return (t - barge_in.speech_start_left_t_ns) / 1e6

@@ -1,0 +1,82 @@
+"""capture_status, audio_valid and the retry rule (shared/spec/measurement.md).
+
+Reading of the spec's "first match wins" table:
+1. An infrastructure status set by the orchestrator (`inputs.infra_status`:
+   BARRIER_TIMEOUT, AGENT_NOT_JOINED, BOT_CRASHED, TIMEOUT, in that order of the table
+   if several are passed) wins over everything: when the bots never got to record
+   properly, the recordings prove nothing.
+2. OK: audio valid, reply events for every turn, pre_rtc for the first reply.
+3. POST_SILENT: the probe heard nothing (max(reply_rms, full_rms) < 0.01), whatever
+   else is missing: without audio the other checks are moot.
+4. NO_REPLY_EVENTS: at least one turn's reply had to be sliced from energy
+   (or no reply was found at all).
+5. PRE_MISSING: no pre_rtc or no pre_rtc boundaries for the first reply.
+A black-box agent (no events, no pre_rtc) is therefore NO_REPLY_EVENTS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from autortc.metrics.inputs import INFRA_STATUSES
+
+OK = "OK"
+POST_SILENT = "POST_SILENT"
+NO_REPLY_EVENTS = "NO_REPLY_EVENTS"
+PRE_MISSING = "PRE_MISSING"
+BARRIER_TIMEOUT = "BARRIER_TIMEOUT"
+AGENT_NOT_JOINED = "AGENT_NOT_JOINED"
+BOT_CRASHED = "BOT_CRASHED"
+TIMEOUT = "TIMEOUT"
+
+ALL_STATUSES = (
+    OK,
+    POST_SILENT,
+    NO_REPLY_EVENTS,
+    PRE_MISSING,
+    BARRIER_TIMEOUT,
+    AGENT_NOT_JOINED,
+    BOT_CRASHED,
+    TIMEOUT,
+)
+RETRY_STATUSES = frozenset({POST_SILENT, BARRIER_TIMEOUT, AGENT_NOT_JOINED})
+AUDIO_VALID_RMS = 0.01
+
+
+def audio_valid(reply_rms: float | None, full_rms: float | None) -> bool:
+    """max(reply_rms, full_rms) >= 0.01: the full recording can prove the agent spoke
+    when a late event misplaced the reply slice."""
+    values = [v for v in (reply_rms, full_rms) if v is not None]
+    return bool(values) and max(values) >= AUDIO_VALID_RMS
+
+
+@dataclass(frozen=True)
+class StatusFacts:
+    infra_status: str | None
+    audio_valid: bool
+    all_replies_from_events: bool
+    pre_present: bool
+
+
+def capture_status(facts: StatusFacts) -> str:
+    """First match wins; see the module docstring for the order."""
+    if facts.infra_status:
+        if facts.infra_status not in INFRA_STATUSES:
+            raise ValueError(f"unknown infra_status {facts.infra_status!r}")
+        return facts.infra_status
+    if facts.audio_valid and facts.all_replies_from_events and facts.pre_present:
+        return OK
+    if not facts.audio_valid:
+        return POST_SILENT
+    if not facts.all_replies_from_events:
+        return NO_REPLY_EVENTS
+    return PRE_MISSING
+
+
+def should_retry(status: str) -> bool:
+    """POST_SILENT, BARRIER_TIMEOUT and AGENT_NOT_JOINED are retried once in a fresh room."""
+    return status in RETRY_STATUSES
+
+
+def is_infra(status: str) -> bool:
+    return status in INFRA_STATUSES
