@@ -1,0 +1,355 @@
+"""Client of the embedded local room server: `LocalTransport` (see base.py).
+
+`LocalTransport("local://127.0.0.1:PORT")` implements the Transport seam plus
+LiveKit-like agent dispatch (`register_worker`). Each RoomConnection is one TCP
+connection (TCP_NODELAY) with one reader task; its publisher owns one sender
+task that paces frames in real time.
+
+Receive-side overflow policy: every inbox (messages, participant events, each
+audio subscription) is a bounded deque; when full, the oldest item is dropped
+and counted (`dropped`), with one warning per inbox. Messages and events are
+buffered from the moment the connection is established.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from autortc.errors import InputError, TransportError
+from autortc.protocol import is_agent_identity
+from autortc.transport import local_wire as wire
+from autortc.transport.base import DataMessage, ParticipantEvent, ReceivedFrame, Role
+from autortc.transport.local_publisher import LocalAudioPublisher
+from autortc.transport.local_wire import CONNECT_TIMEOUT_S, open_stream, read_reply
+from autortc.transport.local_worker import JobRequest, WorkerRegistration
+
+__all__ = ["JobRequest", "LocalRoomConnection", "LocalTransport", "WorkerRegistration"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MESSAGE_INBOX_MAX = 4096
+EVENT_INBOX_MAX = 1024
+AUDIO_INBOX_MAX_FRAMES = 1000  # 10 s of audio
+
+
+def parse_local_url(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    if parts.scheme != "local" or not parts.hostname or parts.port is None:
+        raise InputError(f"local transport URL '{url}': expected local://HOST:PORT")
+    return parts.hostname, parts.port
+
+
+class _Inbox(Generic[T]):
+    """Bounded single-consumer queue; drops the oldest item when full; closable."""
+
+    def __init__(self, maxlen: int, what: str) -> None:
+        self._items: deque[T] = deque()
+        self._maxlen = maxlen
+        self._what = what
+        self._ready = asyncio.Event()
+        self.closed = False
+        self.dropped = 0
+
+    def put(self, item: T) -> None:
+        if self.closed:
+            return
+        if len(self._items) >= self._maxlen:
+            self._items.popleft()
+            self.dropped += 1
+            if self.dropped == 1:
+                logger.warning("inbox full: dropping oldest", extra={"inbox": self._what})
+        self._items.append(item)
+        self._ready.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self._ready.set()
+
+    async def get(self) -> T | None:
+        """The next item, or None once closed and empty."""
+        while not self._items:
+            if self.closed:
+                return None
+            self._ready.clear()
+            await self._ready.wait()
+        return self._items.popleft()
+
+
+class LocalRoomConnection:
+    """One participant in one room of the local server."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        room: str,
+        identity: str,
+        join_reply: dict[str, Any],
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._room = room
+        self._identity = identity
+        self._metadata = str(join_reply.get("room_metadata") or "")
+        self._remote: dict[str, dict[str, Any]] = {
+            p["identity"]: dict(p) for p in join_reply.get("participants", [])
+        }
+        self._messages: _Inbox[DataMessage] = _Inbox(MESSAGE_INBOX_MAX, "messages")
+        self._events: _Inbox[ParticipantEvent] = _Inbox(EVENT_INBOX_MAX, "events")
+        self._subs: dict[str, list[_Inbox[ReceivedFrame]]] = {}
+        self._publisher: LocalAudioPublisher | None = None
+        self._closed = False
+        self._reader_task = asyncio.create_task(
+            self._read_loop(), name=f"autortc-local-read-{identity}"
+        )
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    @property
+    def room_name(self) -> str:
+        return self._room
+
+    @property
+    def room_metadata(self) -> str:
+        return self._metadata
+
+    def remote_identities(self) -> list[str]:
+        return list(self._remote)
+
+    def has_audio_track(self, identity: str) -> bool:
+        return bool(self._remote.get(identity, {}).get("has_audio"))
+
+    async def publish_audio(self, *, queue_size_ms: int = 100) -> LocalAudioPublisher:
+        if self._closed:
+            raise TransportError("publish_audio on a closed connection")
+        if self._publisher is not None:
+            raise TransportError("this participant already publishes its one audio track")
+        self._send(wire.pack_control({"op": "publish"}))
+        self._publisher = LocalAudioPublisher(
+            self._writer, queue_size_ms=queue_size_ms, name=self._identity
+        )
+        return self._publisher
+
+    async def subscribe_audio(self, identity: str) -> AsyncIterator[ReceivedFrame]:
+        if self._closed:
+            return
+        inbox: _Inbox[ReceivedFrame] = _Inbox(AUDIO_INBOX_MAX_FRAMES, f"audio:{identity}")
+        inboxes = self._subs.setdefault(identity, [])
+        inboxes.append(inbox)
+        if len(inboxes) == 1:
+            self._send(wire.pack_control({"op": "subscribe", "identity": identity}))
+        try:
+            while (frame := await inbox.get()) is not None:
+                yield frame
+        finally:
+            current = self._subs.get(identity, [])
+            if inbox in current:
+                current.remove(inbox)
+            if not current:
+                self._subs.pop(identity, None)
+                if not self._closed:
+                    self._send(wire.pack_control({"op": "unsubscribe", "identity": identity}))
+
+    async def send_message(self, topic: str, payload: bytes) -> None:
+        if self._closed:
+            raise TransportError("send_message on a closed connection")
+        try:
+            packet = wire.pack_data(topic, bytes(payload))
+        except wire.WireError as e:
+            raise ValueError(f"message on topic {topic!r} cannot be sent: {e}") from e
+        self._send(packet)
+        try:
+            await self._writer.drain()
+        except ConnectionError as e:
+            raise TransportError("connection to the local room server lost") from e
+
+    async def messages(self) -> AsyncIterator[DataMessage]:
+        while (msg := await self._messages.get()) is not None:
+            yield msg
+
+    async def participant_events(self) -> AsyncIterator[ParticipantEvent]:
+        while (event := await self._events.get()) is not None:
+            yield event
+
+    async def aclose(self) -> None:
+        if self._closed and self._reader_task.done():
+            return
+        self._mark_closed()
+        try:
+            if self._publisher is not None:
+                await self._publisher.aclose()
+        finally:
+            self._writer.close()
+            if not self._reader_task.done():
+                self._reader_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._reader_task
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError
+            with contextlib.suppress(ConnectionError):
+                await self._writer.wait_closed()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- internals -----------------------------------------------------------
+
+    def _send(self, packet: bytes) -> None:
+        if not self._writer.is_closing():
+            self._writer.write(packet)
+
+    def _mark_closed(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._messages.close()
+        self._events.close()
+        for inboxes in self._subs.values():
+            for inbox in inboxes:
+                inbox.close()
+        if self._publisher is not None:
+            self._publisher.mark_disconnected()
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                kind, body = await wire.read_packet(self._reader)
+                recv_t_ns = time.monotonic_ns()
+                if kind == wire.KIND_AUDIO:
+                    sender, pcm = wire.unpack_audio_from(body)
+                    inboxes = self._subs.get(sender)
+                    if inboxes:
+                        samples = np.frombuffer(pcm, dtype="<i2").astype(np.int16)
+                        frame = ReceivedFrame(pcm=samples, recv_t_ns=recv_t_ns)
+                        for inbox in inboxes:
+                            inbox.put(frame)
+                elif kind == wire.KIND_DATA:
+                    topic, sender, payload = wire.unpack_data_from(body)
+                    self._messages.put(DataMessage(topic, payload, sender, recv_t_ns))
+                elif kind == wire.KIND_CONTROL and self._on_event(
+                    wire.unpack_control(body), recv_t_ns
+                ):
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            logger.debug("local room connection ended")
+        except wire.WireError:
+            logger.warning("bad packet from the local room server: closing")
+        finally:
+            self._mark_closed()
+            self._writer.close()
+
+    def _on_event(self, msg: dict[str, Any], t_ns: int) -> bool:
+        """Apply one server event. Returns True when the connection is over."""
+        ev, identity = msg.get("ev"), str(msg.get("identity", ""))
+        role = str(msg.get("role", ""))
+        if ev == "joined":
+            self._remote[identity] = {"identity": identity, "role": role, "has_audio": False}
+        elif ev == "track_published":
+            self._remote.setdefault(identity, {"identity": identity, "role": role})
+            self._remote[identity]["has_audio"] = True
+        elif ev == "left":
+            info = self._remote.pop(identity, {})
+            role = str(info.get("role", ""))
+            for inbox in self._subs.pop(identity, []):
+                inbox.close()
+        else:
+            return ev in ("room_deleted", "disconnected")
+        is_agent = role == "agent" or is_agent_identity(identity)
+        self._events.put(ParticipantEvent(ev, identity, is_agent, t_ns))
+        return False
+
+
+class LocalTransport:
+    """The Transport seam over the embedded local room server."""
+
+    name = "local"
+
+    def __init__(self, url: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+        self.url = url
+        self._host, self._port = parse_local_url(url)
+        self._timeout_s = timeout_s
+        self._connections: set[LocalRoomConnection] = set()
+        self._workers: set[WorkerRegistration] = set()
+
+    async def _request(self, msg: dict[str, Any]) -> dict[str, Any]:
+        reader, writer = await open_stream(self._host, self._port, self._timeout_s)
+        try:
+            writer.write(wire.pack_control(msg))
+            return await read_reply(reader, str(msg["op"]), self._timeout_s)
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    async def create_room(
+        self,
+        room: str,
+        *,
+        metadata: str,
+        agent_name: str | None = None,
+        empty_timeout_s: int = 60,
+        max_participants: int = 4,
+    ) -> None:
+        await self._request(
+            {
+                "op": "create_room",
+                "room": room,
+                "metadata": metadata,
+                "agent_name": agent_name,
+                "empty_timeout_s": empty_timeout_s,
+                "max_participants": max_participants,
+            }
+        )
+
+    async def delete_room(self, room: str) -> None:
+        await self._request({"op": "delete_room", "room": room})
+
+    async def list_rooms(self, prefix: str = "") -> list[str]:
+        reply = await self._request({"op": "list_rooms", "prefix": prefix})
+        return [str(r) for r in reply.get("rooms", [])]
+
+    async def connect(self, room: str, identity: str, *, role: Role) -> LocalRoomConnection:
+        reader, writer = await open_stream(self._host, self._port, self._timeout_s)
+        try:
+            writer.write(
+                wire.pack_control({"op": "join", "room": room, "identity": identity, "role": role})
+            )
+            reply = await read_reply(reader, f"join room '{room}' as '{identity}'", self._timeout_s)
+        except BaseException:
+            writer.close()
+            raise
+        conn = LocalRoomConnection(reader, writer, room=room, identity=identity, join_reply=reply)
+        self._connections = {c for c in self._connections if not c.closed}
+        self._connections.add(conn)
+        return conn
+
+    def register_worker(self, agent_name: str) -> WorkerRegistration:
+        """Register as an agent worker; iterate it for JobRequests (see local_worker.py)."""
+        registration = WorkerRegistration(self._host, self._port, agent_name, self._timeout_s)
+        self._workers.add(registration)
+        return registration
+
+    async def aclose(self) -> None:
+        """Close every connection and worker registration made through this transport."""
+        connections, self._connections = self._connections, set()
+        workers, self._workers = self._workers, set()
+        for conn in connections:
+            await conn.aclose()
+        for registration in workers:
+            await registration.aclose()

@@ -1,0 +1,1 @@
+"""Transport contract suite: one set of behaviours, every transport behind the seam."""
