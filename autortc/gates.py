@@ -40,18 +40,18 @@ class GatesConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    eot_to_first_audio_p95_ms: float = Field(650.0, gt=0)
-    tts_first_to_publish_p95_ms: float = Field(120.0, gt=0)
-    audible_dropout_max: int = Field(0, ge=0)
-    max_gap_ms: float = Field(350.0, gt=0)
-    clipping_ratio_max: float = Field(0.001, gt=0, le=1)
-    fast_lane_ttft_p95_ms: float = Field(80.0, gt=0)
-    audio_valid_rate_min: float = Field(1.0, gt=0, le=1)
-    inter_arrival_p95_ms: float = Field(30.0, gt=0)
-    kpi_regression_ms: float = Field(30.0, ge=0)
-    warn_drift_fraction: float = Field(0.02, gt=0, lt=1)
-    warn_hf_ratio_drop: float = Field(0.5, gt=0, le=1)
-    warn_input_spike_count: int = Field(0, ge=0)
+    eot_to_first_audio_p95_ms: float = Field(default=650.0, gt=0)
+    tts_first_to_publish_p95_ms: float = Field(default=120.0, gt=0)
+    audible_dropout_max: int = Field(default=0, ge=0)
+    max_gap_ms: float = Field(default=350.0, gt=0)
+    clipping_ratio_max: float = Field(default=0.001, gt=0, le=1)
+    fast_lane_ttft_p95_ms: float = Field(default=80.0, gt=0)
+    audio_valid_rate_min: float = Field(default=1.0, gt=0, le=1)
+    inter_arrival_p95_ms: float = Field(default=30.0, gt=0)
+    kpi_regression_ms: float = Field(default=30.0, ge=0)
+    warn_drift_fraction: float = Field(default=0.02, gt=0, lt=1)
+    warn_hf_ratio_drop: float = Field(default=0.5, gt=0, le=1)
+    warn_input_spike_count: int = Field(default=0, ge=0)
 
 
 def load_gates(path: str | Path | None = None) -> GatesConfig:
@@ -151,8 +151,22 @@ _Spec = tuple[str, str, str, str, str, Callable[[float, float], bool]]
 _le: Callable[[float, float], bool] = lambda o, t: o <= t  # noqa: E731
 _lt: Callable[[float, float], bool] = lambda o, t: o < t  # noqa: E731
 SUITE_GATES: tuple[_Spec, ...] = (
-    ("eot_to_first_audio_p95", "eot_to_first_audio_ms", "row", "p95", "eot_to_first_audio_p95_ms", _le),
-    ("tts_first_to_publish_p95", "tts_first_to_publish_ms", "turns", "p95", "tts_first_to_publish_p95_ms", _le),
+    (
+        "eot_to_first_audio_p95",
+        "eot_to_first_audio_ms",
+        "row",
+        "p95",
+        "eot_to_first_audio_p95_ms",
+        _le,
+    ),
+    (
+        "tts_first_to_publish_p95",
+        "tts_first_to_publish_ms",
+        "turns",
+        "p95",
+        "tts_first_to_publish_p95_ms",
+        _le,
+    ),
     ("audible_dropout", "audible_dropout", "replies", "max", "audible_dropout_max", _le),
     ("max_gap", "max_gap_ms", "replies", "max", "max_gap_ms", _lt),
     ("clipping_ratio", "clipping_ratio", "replies", "max", "clipping_ratio_max", _lt),
@@ -161,7 +175,9 @@ SUITE_GATES: tuple[_Spec, ...] = (
 )
 
 
-def _judge(spec: _Spec, rows: Sequence[Mapping[str, Any]], config: GatesConfig, *, scope: str) -> GateResult:
+def _judge(
+    spec: _Spec, rows: Sequence[Mapping[str, Any]], config: GatesConfig, *, scope: str
+) -> GateResult:
     name, key, level, agg, attr, ok = spec
     thr = float(getattr(config, attr))
     pairs = _vals(rows, key, level=level)
@@ -179,22 +195,42 @@ def _judge(spec: _Spec, rows: Sequence[Mapping[str, Any]], config: GatesConfig, 
     detail = f"{agg} over {len(values)} values from {len(rows)} cases"
     if offenders:
         detail += "; over threshold: " + ", ".join(offenders)
-    return GateResult(name, round(observed, 6), thr, "PASS" if passed else bad_verdict,
-                      None if passed else FIXES[name], scope, detail)
+    return GateResult(
+        name,
+        round(observed, 6),
+        thr,
+        "PASS" if passed else bad_verdict,
+        None if passed else FIXES[name],
+        scope,
+        detail,
+    )
 
 
-def _valid_rate(rows: Sequence[Mapping[str, Any]], config: GatesConfig, *, scope: str) -> GateResult:
+def _valid_rate(
+    rows: Sequence[Mapping[str, Any]], config: GatesConfig, *, scope: str
+) -> GateResult:
     thr = config.audio_valid_rate_min
     if not rows:
-        return GateResult("audio_valid_rate", None, thr, "SKIP", None, scope, "SKIP: no measured cases")
+        return GateResult(
+            "audio_valid_rate", None, thr, "SKIP", None, scope, "SKIP: no measured cases"
+        )
     valid = [bool(r.get("audio_valid")) for r in rows]
     rate = sum(valid) / len(valid)
     bad = sorted(str(r.get("case_id")) for r, v in zip(rows, valid, strict=True) if not v)
     passed = rate >= thr
     verdict = "PASS" if passed else ("FAIL" if scope == "P0" else "WARN")
-    detail = f"{sum(valid)}/{len(valid)} cases valid" + (f"; invalid: {', '.join(bad)}" if bad else "")
-    return GateResult("audio_valid_rate", round(rate, 6), thr, verdict,
-                      None if passed else FIXES["audio_valid_rate"], scope, detail)
+    detail = f"{sum(valid)}/{len(valid)} cases valid" + (
+        f"; invalid: {', '.join(bad)}" if bad else ""
+    )
+    return GateResult(
+        "audio_valid_rate",
+        round(rate, 6),
+        thr,
+        verdict,
+        None if passed else FIXES["audio_valid_rate"],
+        scope,
+        detail,
+    )
 
 
 def _fingerprints(rows: Sequence[Mapping[str, Any]], config: GatesConfig) -> list[GateResult]:
@@ -210,15 +246,21 @@ def _fingerprints(rows: Sequence[Mapping[str, Any]], config: GatesConfig) -> lis
         if not vals:
             out.append(GateResult(name, None, thr, "SKIP", None, "all", "SKIP: not measured"))
             continue
-        if key == "drift_ratio":
-            observed = max(abs(1.0 - v) for v in vals)
-        else:
-            observed = max(vals)
+        observed = max(abs(1.0 - v) for v in vals) if key == "drift_ratio" else max(vals)
         detail = f"{len(flagged)}/{len(rows)} cases flagged"
         if flagged:
             detail += ": " + ", ".join(sorted(str(r.get("case_id")) for r in flagged))
-        out.append(GateResult(name, round(observed, 6), thr, "WARN" if flagged else "PASS",
-                              FIXES[name] if flagged else None, "all", detail))
+        out.append(
+            GateResult(
+                name,
+                round(observed, 6),
+                thr,
+                "WARN" if flagged else "PASS",
+                FIXES[name] if flagged else None,
+                "all",
+                detail,
+            )
+        )
     return out
 
 
@@ -239,10 +281,23 @@ def evaluate_gates(
     results: list[GateResult] = []
     if infra:
         names = ", ".join(f"{r.get('case_id')}={r.get('capture_status')}" for r in infra)
-        results.append(GateResult("infrastructure", float(len(infra)), 0.0, "INFRA", FIXES["infrastructure"],
-                                  "all", f"still infrastructure-failed after retry: {names}"))
+        results.append(
+            GateResult(
+                "infrastructure",
+                float(len(infra)),
+                0.0,
+                "INFRA",
+                FIXES["infrastructure"],
+                "all",
+                f"still infrastructure-failed after retry: {names}",
+            )
+        )
     else:
-        results.append(GateResult("infrastructure", 0.0, 0.0, "PASS", None, "all", f"{len(finals)} cases measured"))
+        results.append(
+            GateResult(
+                "infrastructure", 0.0, 0.0, "PASS", None, "all", f"{len(finals)} cases measured"
+            )
+        )
     for scope, rows in (("P0", p0), ("P1", p1)):
         if scope == "P1" and not rows:
             continue
@@ -251,13 +306,30 @@ def evaluate_gates(
         results.append(_valid_rate(rows, cfg, scope=scope))
     thr = cfg.kpi_regression_ms
     if kpi_delta_ms is None:
-        results.append(GateResult("primary_kpi_regression", None, thr, "SKIP", None, "vs baseline",
-                                  "SKIP: no baseline"))
+        results.append(
+            GateResult(
+                "primary_kpi_regression",
+                None,
+                thr,
+                "SKIP",
+                None,
+                "vs baseline",
+                "SKIP: no baseline",
+            )
+        )
     else:
         passed = kpi_delta_ms <= thr
-        results.append(GateResult("primary_kpi_regression", round(kpi_delta_ms, 3), thr,
-                                  "PASS" if passed else "FAIL", None if passed else FIXES["primary_kpi_regression"],
-                                  "vs baseline", f"delta {kpi_delta_ms:+.1f} ms vs allowed +{thr:.0f} ms"))
+        results.append(
+            GateResult(
+                "primary_kpi_regression",
+                round(kpi_delta_ms, 3),
+                thr,
+                "PASS" if passed else "FAIL",
+                None if passed else FIXES["primary_kpi_regression"],
+                "vs baseline",
+                f"delta {kpi_delta_ms:+.1f} ms vs allowed +{thr:.0f} ms",
+            )
+        )
     results.extend(_fingerprints(measured, cfg))
     return results
 

@@ -87,7 +87,9 @@ class _ReplyWork:
     r0: ring0.Ring0
 
 
-def _pair_pre(inputs: AttemptInputs, sl: ReplySlice, audio: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None, int | None]:
+def _pair_pre(
+    inputs: AttemptInputs, sl: ReplySlice, audio: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray | None, int | None]:
     if inputs.pre_rtc is None or not inputs.pre_rtc_replies or sl.reply_seq is None:
         return None, None, None
     if sl.source != "events" or sl.reply_seq not in inputs.pre_rtc_replies:
@@ -132,8 +134,12 @@ def analyze_attempt(inputs: AttemptInputs, *, gates: GatesConfig | None = None) 
         audio = post[sl.start_sample : sl.end_sample]
         pre_reply, pre_on, lag = _pair_pre(inputs, sl, audio)
         r0 = ring0.compute_ring0(
-            audio, sample_rate_hz=sr, recv_t_ns=recv, start_sample=sl.start_sample,
-            end_sample=sl.end_sample, pre_on_slice=pre_on,
+            audio,
+            sample_rate_hz=sr,
+            recv_t_ns=recv,
+            start_sample=sl.start_sample,
+            end_sample=sl.end_sample,
+            pre_on_slice=pre_on,
         )
         work.append(_ReplyWork(sl, audio, pre_reply, pre_on, lag, r0))
 
@@ -143,7 +149,8 @@ def analyze_attempt(inputs: AttemptInputs, *, gates: GatesConfig | None = None) 
     facts = status.StatusFacts(
         infra_status=inputs.infra_status,
         audio_valid=valid,
-        all_replies_from_events=bool(work) and all(w is not None and w.sl.source == "events" for w in work),
+        all_replies_from_events=bool(work)
+        and all(w is not None and w.sl.source == "events" for w in work),
         pre_present=first is not None and first.pre_on_slice is not None,
     )
     cap = status.capture_status(facts)
@@ -173,8 +180,12 @@ def analyze_attempt(inputs: AttemptInputs, *, gates: GatesConfig | None = None) 
             "hf_ratio_drop": None,
         }
         if cap == status.OK and w.pre_on_slice is not None:
-            d["mel_distance"] = _f(ring1.mel_distance_db(w.pre_on_slice, w.audio, sample_rate_hz=sr))
-            d["hf_ratio_drop"] = _f(ring1.hf_ratio_drop(w.pre_on_slice, w.audio, sample_rate_hz=sr), 4)
+            d["mel_distance"] = _f(
+                ring1.mel_distance_db(w.pre_on_slice, w.audio, sample_rate_hz=sr)
+            )
+            d["hf_ratio_drop"] = _f(
+                ring1.hf_ratio_drop(w.pre_on_slice, w.audio, sample_rate_hz=sr), 4
+            )
             if w is first:
                 figs.update(ring1.optional_extras(w.pre_on_slice, w.audio, sample_rate_hz=sr))
         reply_dicts.append(d)
@@ -192,40 +203,65 @@ def analyze_attempt(inputs: AttemptInputs, *, gates: GatesConfig | None = None) 
         for k in RING1_KEYS:
             if figs[k] is None:
                 reasons[k] = (
-                    f"capture_status {cap} (Ring 1 only when OK)" if cap != status.OK
+                    f"capture_status {cap} (Ring 1 only when OK)"
+                    if cap != status.OK
                     else "pre_rtc reply has no audible / 0-8 kHz energy"
                 )
         if figs["align_lag_ms"] is None:
             reasons["align_lag_ms"] = _pre_reason(inputs, first.sl)
     else:
-        why = "no user turns recorded" if not turns else "no reply found (no events, no audible run after EoT)"
+        why = (
+            "no user turns recorded"
+            if not turns
+            else "no reply found (no events, no audible run after EoT)"
+        )
         for k in (*RING0_KEYS, *RING1_KEYS, "align_lag_ms"):
             figs[k] = None
-            reasons[k] = why if k not in RING1_KEYS or cap == status.OK else f"capture_status {cap} (Ring 1 only when OK)"
+            reasons[k] = (
+                why
+                if k not in RING1_KEYS or cap == status.OK
+                else f"capture_status {cap} (Ring 1 only when OK)"
+            )
 
     # Ring 2, per turn
     trace = ring2.trace_by_turn(inputs.agent_trace, turns)
     turn_dicts: list[dict[str, Any]] = []
     for i, turn in enumerate(turns):
         w = work[i] if i < len(work) else None
-        td: dict[str, Any] = {"turn_index": turn.turn_index, "is_barge_in": turn.is_barge_in,
-                              "reply_seq": w.sl.reply_seq if w else None}
+        td: dict[str, Any] = {
+            "turn_index": turn.turn_index,
+            "is_barge_in": turn.is_barge_in,
+            "reply_seq": w.sl.reply_seq if w else None,
+        }
         lat, onset = (None, None)
         if w is not None:
             lat, onset = ring2.eot_to_first_audio_ms(
-                post, recv, rms_frames=fr, reply=w.sl, eot_left_t_ns=turn.eot_left_t_ns, sample_rate_hz=sr
+                post,
+                recv,
+                rms_frames=fr,
+                reply=w.sl,
+                eot_left_t_ns=turn.eot_left_t_ns,
+                sample_rate_hz=sr,
             )
         td["eot_to_first_audio_ms"] = _f(lat)
         td["onset_sample"] = onset
-        td.update({k: _f(v) for k, v in ring2.trace_latencies(trace.get(turn.turn_index, {})).items()})
+        td.update(
+            {k: _f(v) for k, v in ring2.trace_latencies(trace.get(turn.turn_index, {})).items()}
+        )
         td["barge_in_stop_ms"] = None
         if turn.is_barge_in and i > 0:
             prev = work[i - 1]
-            td["barge_in_stop_ms"] = _f(ring2.barge_in_stop_ms(
-                post, recv, rms_frames=fr, barge_in=turn,
-                interrupted=prev.sl if prev else None,
-                next_reply_start_sample=w.sl.start_sample if w else None, sample_rate_hz=sr,
-            ))
+            td["barge_in_stop_ms"] = _f(
+                ring2.barge_in_stop_ms(
+                    post,
+                    recv,
+                    rms_frames=fr,
+                    barge_in=turn,
+                    interrupted=prev.sl if prev else None,
+                    next_reply_start_sample=w.sl.start_sample if w else None,
+                    sample_rate_hz=sr,
+                )
+            )
         turn_dicts.append(td)
 
     if turn_dicts:
@@ -239,7 +275,11 @@ def analyze_attempt(inputs: AttemptInputs, *, gates: GatesConfig | None = None) 
         for k in TRACE_KEYS:
             figs[k] = t0[k]
             if figs[k] is None:
-                reasons[k] = "no agent trace (black-box)" if not inputs.agent_trace else "trace points missing for turn 0"
+                reasons[k] = (
+                    "no agent trace (black-box)"
+                    if not inputs.agent_trace
+                    else "trace points missing for turn 0"
+                )
     else:
         for k in ("eot_to_first_audio_ms", "onset_sample", *TRACE_KEYS):
             figs[k] = None
@@ -258,13 +298,18 @@ def analyze_attempt(inputs: AttemptInputs, *, gates: GatesConfig | None = None) 
     drift = None
     if first is not None and first.pre_reply is not None and first.pre_on_slice is not None:
         drift = fingerprints.drift_ratio(
-            first.pre_reply, first.audio, sample_rate_hz=sr, added_gap_total_ms=first.r0.added_gap_total_ms
+            first.pre_reply,
+            first.audio,
+            sample_rate_hz=sr,
+            added_gap_total_ms=first.r0.added_gap_total_ms,
         )
     figs["drift_ratio"] = _f(drift, 5)
     if drift is None:
         reasons["drift_ratio"] = _pre_reason(inputs, first.sl if first else None)
     figs["fp_boom_warn"] = fingerprints.boom_warns(spikes, max_spikes=cfg.warn_input_spike_count)
-    figs["fp_speed_drift_warn"] = fingerprints.drift_warns(drift, warn_fraction=cfg.warn_drift_fraction)
+    figs["fp_speed_drift_warn"] = fingerprints.drift_warns(
+        drift, warn_fraction=cfg.warn_drift_fraction
+    )
     figs["fp_distortion_warn"] = fingerprints.distortion_warns(
         figs.get("hf_ratio_drop"), warn_threshold=cfg.warn_hf_ratio_drop
     )

@@ -99,7 +99,9 @@ def refine_onset(x: np.ndarray, frame_index: int, *, sample_rate_hz: int, lower:
     return lo + int(hits[0]) if hits.size else f0
 
 
-def refine_offset(x: np.ndarray, frame_index: int, *, sample_rate_hz: int, upper: int | None = None) -> int:
+def refine_offset(
+    x: np.ndarray, frame_index: int, *, sample_rate_hz: int, upper: int | None = None
+) -> int:
     """Sample index of the last sample of a sound whose last audible frame is `frame_index`.
 
     Mirror of `refine_onset`: the last sample with |x| >= threshold searched up to the end

@@ -63,7 +63,7 @@ def added_gap_mask(post_rms_frames: np.ndarray, pre_rms_frames: np.ndarray) -> n
     mask = interior_silent_mask(post_rms_frames)
     if mask is None:
         return None
-    return mask & ~levels.silent_mask(pre_rms_frames[: len(mask)])
+    return np.asarray(mask & ~levels.silent_mask(pre_rms_frames[: len(mask)]), dtype=bool)
 
 
 def audible_dropout(post_rms_frames: np.ndarray, pre_rms_frames: np.ndarray) -> int:
@@ -122,6 +122,9 @@ def compute_ring0(
         audible_dropout=dropout,
         clipping_ratio=clipping_ratio(post_slice),
         inter_arrival_p95_ms=inter_arrival_p95_ms(
-            recv_t_ns, start_sample=start_sample, end_sample=end_sample, sample_rate_hz=sample_rate_hz
+            recv_t_ns,
+            start_sample=start_sample,
+            end_sample=end_sample,
+            sample_rate_hz=sample_rate_hz,
         ),
     )

@@ -41,7 +41,12 @@ def mel_to_hz(m: np.ndarray | float) -> np.ndarray:
 
 
 def mel_filterbank(
-    *, sample_rate_hz: int, n_fft: int, n_mels: int = N_MELS, fmin_hz: float = FMIN_HZ, fmax_hz: float = FMAX_HZ
+    *,
+    sample_rate_hz: int,
+    n_fft: int,
+    n_mels: int = N_MELS,
+    fmin_hz: float = FMIN_HZ,
+    fmax_hz: float = FMAX_HZ,
 ) -> np.ndarray:
     """HTK-mel triangular filters, shape (n_mels, n_fft // 2 + 1), peak 1."""
     freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate_hz)
@@ -74,7 +79,9 @@ def log_mel_db(x: np.ndarray, *, sample_rate_hz: int) -> tuple[np.ndarray, np.nd
     return 10.0 * np.log10(mel + POWER_FLOOR), np.sqrt(np.mean(fr * fr, axis=1))
 
 
-def mel_distance_db(pre_on_slice: np.ndarray, post_slice: np.ndarray, *, sample_rate_hz: int) -> float | None:
+def mel_distance_db(
+    pre_on_slice: np.ndarray, post_slice: np.ndarray, *, sample_rate_hz: int
+) -> float | None:
     """Mean absolute log-mel difference (dB) over frames where pre is audible."""
     n = min(len(pre_on_slice), len(post_slice))
     if n == 0:
@@ -99,7 +106,9 @@ def hf_ratio(x: np.ndarray, *, sample_rate_hz: int) -> float | None:
     return e_hf / e_all if e_all > 0 else None
 
 
-def hf_ratio_drop(pre_on_slice: np.ndarray, post_slice: np.ndarray, *, sample_rate_hz: int) -> float | None:
+def hf_ratio_drop(
+    pre_on_slice: np.ndarray, post_slice: np.ndarray, *, sample_rate_hz: int
+) -> float | None:
     r_pre = hf_ratio(pre_on_slice, sample_rate_hz=sample_rate_hz)
     r_post = hf_ratio(post_slice, sample_rate_hz=sample_rate_hz)
     if r_pre is None or r_post is None or r_pre <= 0:
@@ -107,7 +116,9 @@ def hf_ratio_drop(pre_on_slice: np.ndarray, post_slice: np.ndarray, *, sample_ra
     return 1.0 - r_post / r_pre
 
 
-def optional_extras(pre_on_slice: np.ndarray, post_slice: np.ndarray, *, sample_rate_hz: int) -> dict[str, Any]:
+def optional_extras(
+    pre_on_slice: np.ndarray, post_slice: np.ndarray, *, sample_rate_hz: int
+) -> dict[str, Any]:
     """PESQ-WB / STOI when their packages import; never required, never raises."""
     out: dict[str, Any] = {}
     n = min(len(pre_on_slice), len(post_slice))
@@ -122,19 +133,19 @@ def optional_extras(pre_on_slice: np.ndarray, post_slice: np.ndarray, *, sample_
     except Exception:  # pragma: no cover - scipy is a dependency
         return out
     try:
-        from pesq import pesq  # type: ignore[import-not-found]
+        from pesq import pesq
 
         out["pesq_wb"] = float(pesq(16000, ref16, deg16, "wb"))
     except ImportError:
         pass
-    except Exception:  # noqa: BLE001 - an extra must never break the run
+    except Exception:
         out["pesq_wb"] = None
     try:
-        from pystoi import stoi  # type: ignore[import-not-found]
+        from pystoi import stoi
 
         out["stoi"] = float(stoi(ref16, deg16, 16000, extended=False))
     except ImportError:
         pass
-    except Exception:  # noqa: BLE001
+    except Exception:
         out["stoi"] = None
     return out

@@ -119,7 +119,9 @@ def barge_in_stop_ms(
     """
     spf = levels.samples_per_frame(sample_rate_hz)
     aud = levels.audible_mask(rms_frames)
-    b_sample = time_to_sample(barge_in.speech_start_left_t_ns, recv_t_ns, sample_rate_hz=sample_rate_hz)
+    b_sample = time_to_sample(
+        barge_in.speech_start_left_t_ns, recv_t_ns, sample_rate_hz=sample_rate_hz
+    )
     b_frame = b_sample // spf
     upper = len(post_full)
     if interrupted is not None and interrupted.source == "events":

@@ -102,7 +102,8 @@ def event_slice(
     ev: ReplyEvents, recv_t_ns: np.ndarray, *, sample_rate_hz: int, n_samples: int
 ) -> tuple[int, int]:
     """[reply_start, reply_end + 300 ms) in samples; requires both receive times."""
-    assert ev.start_recv_t_ns is not None and ev.end_recv_t_ns is not None
+    assert ev.start_recv_t_ns is not None
+    assert ev.end_recv_t_ns is not None
     start = time_to_sample(ev.start_recv_t_ns, recv_t_ns, sample_rate_hz=sample_rate_hz)
     end = time_to_sample(
         ev.end_recv_t_ns + TAIL_MS * 1_000_000, recv_t_ns, sample_rate_hz=sample_rate_hz
@@ -112,7 +113,11 @@ def event_slice(
 
 
 def energy_slice(
-    post_full: np.ndarray, *, from_sample: int, sample_rate_hz: int, rms_frames: np.ndarray | None = None
+    post_full: np.ndarray,
+    *,
+    from_sample: int,
+    sample_rate_hz: int,
+    rms_frames: np.ndarray | None = None,
 ) -> tuple[int, int] | None:
     """First audible run at/after `from_sample`, ended by >= 1.5 s of non-audible frames."""
     spf = levels.samples_per_frame(sample_rate_hz)
@@ -170,7 +175,9 @@ def reply_slices(
         eot_sample = time_to_sample(turn.eot_left_t_ns, recv_t_ns, sample_rate_hz=sample_rate_hz)
         from_sample = eot_sample
         if ev is not None and ev.start_recv_t_ns is not None:
-            from_sample = time_to_sample(ev.start_recv_t_ns, recv_t_ns, sample_rate_hz=sample_rate_hz)
+            from_sample = time_to_sample(
+                ev.start_recv_t_ns, recv_t_ns, sample_rate_hz=sample_rate_hz
+            )
         found = energy_slice(
             post_full, from_sample=from_sample, sample_rate_hz=sample_rate_hz, rms_frames=fr
         )

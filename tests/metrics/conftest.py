@@ -80,7 +80,9 @@ def make_inputs(
         pre_rtc=pre_rtc,
         pre_rtc_replies=pre_rtc_replies,
         replies=replies or [],
-        turns=turns if turns is not None else [TurnTiming(0, t_of(eot_sample - SR), t_of(eot_sample))],
+        turns=turns
+        if turns is not None
+        else [TurnTiming(0, t_of(eot_sample - SR), t_of(eot_sample))],
         agent_trace=trace or [],
         **kw,
     )
@@ -89,6 +91,12 @@ def make_inputs(
 @pytest.fixture
 def synth() -> SimpleNamespace:
     return SimpleNamespace(
-        SR=SR, SPF=SPF, T0=T0, t_of=t_of, recv_grid=recv_grid, tone=tone,
-        speechlike=speechlike, make_inputs=make_inputs,
+        SR=SR,
+        SPF=SPF,
+        T0=T0,
+        t_of=t_of,
+        recv_grid=recv_grid,
+        tone=tone,
+        speechlike=speechlike,
+        make_inputs=make_inputs,
     )

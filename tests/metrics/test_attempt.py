@@ -17,11 +17,23 @@ def _case(synth, **kw):
     post[onset : onset + len(reply)] = reply
     pre = np.concatenate([np.zeros(4800), reply, np.zeros(4800)])
     ev = ReplyEvents(0, synth.t_of(onset - 480), synth.t_of(onset + len(reply)), False)
-    trace = [TracePoint(0, p, t) for p, t in
-             (("user_eot", 0), ("llm_request", 10**7), ("llm_first_token", 7 * 10**7),
-              ("tts_first_audio", 3 * 10**8), ("first_frame_published", 3.2 * 10**8))]
-    args = dict(eot_sample=int(2.4 * SR), replies=[ev], pre_rtc=pre,
-                pre_rtc_replies={0: (0, len(pre))}, trace=trace)
+    trace = [
+        TracePoint(0, p, t)
+        for p, t in (
+            ("user_eot", 0),
+            ("llm_request", 10**7),
+            ("llm_first_token", 7 * 10**7),
+            ("tts_first_audio", 3 * 10**8),
+            ("first_frame_published", 3.2 * 10**8),
+        )
+    ]
+    args = dict(
+        eot_sample=int(2.4 * SR),
+        replies=[ev],
+        pre_rtc=pre,
+        pre_rtc_replies={0: (0, len(pre))},
+        trace=trace,
+    )
     args.update(kw)
     return synth.make_inputs(post, **args), onset, reply
 
@@ -41,17 +53,20 @@ def test_full_attempt_is_ok_and_figures_are_right(synth):
     assert d["tts_first_to_publish_ms"] == pytest.approx(20.0)
     assert d["fast_lane_ttft_ms"] == pytest.approx(60.0)
     assert d["align_lag_ms"] == pytest.approx((480 - 4800) * 1000 / SR, abs=1000 / SR)
-    assert d["added_gap_ms"] == 0 and d["audible_dropout"] == 0
+    assert d["added_gap_ms"] == 0
+    assert d["audible_dropout"] == 0
     assert d["mel_distance"] == pytest.approx(0.0, abs=0.5)
     assert d["hf_ratio_drop"] == pytest.approx(0.0, abs=0.02)
     assert d["drift_ratio"] == pytest.approx(1.0, abs=0.002)
-    assert len(d["replies"]) == 1 and d["replies"][0]["reply_seq"] == 0
+    assert len(d["replies"]) == 1
+    assert d["replies"][0]["reply_seq"] == 0
     assert d["turns"][0]["eot_to_first_audio_ms"] == d["eot_to_first_audio_ms"]
     for k, v in d.items():
         if v is None:
             assert k in d["null_reasons"], k
     audio = reply_slice_audio(inputs, m)
-    assert audio is not None and len(audio) == d["reply_end_sample"] - d["reply_start_sample"]
+    assert audio is not None
+    assert len(audio) == d["reply_end_sample"] - d["reply_start_sample"]
 
 
 def test_black_box_attempt_slices_by_energy_and_explains_nulls(synth):
@@ -61,7 +76,8 @@ def test_black_box_attempt_slices_by_energy_and_explains_nulls(synth):
     assert d["slice_source"] == "energy"
     assert d["reply_start_sample"] <= onset
     assert d["eot_to_first_audio_ms"] is not None
-    assert d["mel_distance"] is None and "NO_REPLY_EVENTS" in d["null_reasons"]["mel_distance"]
+    assert d["mel_distance"] is None
+    assert "NO_REPLY_EVENTS" in d["null_reasons"]["mel_distance"]
     assert d["fast_lane_ttft_ms"] is None
     assert d["null_reasons"]["fast_lane_ttft_ms"] == "no agent trace (black-box)"
     for k, v in d.items():
@@ -74,7 +90,8 @@ def test_pre_missing_keeps_ring0_but_nulls_ring1(synth):
     d = analyze_attempt(inputs).to_dict()
     assert d["capture_status"] == "PRE_MISSING"
     assert d["max_gap_ms"] is not None
-    assert d["mel_distance"] is None and d["added_gap_ms"] is None
+    assert d["mel_distance"] is None
+    assert d["added_gap_ms"] is None
     assert d["null_reasons"]["added_gap_ms"] == "pre_rtc missing"
 
 
@@ -82,22 +99,27 @@ def test_silent_probe_is_post_silent_and_retried(synth):
     inputs = synth.make_inputs(np.zeros(SR * 5), eot_sample=SR)
     d = analyze_attempt(inputs).to_dict()
     assert d["capture_status"] == "POST_SILENT"
-    assert d["audio_valid"] is False and d["retry"] is True
-    assert d["eot_to_first_audio_ms"] is None and "eot_to_first_audio_ms" in d["null_reasons"]
+    assert d["audio_valid"] is False
+    assert d["retry"] is True
+    assert d["eot_to_first_audio_ms"] is None
+    assert "eot_to_first_audio_ms" in d["null_reasons"]
 
 
 def test_infra_status_wins_and_ring1_is_null(synth):
     inputs, _, _ = _case(synth, infra_status="BARRIER_TIMEOUT")
     d = analyze_attempt(inputs).to_dict()
     assert d["capture_status"] == "BARRIER_TIMEOUT"
-    assert d["mel_distance"] is None and d["retry"] is True
+    assert d["mel_distance"] is None
+    assert d["retry"] is True
 
 
 def test_late_reply_event_full_rms_keeps_audio_valid(synth):
     # reply_start arrives after the audio ended: the slice is silent, the full recording is not
-    inputs, onset, reply = _case(synth)
+    inputs, _onset, _reply = _case(synth)
     late = ReplyEvents(0, synth.t_of(5.0 * SR), synth.t_of(5.5 * SR), False)
-    d = analyze_attempt(synth.make_inputs(inputs.post_full, eot_sample=int(2.4 * SR), replies=[late])).to_dict()
+    d = analyze_attempt(
+        synth.make_inputs(inputs.post_full, eot_sample=int(2.4 * SR), replies=[late])
+    ).to_dict()
     assert d["post_rms"] < 0.01
     assert d["audio_valid"] is True
 
@@ -108,11 +130,17 @@ def test_multi_turn_and_welcome_are_matched_to_turns(synth):
     post[0 : SR // 2] = seg  # welcome, before the user speaks
     post[3 * SR : 3 * SR + SR // 2] = seg  # reply to turn 0
     post[7 * SR : 7 * SR + SR // 2] = seg  # reply to turn 1
-    replies = [ReplyEvents(i, synth.t_of(s - 480), synth.t_of(s + SR // 2), False)
-               for i, s in enumerate((0 + 480, 3 * SR, 7 * SR))]
-    turns = [TurnTiming(0, synth.t_of(SR), synth.t_of(2 * SR)),
-             TurnTiming(1, synth.t_of(5 * SR), synth.t_of(6 * SR))]
-    d = analyze_attempt(synth.make_inputs(post, eot_sample=0, replies=replies, turns=turns)).to_dict()
+    replies = [
+        ReplyEvents(i, synth.t_of(s - 480), synth.t_of(s + SR // 2), False)
+        for i, s in enumerate((0 + 480, 3 * SR, 7 * SR))
+    ]
+    turns = [
+        TurnTiming(0, synth.t_of(SR), synth.t_of(2 * SR)),
+        TurnTiming(1, synth.t_of(5 * SR), synth.t_of(6 * SR)),
+    ]
+    d = analyze_attempt(
+        synth.make_inputs(post, eot_sample=0, replies=replies, turns=turns)
+    ).to_dict()
     assert [r["reply_seq"] for r in d["replies"]] == [1, 2]
     assert d["turns"][0]["eot_to_first_audio_ms"] == pytest.approx(1000.0, abs=0.1)
     assert d["turns"][1]["eot_to_first_audio_ms"] == pytest.approx(1000.0, abs=0.1)

@@ -57,7 +57,10 @@ def test_time_sample_mapping_round_trips_on_ideal_and_jittered_grid():
     t0 = 10**12
     recv = np.array([t0 + round((i * 480 + 479) * 1e9 / SR) for i in range(100)], dtype=np.int64)
     for n in (0, 1, 479, 480, 12345, 47999):
-        assert time_to_sample(sample_to_time_ns(n, recv, sample_rate_hz=SR), recv, sample_rate_hz=SR) == n
+        assert (
+            time_to_sample(sample_to_time_ns(n, recv, sample_rate_hz=SR), recv, sample_rate_hz=SR)
+            == n
+        )
     # frame 10 delayed by 5 ms (a burst): its samples map to its own recv time
     recv2 = recv.copy()
     recv2[10] += 5_000_000

@@ -12,9 +12,17 @@ def noise(n, amp=0.2, seed=0):
 
 
 def r0(post, pre=None, recv=None):
-    recv = recv if recv is not None else np.arange(-(-len(post) // SPF), dtype=np.int64) * 10_000_000
-    return ring0.compute_ring0(post, sample_rate_hz=SR, recv_t_ns=recv, start_sample=0,
-                               end_sample=len(post), pre_on_slice=pre)
+    recv = (
+        recv if recv is not None else np.arange(-(-len(post) // SPF), dtype=np.int64) * 10_000_000
+    )
+    return ring0.compute_ring0(
+        post,
+        sample_rate_hz=SR,
+        recv_t_ns=recv,
+        start_sample=0,
+        end_sample=len(post),
+        pre_on_slice=pre,
+    )
 
 
 def test_post_rms_of_slice():
@@ -93,5 +101,7 @@ def test_inter_arrival_p95_on_a_known_jitter_pattern():
     diffs[::10] = 40.0  # 10 of 99 diffs are 40 ms
     recv = np.concatenate([[0], np.cumsum(diffs)]) * 1e6
     expected = float(np.percentile(diffs, 95))
-    assert r0(x, recv=recv.astype(np.int64)).inter_arrival_p95_ms == pytest.approx(expected, abs=1e-3)
+    assert r0(x, recv=recv.astype(np.int64)).inter_arrival_p95_ms == pytest.approx(
+        expected, abs=1e-3
+    )
     assert expected == pytest.approx(40.0)

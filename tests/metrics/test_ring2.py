@@ -13,8 +13,14 @@ def _latency(synth, post, *, eot_sample, replies, recv=None):
     recv = synth.recv_grid(len(post)) if recv is None else recv
     turn = TurnTiming(0, synth.t_of(eot_sample - SR), synth.t_of(eot_sample))
     sl = reply_slices(post, recv, replies=replies, turns=[turn], sample_rate_hz=SR)[0]
-    return ring2.eot_to_first_audio_ms(post, recv, rms_frames=levels.frame_rms(post, SR), reply=sl,
-                                       eot_left_t_ns=turn.eot_left_t_ns, sample_rate_hz=SR)
+    return ring2.eot_to_first_audio_ms(
+        post,
+        recv,
+        rms_frames=levels.frame_rms(post, SR),
+        reply=sl,
+        eot_left_t_ns=turn.eot_left_t_ns,
+        sample_rate_hz=SR,
+    )
 
 
 @pytest.mark.parametrize("onset", [SR * 2, SR * 2 + 1, SR * 2 + 250, SR * 2 + 477])
@@ -25,7 +31,8 @@ def test_eot_to_first_audio_exact_within_0_1_ms(synth, onset):
     ev = ReplyEvents(0, synth.t_of(onset - 2000), synth.t_of(len(post) - 10), False)
     lat, got = _latency(synth, post, eot_sample=eot, replies=[ev])
     assert lat == pytest.approx((onset - eot) * 1000 / SR, abs=0.1)
-    assert got is not None and abs(got - onset) <= 3
+    assert got is not None
+    assert abs(got - onset) <= 3
 
 
 def test_eot_to_first_audio_quiet_onset_late_in_frame_is_found_in_previous_frame(synth):
@@ -61,13 +68,21 @@ def test_reply_start_event_skips_earlier_audio(synth):
 
 
 def test_trace_latencies_per_turn(synth):
-    pts = {"user_eot": 1_000_000, "llm_request": 5_000_000, "llm_first_token": 65_000_000,
-           "tts_first_audio": 200_000_000, "first_frame_published": 230_000_000}
+    pts = {
+        "user_eot": 1_000_000,
+        "llm_request": 5_000_000,
+        "llm_first_token": 65_000_000,
+        "tts_first_audio": 200_000_000,
+        "first_frame_published": 230_000_000,
+    }
     trace = [TracePoint(7, p, t) for p, t in pts.items()]
     by_turn = ring2.trace_by_turn(trace, [TurnTiming(0, 0, 0)])
     lat = ring2.trace_latencies(by_turn[0])
-    assert lat == {"agent_eot_to_first_audio_ms": 229.0, "tts_first_to_publish_ms": 30.0,
-                   "fast_lane_ttft_ms": 60.0}
+    assert lat == {
+        "agent_eot_to_first_audio_ms": 229.0,
+        "tts_first_to_publish_ms": 30.0,
+        "fast_lane_ttft_ms": 60.0,
+    }
     assert ring2.trace_latencies({})["fast_lane_ttft_ms"] is None
 
 
@@ -78,17 +93,27 @@ def _barge_case(synth, *, with_events):
     r1_on = SR * 4
     post[r1_on : SR * 5] = synth.tone(SR)
     barge_start = SR * 2 + 4800  # user barge-in leaves the bot at 2.1 s
-    turns = [TurnTiming(0, synth.t_of(0), synth.t_of(SR // 2)),
-             TurnTiming(1, synth.t_of(barge_start), synth.t_of(barge_start + SR // 2), is_barge_in=True)]
+    turns = [
+        TurnTiming(0, synth.t_of(0), synth.t_of(SR // 2)),
+        TurnTiming(1, synth.t_of(barge_start), synth.t_of(barge_start + SR // 2), is_barge_in=True),
+    ]
     replies = []
     if with_events:
-        replies = [ReplyEvents(0, synth.t_of(r0_on - 100), synth.t_of(stop + 1000), True),
-                   ReplyEvents(1, synth.t_of(r1_on - 100), synth.t_of(SR * 5), False)]
+        replies = [
+            ReplyEvents(0, synth.t_of(r0_on - 100), synth.t_of(stop + 1000), True),
+            ReplyEvents(1, synth.t_of(r1_on - 100), synth.t_of(SR * 5), False),
+        ]
     recv = synth.recv_grid(len(post))
     slices = reply_slices(post, recv, replies=replies, turns=turns, sample_rate_hz=SR)
-    got = ring2.barge_in_stop_ms(post, recv, rms_frames=levels.frame_rms(post, SR), barge_in=turns[1],
-                                 interrupted=slices[0], next_reply_start_sample=slices[1].start_sample,
-                                 sample_rate_hz=SR)
+    got = ring2.barge_in_stop_ms(
+        post,
+        recv,
+        rms_frames=levels.frame_rms(post, SR),
+        barge_in=turns[1],
+        interrupted=slices[0],
+        next_reply_start_sample=slices[1].start_sample,
+        sample_rate_hz=SR,
+    )
     return got, (stop - 1 - barge_start) * 1000 / SR
 
 

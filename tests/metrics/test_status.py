@@ -11,7 +11,10 @@ GOOD = dict(infra_status=None, audio_valid=True, all_replies_from_events=True, p
     [
         ({}, "OK"),
         ({"audio_valid": False}, "POST_SILENT"),
-        ({"audio_valid": False, "all_replies_from_events": False, "pre_present": False}, "POST_SILENT"),
+        (
+            {"audio_valid": False, "all_replies_from_events": False, "pre_present": False},
+            "POST_SILENT",
+        ),
         ({"all_replies_from_events": False}, "NO_REPLY_EVENTS"),
         ({"all_replies_from_events": False, "pre_present": False}, "NO_REPLY_EVENTS"),
         ({"pre_present": False}, "PRE_MISSING"),

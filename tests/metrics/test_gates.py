@@ -1,0 +1,192 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from autortc.errors import CaseError
+from autortc.gates import (
+    DEFAULT_GATES_PATH,
+    GateResult,
+    GatesConfig,
+    evaluate_gates,
+    load_gates,
+    overall_verdict,
+)
+
+
+def row(
+    case_id,
+    *,
+    priority="P0",
+    attempt=1,
+    status="OK",
+    eot=400.0,
+    tts=50.0,
+    ttft=40.0,
+    dropout=0,
+    gap=100.0,
+    clip=0.0,
+    ia=12.0,
+    valid=True,
+    **extra,
+):
+    r = {
+        "case_id": case_id,
+        "priority": priority,
+        "attempt": attempt,
+        "capture_status": status,
+        "audio_valid": valid,
+        "eot_to_first_audio_ms": eot,
+        "replies": [
+            {
+                "audible_dropout": dropout,
+                "max_gap_ms": gap,
+                "clipping_ratio": clip,
+                "inter_arrival_p95_ms": ia,
+            }
+        ],
+        "turns": [{"tts_first_to_publish_ms": tts, "fast_lane_ttft_ms": ttft}],
+        "input_spike_count": 0,
+        "drift_ratio": 1.0,
+        "hf_ratio_drop": 0.0,
+        "fp_boom_warn": False,
+        "fp_speed_drift_warn": False,
+        "fp_distortion_warn": False,
+    }
+    r.update(extra)
+    return r
+
+
+def by_name(results, name, scope="P0"):
+    return next(g for g in results if g.name == name and g.scope in (scope, "all", "vs baseline"))
+
+
+def test_default_yaml_equals_python_defaults():
+    assert load_gates() == GatesConfig()
+    assert load_gates(DEFAULT_GATES_PATH).max_gap_ms == 350.0
+
+
+def test_bad_gates_file_names_file_and_field(tmp_path: Path):
+    p = tmp_path / "g.yaml"
+    p.write_text(yaml.safe_dump({"max_gap_ms": -1}))
+    with pytest.raises(CaseError) as e:
+        load_gates(p)
+    assert e.value.field == "max_gap_ms"
+    assert str(p) in str(e.value)
+    p.write_text(yaml.safe_dump({"max_gap": 300}))
+    with pytest.raises(CaseError) as e2:
+        load_gates(p)
+    assert e2.value.field == "max_gap"
+    with pytest.raises(CaseError):
+        load_gates(tmp_path / "missing.yaml")
+
+
+def test_all_good_suite_passes_with_exit_0():
+    res = evaluate_gates([row("a"), row("b"), row("c")])
+    assert all(g.verdict in ("PASS", "SKIP") for g in res)
+    assert by_name(res, "primary_kpi_regression").verdict == "SKIP"
+    assert overall_verdict(res) == ("PASS", 0)
+
+
+@pytest.mark.parametrize(
+    ("name", "bad"),
+    [
+        ("eot_to_first_audio_p95", {"eot": 900.0}),
+        ("tts_first_to_publish_p95", {"tts": 200.0}),
+        ("audible_dropout", {"dropout": 1}),
+        ("max_gap", {"gap": 350.0}),
+        ("clipping_ratio", {"clip": 0.001}),
+        ("fast_lane_ttft_p95", {"ttft": 90.0}),  # P95 of [40, 90] = 87.5
+        ("inter_arrival_p95", {"ia": 45.0}),
+        ("audio_valid_rate", {"valid": False}),
+    ],
+)
+def test_each_p0_gate_fails_with_a_fix_and_p1_only_warns(name, bad):
+    res = evaluate_gates([row("a"), row("b", **bad)])
+    g = by_name(res, name)
+    assert g.verdict == "FAIL"
+    assert g.fix
+    assert "b" in g.detail
+    assert overall_verdict(res) == ("FAIL", 1)
+    res1 = evaluate_gates([row("a"), row("p1", priority="P1", **bad)])
+    assert by_name(res1, name, "P0").verdict == "PASS"
+    w = by_name(res1, name, "P1")
+    assert w.verdict == "WARN"
+    assert w.fix
+    assert overall_verdict(res1) == ("PASS", 0)
+
+
+def test_p95_gate_uses_numpy_linear_percentile():
+    rows = [row(str(i), eot=float(v)) for i, v in enumerate([100, 200, 300, 400, 1000])]
+    g = by_name(evaluate_gates(rows), "eot_to_first_audio_p95")
+    assert g.observed == pytest.approx(880.0)  # 400 + 0.8 * 600
+    assert g.verdict == "FAIL"
+
+
+def test_fast_lane_skips_without_trace():
+    res = evaluate_gates([row("a", ttft=None, tts=None)])
+    g = by_name(res, "fast_lane_ttft_p95")
+    assert g.verdict == "SKIP"
+    assert "no trace" in g.detail
+
+
+def test_infra_after_retry_is_infra_not_fail_and_only_last_attempt_counts():
+    rows = [
+        row("a"),
+        row("b", status="BARRIER_TIMEOUT", valid=False),
+        row("b", attempt=2, status="AGENT_NOT_JOINED", valid=False),
+        row("c", status="POST_SILENT", valid=False),
+        row("c", attempt=2),
+    ]
+    res = evaluate_gates(rows)
+    assert by_name(res, "infrastructure").verdict == "INFRA"
+    assert by_name(res, "audio_valid_rate").verdict == "PASS"  # b excluded, c recovered
+    assert overall_verdict(res) == ("INFRA", 2)
+
+
+def test_fail_outranks_infra():
+    res = evaluate_gates([row("a", gap=500.0), row("b", status="TIMEOUT")])
+    assert overall_verdict(res) == ("FAIL", 1)
+
+
+def test_kpi_regression_gate():
+    assert (
+        by_name(evaluate_gates([row("a")], kpi_delta_ms=30.0), "primary_kpi_regression").verdict
+        == "PASS"
+    )
+    g = by_name(evaluate_gates([row("a")], kpi_delta_ms=31.0), "primary_kpi_regression")
+    assert g.verdict == "FAIL"
+    assert g.fix
+
+
+def test_fingerprints_only_warn():
+    res = evaluate_gates(
+        [
+            row(
+                "a",
+                priority="P1",
+                fp_boom_warn=True,
+                input_spike_count=3,
+                fp_speed_drift_warn=True,
+                drift_ratio=0.96,
+                fp_distortion_warn=True,
+                hf_ratio_drop=0.8,
+            )
+        ]
+    )
+    for name in ("fp_boom", "fp_speed_drift", "fp_distortion"):
+        g = by_name(res, name)
+        assert g.verdict == "WARN"
+        assert g.fix
+    assert by_name(res, "fp_speed_drift").observed == pytest.approx(0.04)
+    assert overall_verdict(res) == ("PASS", 0)
+
+
+def test_thresholds_come_from_config():
+    cfg = GatesConfig(max_gap_ms=600.0)
+    assert by_name(evaluate_gates([row("a", gap=500.0)], config=cfg), "max_gap").verdict == "PASS"
+
+
+def test_gate_result_is_data():
+    g = GateResult("x", 1.0, 2.0, "PASS", None, "P0")
+    assert g.to_dict()["verdict"] == "PASS"
