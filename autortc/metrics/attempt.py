@@ -53,6 +53,10 @@ class AttemptMetrics:
     turns: list[dict[str, Any]] = field(default_factory=list)
     null_reasons: dict[str, str] = field(default_factory=dict)
 
+    def reply_slice(self, inputs: AttemptInputs) -> np.ndarray | None:
+        """The first reply's samples of `inputs.post_full` (for post_rtc_reply.wav)."""
+        return reply_slice_audio(inputs, self)
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "case_id": self.case_id,
