@@ -1,0 +1,145 @@
+"""`autortc` command line: run, baseline freeze, stability, doctor, make-audio.
+
+Exit codes: 0 PASS, 1 FAIL (a gate failed), 2 INFRA or bad input.
+Errors the user can act on are printed as one clear message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from autortc.errors import EXIT_INFRA, AutortcError
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--suite", default="mini",
+                   help="mini | fast | nightly | calibration | PATH to a suite or case .yaml (default: mini)")
+    p.add_argument("--baseline", type=Path, help="golden/<name>/summary.json to compare the PRIMARY_KPI with")
+    p.add_argument("--gates", type=Path, help="gates config YAML (default: the shipped defaults)")
+    p.add_argument("--output", type=Path, default=Path("output/autortc"), help="where run directories go")
+    p.add_argument("--livekit-url", default=None,
+                   help="LiveKit server URL (default: $LIVEKIT_URL; unset = embedded local transport)")
+    p.add_argument("--local", action="store_true", help="force the embedded local transport even if LIVEKIT_URL is set")
+    p.add_argument("--agent-dispatch", default=None, metavar="NAME",
+                   help="dispatch this agent name into every room (default: the reference agent autortc-ref)")
+    p.add_argument("--no-start-agent", action="store_true",
+                   help="do not start the reference agent worker; dispatch to an agent already running")
+    p.add_argument("--blackbox", action="store_true",
+                   help="the agent speaks no AutoRTC protocol: barrier on its first frame, energy slicing")
+    p.add_argument("--vad-hangover-ms", type=int, default=None, help="reference agent's VAD hangover")
+    p.add_argument("--room-prefix", default="autortc")
+    p.add_argument("--barrier-timeout-s", type=float, default=15.0)
+    p.add_argument("--room-wait-s", type=float, default=0.0, help="wait between rooms (nightly soak)")
+    p.add_argument("-v", "--verbose", action="store_true")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="autortc", description="End-to-end tests for real-time voice agents")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    _add_run_args(sub.add_parser("run", help="run a case suite and report"))
+
+    base = sub.add_parser("baseline", help="golden baselines")
+    bsub = base.add_subparsers(dest="baseline_cmd", required=True)
+    fr = bsub.add_parser("freeze", help="make golden/NAME/ from a run directory")
+    fr.add_argument("run_dir", type=Path)
+    fr.add_argument("--name", required=True)
+    fr.add_argument("--golden-dir", type=Path, default=Path("golden"))
+    fr.add_argument("--force", action="store_true", help="overwrite an existing baseline")
+
+    st = sub.add_parser("stability", help="run a suite N times (or read N runs) and propose thresholds")
+    _add_run_args(st)
+    st.add_argument("--runs", type=int, default=5)
+    st.add_argument("--run-dirs", type=Path, nargs="*", help="read these run directories instead of running")
+    st.add_argument("--out", type=Path, default=None, help="where to write baseline_stability.{md,json}")
+
+    doc = sub.add_parser("doctor", help="check a LiveKit deployment: URL, credentials, rooms, dispatch")
+    doc.add_argument("--livekit-url", default=None)
+    doc.add_argument("--agent-dispatch", default=None, metavar="NAME")
+
+    sub.add_parser("make-audio", help="regenerate the committed case audio under cases/audio/")
+    return parser
+
+
+def _run_options(args: argparse.Namespace):  # -> RunOptions
+    from autortc.orchestrator import DEFAULT_AGENT_NAME, RunOptions
+
+    url = None if args.local else (args.livekit_url or os.environ.get("LIVEKIT_URL") or None)
+    agent_args = []
+    if args.vad_hangover_ms is not None:
+        agent_args += ["--vad-hangover-ms", str(args.vad_hangover_ms)]
+    if args.blackbox and args.agent_dispatch is None:
+        agent_args.append("--no-autortc-hooks")
+    start_agent = not args.no_start_agent and args.agent_dispatch is None
+    return RunOptions(
+        suite=args.suite, output_root=args.output, baseline_path=args.baseline, gates_path=args.gates,
+        livekit_url=url, agent_name=args.agent_dispatch or DEFAULT_AGENT_NAME, start_agent=start_agent,
+        agent_args=agent_args, blackbox=args.blackbox, room_prefix=args.room_prefix,
+        barrier_timeout_s=args.barrier_timeout_s, room_wait_s=args.room_wait_s,
+    )
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from autortc.suite import run_and_report
+
+    return asyncio.run(run_and_report(_run_options(args)))
+
+
+def _cmd_baseline(args: argparse.Namespace) -> int:
+    from autortc.baseline import freeze
+
+    dest = freeze(args.run_dir, name=args.name, golden_dir=args.golden_dir, force=args.force)
+    print(f"baseline frozen: {dest}")
+    return 0
+
+
+def _cmd_stability(args: argparse.Namespace) -> int:
+    from autortc.stability import stability_main
+
+    return asyncio.run(stability_main(_run_options(args), runs=args.runs, run_dirs=args.run_dirs, out=args.out))
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from autortc.doctor import doctor_main
+
+    argv = []
+    if args.livekit_url:
+        argv += ["--url", args.livekit_url]
+    if args.agent_dispatch:
+        argv += ["--agent-name", args.agent_dispatch]
+    return doctor_main(argv)
+
+
+def _cmd_make_audio(args: argparse.Namespace) -> int:
+    from autortc.case_audio import main as make_audio_main
+
+    return int(make_audio_main() or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    handlers = {"run": _cmd_run, "baseline": _cmd_baseline, "stability": _cmd_stability,
+                "doctor": _cmd_doctor, "make-audio": _cmd_make_audio}
+    try:
+        return handlers[args.cmd](args)
+    except AutortcError as e:
+        print(f"autortc: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("autortc: interrupted", file=sys.stderr)
+        return EXIT_INFRA
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

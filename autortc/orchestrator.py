@@ -1,0 +1,163 @@
+"""Run a suite: set up the transport (and, locally, the room server and agent),
+run every case attempt with one retry for infrastructure-like outcomes, then
+hand the per-attempt metrics to gates, KPI and reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from autortc.attempt import AttemptContext, AttemptRecord, run_attempt
+from autortc.case_audio import load_turn_audio
+from autortc.case_schema import Case, load_suite
+from autortc.errors import InfraError
+from autortc.metrics.status import should_retry
+from autortc.stack import AgentWorkerProcess
+from autortc.transport.base import Transport
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_AGENT_NAME = "autortc-ref"
+
+
+@dataclass
+class RunOptions:
+    suite: str = "mini"
+    output_root: Path = Path("output/autortc")
+    pre_rtc_root: Path = Path("output/pre_rtc")
+    cases_dir: Path = REPO_ROOT / "cases"
+    baseline_path: Path | None = None
+    gates_path: Path | None = None
+    livekit_url: str | None = None  # None: the embedded local transport
+    agent_name: str | None = DEFAULT_AGENT_NAME  # dispatched into every room; None: no dispatch
+    start_agent: bool = True  # start the reference agent worker here
+    agent_args: list[str] = field(default_factory=list)
+    blackbox: bool = False
+    room_prefix: str = "autortc"
+    barrier_timeout_s: float = 15.0
+    room_wait_s: float = 0.0
+    max_attempts: int = 2
+    run_id: str | None = None
+    echo: Any = print  # progress output
+
+
+@dataclass
+class SuiteRun:
+    run_id: str
+    run_dir: Path
+    cases: list[Case]
+    records: list[AttemptRecord]
+    wall_s: float
+    transport_name: str
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def preflight(opts: RunOptions) -> list[Case]:
+    """Everything that can be wrong with the input, checked before any process starts."""
+    cases = load_suite(opts.suite, cases_dir=opts.cases_dir)
+    for case in cases:
+        for k in range(len(case.turns)):
+            load_turn_audio(case, k, opts.cases_dir / "audio")
+    return cases
+
+
+@contextlib.asynccontextmanager
+async def transport_stack(opts: RunOptions, run_dir: Path) -> AsyncIterator[tuple[Transport, str]]:
+    """Yields (transport, url). Locally: a room server and the reference agent worker."""
+    if opts.livekit_url:
+        from autortc.transport.livekit import LiveKitTransport
+
+        transport: Transport = LiveKitTransport.from_env(url=opts.livekit_url)
+        agent = None
+        try:
+            if opts.start_agent and opts.agent_name:
+                agent = await _start_livekit_agent(opts, run_dir)
+            yield transport, opts.livekit_url
+        finally:
+            if agent is not None:
+                await agent.aclose()
+            await transport.aclose()
+        return
+
+    from autortc.transport.local import LocalTransport
+    from autortc.transport.local_proc import start_local_server_process
+
+    server = start_local_server_process()
+    agent = None
+    transport = LocalTransport(server.url)
+    try:
+        if opts.start_agent and opts.agent_name:
+            agent = await AgentWorkerProcess.start(
+                url=server.url, agent_name=opts.agent_name, pre_rtc_dir=opts.pre_rtc_root,
+                log_path=run_dir / "agent.log", extra_args=opts.agent_args)
+        yield transport, server.url
+    finally:
+        await transport.aclose()
+        if agent is not None:
+            await agent.aclose()
+        server.stop()
+
+
+async def _start_livekit_agent(opts: RunOptions, run_dir: Path) -> Any:
+    raise InfraError("starting the reference agent for LiveKit from `autortc run` is not supported; "
+                     "run `python -m agent livekit start` yourself and pass --no-start-agent")
+
+
+async def run_cases(opts: RunOptions, cases: list[Case]) -> SuiteRun:
+    run_id = opts.run_id or new_run_id()
+    run_dir = opts.output_root / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    from autortc.gates import load_gates
+
+    gates = load_gates(opts.gates_path)
+    t0 = time.monotonic()
+    records: list[AttemptRecord] = []
+    async with transport_stack(opts, run_dir) as (transport, url):
+        ctx = AttemptContext(
+            transport=transport, transport_url=url, run_id=run_id, run_dir=run_dir,
+            audio_dir=opts.cases_dir / "audio", pre_rtc_root=opts.pre_rtc_root.resolve(),
+            agent_name=opts.agent_name, room_prefix=opts.room_prefix,
+            barrier_timeout_s=opts.barrier_timeout_s, blackbox=opts.blackbox, gates=gates,
+        )
+        for i, case in enumerate(cases, 1):
+            if i > 1 and opts.room_wait_s > 0:
+                await asyncio.sleep(opts.room_wait_s)
+            for attempt in range(1, opts.max_attempts + 1):
+                rec = await run_attempt(ctx, case, attempt)
+                records.append(rec)
+                opts.echo(_progress_line(i, len(cases), rec))
+                if not should_retry(rec.metrics.get("capture_status", "")):
+                    break
+    return SuiteRun(run_id=run_id, run_dir=run_dir, cases=cases, records=records,
+                    wall_s=time.monotonic() - t0, transport_name="livekit" if opts.livekit_url else "local")
+
+
+def _progress_line(i: int, n: int, rec: AttemptRecord) -> str:
+    m = rec.metrics
+    lat = m.get("eot_to_first_audio_ms")
+    lat_s = f"{lat:.0f} ms" if isinstance(lat, (int, float)) else "n/a"
+    return (f"[{i}/{n}] {rec.case_id} a{rec.attempt}: {m.get('capture_status')} "
+            f"eot_to_first_audio={lat_s} ({rec.wall_s:.1f} s)")
+
+
+def env_livekit_url() -> str | None:
+    return os.environ.get("LIVEKIT_URL") or None
+
+
+def stderr(msg: str) -> None:
+    print(msg, file=sys.stderr)

@@ -1,0 +1,1 @@
+"""Report rendering: pure functions from a suite outcome to text, plus one writer."""
