@@ -1,0 +1,248 @@
+"""livekit-agents audio I/O over the AutoRTC transport seam (`RoomConnection`).
+
+`TransportAudioInput` turns `conn.subscribe_audio(identity)` into `rtc.AudioFrame`s
+(48 kHz mono, 10 ms). `TransportAudioOutput` is the agent's one published track:
+a pump task hands the `AudioPublisher` exactly one 10 ms frame per tick, reply
+audio when a reply is playing and SILENCE otherwise (a track with no frames can
+never be subscribed; shared/spec/protocol.md, Barrier).
+
+The output honours the livekit-agents `io.AudioOutput` contract: a segment opens
+with the first `capture_frame`, is closed by `flush()`, and ends with exactly one
+`playback_finished` (interrupted when `clear_buffer()` cut it short, which stops
+the reply within one frame and clears the publisher's queue). `playback_started`
+fires when the first reply frame is handed to the transport.
+
+Per reply it keeps a `PlayoutRecord`: exactly the PCM handed to the publisher
+(re-framed, zero-padded, underrun silence included), the time of the first reply
+frame handed over (`first_frame_published`) and of the last (`reply_done`).
+autortc.integrations.livekit_agents reads it (`ExactPlayoutSink`) for pre_rtc.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from livekit import rtc
+from livekit.agents.voice import io
+
+from autortc.audio import SAMPLE_RATE_HZ, SAMPLES_PER_FRAME
+from autortc.transport.base import AudioPublisher, ReceivedFrame, RoomConnection
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PUMP_LEAD_MS = 30
+
+
+class TransportAudioInput(io.AudioInput):
+    """The user's track as livekit-agents audio input. Ends when the user leaves."""
+
+    def __init__(self, conn: RoomConnection, identity: str, *, label: str = "AutortcInput") -> None:
+        super().__init__(label=label)
+        self._frames: AsyncIterator[ReceivedFrame] = conn.subscribe_audio(identity)
+        self.frames_received = 0
+
+    async def __anext__(self) -> rtc.AudioFrame:
+        received = await self._frames.__anext__()  # StopAsyncIteration ends the input
+        self.frames_received += 1
+        pcm = np.asarray(received.pcm, dtype=np.int16)
+        return rtc.AudioFrame(
+            data=pcm.tobytes(),
+            sample_rate=SAMPLE_RATE_HZ,
+            num_channels=1,
+            samples_per_channel=len(pcm),
+        )
+
+    async def aclose(self) -> None:
+        aclose = getattr(self._frames, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+@dataclass
+class PlayoutRecord:
+    """One reply as handed to the transport."""
+
+    frames: list[np.ndarray] = field(default_factory=list)
+    first_frame_t_ns: int | None = None
+    done_t_ns: int | None = None
+    interrupted: bool = False
+
+    @property
+    def pcm(self) -> np.ndarray:
+        if not self.frames:
+            return np.zeros(0, dtype=np.int16)
+        return np.concatenate(self.frames)
+
+
+@dataclass
+class _Segment:
+    """A playback segment: captured audio waiting for the pump, and its record."""
+
+    pending: deque[np.ndarray] = field(default_factory=deque)
+    pending_samples: int = 0
+    flushed: bool = False
+    interrupted: bool = False
+    record: PlayoutRecord = field(default_factory=PlayoutRecord)
+
+    def take_frame(self) -> np.ndarray | None:
+        """Next 480 samples, or None when a full frame is not (yet) available."""
+        if self.pending_samples < SAMPLES_PER_FRAME and not (self.flushed and self.pending_samples):
+            return None
+        out = np.zeros(SAMPLES_PER_FRAME, dtype=np.int16)
+        filled = 0
+        while filled < SAMPLES_PER_FRAME and self.pending:
+            head = self.pending[0]
+            n = min(SAMPLES_PER_FRAME - filled, len(head))
+            out[filled : filled + n] = head[:n]
+            filled += n
+            if n == len(head):
+                self.pending.popleft()
+            else:
+                self.pending[0] = head[n:]
+        self.pending_samples -= filled
+        return out
+
+
+class TransportAudioOutput(io.AudioOutput):
+    """The agent's published track as livekit-agents audio output (see module doc).
+
+    `run()` is the pump; the job runs it as a named task and cancels it to stop.
+    `lead_ms` is how much audio the pump keeps queued in the publisher: enough to
+    ride out event-loop jitter, small enough not to delay a reply behind silence.
+    """
+
+    def __init__(
+        self,
+        publisher: AudioPublisher,
+        *,
+        lead_ms: int = DEFAULT_PUMP_LEAD_MS,
+        label: str = "AutortcOutput",
+    ) -> None:
+        super().__init__(
+            label=label,
+            capabilities=io.AudioOutputCapabilities(pause=False),
+            sample_rate=SAMPLE_RATE_HZ,
+        )
+        self._publisher = publisher
+        self._lead_s = lead_ms / 1000.0
+        self._segments: deque[_Segment] = deque()
+        self._capturing: _Segment | None = None
+        self._silence = np.zeros(SAMPLES_PER_FRAME, dtype=np.int16)
+        self.records: list[PlayoutRecord] = []
+        self.current_playout: PlayoutRecord | None = None
+        self.frames_published = 0
+        self.silence_frames_published = 0
+
+    # -- livekit-agents AudioOutput contract ---------------------------------
+
+    async def capture_frame(self, frame: rtc.AudioFrame) -> None:
+        await super().capture_frame(frame)
+        if frame.sample_rate != SAMPLE_RATE_HZ or frame.num_channels != 1:
+            raise ValueError(
+                f"expected 48 kHz mono frames, got {frame.sample_rate} Hz x{frame.num_channels}"
+            )
+        seg = self._capturing
+        if seg is None:
+            seg = _Segment()
+            self._capturing = seg
+            self._segments.append(seg)
+        if seg.interrupted:
+            return  # cleared while the producer was still pushing: drop, as RoomIO does
+        pcm = np.frombuffer(frame.data, dtype=np.int16).copy()
+        seg.pending.append(pcm)
+        seg.pending_samples += len(pcm)
+
+    def flush(self) -> None:
+        super().flush()
+        seg, self._capturing = self._capturing, None
+        if seg is None:
+            return
+        seg.flushed = True
+        if seg.interrupted:
+            self._finish(seg)
+
+    def clear_buffer(self) -> None:
+        cleared = False
+        for seg in list(self._segments):
+            if seg.interrupted:
+                continue
+            seg.interrupted = True
+            seg.pending.clear()
+            seg.pending_samples = 0
+            cleared = True
+            if seg.flushed:
+                self._finish(seg)
+        if cleared:
+            self._publisher.clear_queue()
+
+    # -- the pump ---------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Hand the publisher one frame per 10 ms, forever (cancel to stop)."""
+        try:
+            while True:
+                seg, frame = self._next_frame()
+                await self._publisher.capture_frame(frame)
+                t_ns = time.monotonic_ns()
+                self.frames_published += 1
+                if seg is None:
+                    self.silence_frames_published += 1
+                else:
+                    self._handed(seg, frame, t_ns)
+                excess_s = self._publisher.queued_duration_s - self._lead_s
+                if excess_s > 0:
+                    await asyncio.sleep(excess_s)
+        finally:
+            for seg in list(self._segments):
+                seg.interrupted = True
+                if seg.flushed:
+                    self._finish(seg)
+
+    def _next_frame(self) -> tuple[_Segment | None, np.ndarray]:
+        while self._segments:
+            seg = self._segments[0]
+            if seg.interrupted:
+                if seg.flushed:
+                    self._finish(seg)
+                    continue
+                return None, self._silence  # waiting for the producer's flush
+            frame = seg.take_frame()
+            if frame is not None:
+                return seg, frame
+            if seg.flushed:
+                self._finish(seg)  # fully handed over
+                continue
+            if seg.record.first_frame_t_ns is not None:
+                # the producer is late mid-reply: the silence is part of the reply
+                return seg, self._silence.copy()
+            return None, self._silence
+        return None, self._silence
+
+    def _handed(self, seg: _Segment, frame: np.ndarray, t_ns: int) -> None:
+        rec = seg.record
+        rec.frames.append(frame)
+        rec.done_t_ns = t_ns
+        if rec.first_frame_t_ns is None:
+            rec.first_frame_t_ns = t_ns
+            self.current_playout = rec
+            self.on_playback_started(created_at=time.time())
+
+    def _finish(self, seg: _Segment) -> None:
+        if seg not in self._segments:
+            return
+        self._segments.remove(seg)
+        rec = seg.record
+        rec.interrupted = seg.interrupted
+        if rec.first_frame_t_ns is not None:
+            if seg.interrupted:
+                rec.done_t_ns = time.monotonic_ns()  # reply_done: cancelled now
+            self.records.append(rec)
+        self.current_playout = rec
+        played_s = sum(len(f) for f in rec.frames) / SAMPLE_RATE_HZ
+        self.on_playback_finished(playback_position=played_s, interrupted=seg.interrupted)

@@ -1,0 +1,223 @@
+"""One reference-agent job: a fresh livekit-agents AgentSession for one room.
+
+    engines = AgentEngines.create(options)            # once per worker process
+    await run_agent_job(conn, engines=engines, options=options)   # once per room
+
+`run_agent_job` publishes the agent's audio track at once (silence until it
+speaks), reads the room metadata (the script), builds a FRESH `AgentSession`
+(VAD turn detection, scripted STT/LLM, espeak TTS, interruptions on), attaches
+the AutoRTC hooks (unless `options.autortc_hooks` is off: black-box mode), and
+runs until the bots have left or the connection closes. Everything is closed in
+`finally`, idempotently.
+
+It only needs a `RoomConnection` (autortc.transport.base), so the local worker
+and a LiveKit worker (over a LiveKit RoomConnection adapter) share it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from livekit.agents import inference
+from livekit.agents.voice import Agent, AgentSession
+
+from agent.io_adapters import DEFAULT_PUMP_LEAD_MS, TransportAudioInput, TransportAudioOutput
+from agent.scripted import ScriptedLLM, ScriptedSTT, ScriptState
+from agent.tts_espeak import EspeakTTS
+from autortc.espeak import EspeakSynth
+from autortc.integrations.livekit_agents import AutortcHooks
+from autortc.protocol import BOT_IDENTITIES, USER_IDENTITY, parse_room_meta
+from autortc.transport.base import RoomConnection
+
+logger = logging.getLogger(__name__)
+
+AGENT_INSTRUCTIONS = "You are the AutoRTC reference agent. Your replies are scripted."
+
+
+@dataclass(frozen=True)
+class AgentOptions:
+    """Settings of the reference agent (validated in __post_init__)."""
+
+    vad_hangover_ms: int = 350  # VAD min_silence_duration: silence that ends speech
+    endpointing_min_delay_ms: int = 0  # extra wait after speech ends (counted from speech end)
+    endpointing_max_delay_ms: int = 3000
+    min_interruption_ms: int = 300  # user speech that barges in on a reply
+    publish_queue_ms: int = 100  # AudioPublisher queue bound
+    pump_lead_ms: int = DEFAULT_PUMP_LEAD_MS  # audio the output keeps queued ahead
+    llm_first_token_delay_ms: float = 0.0
+    llm_inter_token_delay_ms: float = 0.0
+    voice: str = "en-us"
+    rate_wpm: int = 175
+    autortc_hooks: bool = True
+    pre_rtc_dir: str = "output/pre_rtc"
+    max_job_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        for name in ("vad_hangover_ms", "min_interruption_ms", "pump_lead_ms"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"AgentOptions.{name} must be > 0")
+        if self.endpointing_min_delay_ms < 0 or self.endpointing_max_delay_ms <= 0:
+            raise ValueError("AgentOptions endpointing delays must be >= 0 / > 0")
+        if self.publish_queue_ms < self.pump_lead_ms + 10:
+            raise ValueError("AgentOptions.publish_queue_ms must exceed pump_lead_ms by a frame")
+
+
+@dataclass
+class AgentEngines:
+    """What is expensive to set up: created once per worker process, shared by rooms."""
+
+    vad: inference.VAD
+    synth: EspeakSynth
+
+    @classmethod
+    def create(cls, options: AgentOptions) -> AgentEngines:
+        vad = inference.VAD(
+            model="silero",
+            min_silence_duration=options.vad_hangover_ms / 1000.0,
+            min_speech_duration=0.05,
+        )
+        synth = EspeakSynth(voice=options.voice)
+        synth.synthesize("ready", rate_wpm=options.rate_wpm)  # warm the library once
+        return cls(vad=vad, synth=synth)
+
+
+def build_session(
+    engines: AgentEngines,
+    options: AgentOptions,
+    script: ScriptState,
+    *,
+    trace_mark: Callable[[str, int], None] | None = None,
+) -> AgentSession:
+    """A fresh AgentSession for one room (its scripted engines are per room too)."""
+    return AgentSession(
+        vad=engines.vad,
+        stt=ScriptedSTT(script),
+        llm=ScriptedLLM(
+            script,
+            first_token_delay_ms=options.llm_first_token_delay_ms,
+            inter_token_delay_ms=options.llm_inter_token_delay_ms,
+            trace_mark=trace_mark,
+        ),
+        tts=EspeakTTS(
+            engines.synth, voice=options.voice, rate_wpm=options.rate_wpm, trace_mark=trace_mark
+        ),
+        turn_handling={
+            "turn_detection": "vad",
+            "endpointing": {
+                "mode": "fixed",
+                "min_delay": options.endpointing_min_delay_ms / 1000.0,
+                "max_delay": options.endpointing_max_delay_ms / 1000.0,
+            },
+            "interruption": {
+                "enabled": True,
+                "mode": "vad",
+                "min_duration": options.min_interruption_ms / 1000.0,
+                "resume_false_interruption": False,
+                "false_interruption_timeout": None,
+            },
+            "preemptive_generation": {"enabled": False},
+        },
+        aec_warmup_duration=None,  # no echo here: barge-in works from the first reply
+        user_away_timeout=None,
+    )
+
+
+async def _wait_until_bots_leave(conn: RoomConnection) -> None:
+    """Return once a bot has been seen and none is left, or the connection closes."""
+    seen_bot = any(i in BOT_IDENTITIES for i in conn.remote_identities())
+    async for ev in conn.participant_events():
+        if ev.identity in BOT_IDENTITIES and ev.kind == "joined":
+            seen_bot = True
+        bots_present = any(i in BOT_IDENTITIES for i in conn.remote_identities())
+        if ev.kind == "left" and seen_bot and not bots_present:
+            logger.info("bots left the room", extra={"room": conn.room_name})
+            return
+
+
+class TraceRelay:
+    """A `(point, t_ns)` callback for engines, bound to the hooks once they exist."""
+
+    def __init__(self) -> None:
+        self.target: Callable[[str, int], None] | None = None
+
+    def __call__(self, point: str, t_ns: int) -> None:
+        if self.target is not None:
+            self.target(point, t_ns)
+
+
+async def run_agent_job(
+    conn: RoomConnection,
+    *,
+    engines: AgentEngines,
+    options: AgentOptions,
+    metadata: str | None = None,
+) -> None:
+    """Serve one room until the bots leave or the connection closes (see module doc).
+
+    `metadata` overrides the room metadata (LiveKit: the job's dispatch metadata).
+    """
+    metadata = metadata or conn.room_metadata
+    publisher = await conn.publish_audio(queue_size_ms=options.publish_queue_ms)
+    output = TransportAudioOutput(publisher, lead_ms=options.pump_lead_ms)
+    meta = parse_room_meta(metadata)
+    relay = TraceRelay()
+    session = build_session(engines, options, ScriptState(meta), trace_mark=relay)
+    audio_in = TransportAudioInput(conn, USER_IDENTITY)
+    hooks: AutortcHooks | None = None
+    log_extra = {"room": conn.room_name, "trace_id": meta.trace_id if meta else None}
+    logger.info("agent job starting", extra=log_extra)
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(output.run(), name=f"agent-output-pump-{conn.room_name}")
+            session.input.audio = audio_in
+            session.output.audio = output
+            if options.autortc_hooks:
+                hooks = AutortcHooks.attach(
+                    session,
+                    room=conn,
+                    pre_rtc_dir=Path(options.pre_rtc_dir),
+                    metadata=metadata,
+                    audio_track_published=True,
+                )
+                relay.target = hooks.trace_mark
+            await session.start(Agent(instructions=AGENT_INSTRUCTIONS), record=False)
+            try:
+                async with asyncio.timeout(options.max_job_s):
+                    await _wait_until_bots_leave(conn)
+            except TimeoutError:
+                logger.warning("agent job hit max_job_s", extra=log_extra)
+            # close while the output pump still runs, so a reply in flight ends cleanly
+            await _close_session_and_hooks(session, hooks)
+            raise _JobDone
+    except* _JobDone:
+        pass
+    finally:
+        try:
+            await _close_session_and_hooks(session, hooks)
+        finally:
+            try:
+                with contextlib.suppress(Exception):
+                    await audio_in.aclose()
+            finally:
+                await conn.aclose()
+                logger.info("agent job ended", extra=log_extra)
+
+
+class _JobDone(Exception):
+    """Raised inside the job's TaskGroup to cancel its background tasks (the pump)."""
+
+
+async def _close_session_and_hooks(session: AgentSession, hooks: AutortcHooks | None) -> None:
+    """Idempotent: the session first (it ends any reply), then the hooks (pre_rtc)."""
+    try:
+        await session.aclose()
+    except Exception:
+        logger.exception("closing the agent session failed")
+    finally:
+        if hooks is not None:
+            await hooks.aclose()
