@@ -6,7 +6,12 @@ Behaviours beyond the transport contract (tests/contract/), local transport only
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import struct
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -244,6 +249,29 @@ async def test_unreachable_server_and_bad_url_raise_clear_errors() -> None:
     await srv.aclose()
     with pytest.raises(TransportError, match="cannot reach the local room server"):
         await LocalTransport(f"local://127.0.0.1:{port}").list_rooms()
+
+
+def test_server_process_exits_when_its_parent_dies_without_stopping_it() -> None:
+    script = (
+        "from autortc.transport.local_proc import start_local_server_process as s\n"
+        "import os\n"
+        "p = s(timeout_s=20)\n"
+        "print(p.pid, flush=True)\n"
+        "os._exit(0)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, timeout=30, check=True, text=True
+    )
+    server_pid = int(out.stdout.strip())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(server_pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(server_pid, signal.SIGKILL)
+    pytest.fail("orphaned local server process kept running")
 
 
 def test_server_process_prints_url_serves_and_stops_idempotently() -> None:

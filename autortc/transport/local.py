@@ -186,8 +186,6 @@ class LocalRoomConnection:
             yield event
 
     async def aclose(self) -> None:
-        if self._closed and self._reader_task.done():
-            return
         self._mark_closed()
         try:
             if self._publisher is not None:
@@ -201,8 +199,7 @@ class LocalRoomConnection:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
                     raise asyncio.CancelledError
-            with contextlib.suppress(ConnectionError):
-                await self._writer.wait_closed()
+            await wire.close_writer(self._writer)
 
     @property
     def closed(self) -> bool:
@@ -293,9 +290,7 @@ class LocalTransport:
             writer.write(wire.pack_control(msg))
             return await read_reply(reader, str(msg["op"]), self._timeout_s)
         finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
+            await wire.close_writer(writer)
 
     async def create_room(
         self,

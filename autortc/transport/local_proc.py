@@ -5,7 +5,8 @@
 
 The child is `python -m autortc.transport.local_server --port 0`; its first
 stdout line `AUTORTC_LOCAL_URL=local://HOST:PORT` gives the URL. Its stderr is
-inherited (or written to `log_path`).
+inherited (or written to `log_path`). The child exits by itself if this process
+dies without stopping it (`--parent-pid`).
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def start_local_server_process(
     env["PYTHONUNBUFFERED"] = "1"
     log_file = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115
     cmd = [sys.executable, "-m", "autortc.transport.local_server", "--host", host, "--port", "0"]
-    cmd += ["--log-level", log_level]
+    cmd += ["--log-level", log_level, "--parent-pid", str(os.getpid())]
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log_file, env=env)
     except OSError as e:

@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import uuid
@@ -359,7 +360,19 @@ async def serve(host: str = "127.0.0.1", port: int = 0) -> tuple[LocalRoomServer
     return server, bound
 
 
-async def _main(host: str, port: int) -> None:
+async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
+    """Set `stop` when the parent process is gone (we were re-parented)."""
+    while not stop.is_set():
+        if os.getppid() != parent_pid:
+            logger.warning("parent process exited: stopping the local room server")
+            stop.set()
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await stop.wait()
+
+
+async def _main(host: str, port: int, parent_pid: int | None) -> None:
     server, bound = await serve(host, port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -367,7 +380,10 @@ async def _main(host: str, port: int) -> None:
         loop.add_signal_handler(sig, stop.set)
     print(f"AUTORTC_LOCAL_URL=local://{host}:{bound}", flush=True)
     try:
-        await stop.wait()
+        async with asyncio.TaskGroup() as tg:
+            if parent_pid is not None:
+                tg.create_task(_watch_parent(parent_pid, stop), name="autortc-local-watch-parent")
+            await stop.wait()
     finally:
         await server.aclose()
 
@@ -377,9 +393,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument(
+        "--parent-pid", type=int, default=None, help="exit when this parent process is gone"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
-    asyncio.run(_main(args.host, args.port))
+    asyncio.run(_main(args.host, args.port, args.parent_pid))
     return 0
 
 

@@ -132,6 +132,18 @@ def set_nodelay(writer: asyncio.StreamWriter) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+async def close_writer(writer: asyncio.StreamWriter, timeout_s: float = 1.0) -> None:
+    """Close (flushing what is buffered); abort if the peer does not let go in time."""
+    writer.close()
+    try:
+        async with asyncio.timeout(timeout_s):
+            await writer.wait_closed()
+    except TimeoutError:
+        writer.transport.abort()
+    except OSError:
+        pass  # the peer reset the connection: it is closed either way
+
+
 async def open_stream(
     host: str, port: int, timeout_s: float = CONNECT_TIMEOUT_S
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

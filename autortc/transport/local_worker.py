@@ -13,7 +13,6 @@ the iteration is abandoned, or when the server goes away (the iterator ends).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from types import TracebackType
@@ -106,6 +105,4 @@ class WorkerRegistration:
         self._closed = True
         writer, self._writer = self._writer, None
         if writer is not None:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
+            await wire.close_writer(writer)

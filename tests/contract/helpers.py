@@ -7,7 +7,7 @@ import contextlib
 import math
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pytest
@@ -101,7 +101,8 @@ def collect(items: AsyncIterator[T], into: list[T], name: str) -> asyncio.Task[N
     return asyncio.create_task(run(), name=name)
 
 
-async def stop(*tasks: asyncio.Task[None]) -> None:
+async def stop(*tasks: asyncio.Task[Any]) -> None:
+    """Cancel the tasks and wait for them to finish."""
     for task in tasks:
         task.cancel()
     for task in tasks:

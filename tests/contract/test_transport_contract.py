@@ -276,7 +276,7 @@ async def test_subscribe_before_the_track_exists_waits_for_it(
     finally:
         if feeder is not None:
             await stop(feeder)
-        waiter.cancel()
+        await stop(waiter)
         await probe.aclose()
 
 
