@@ -253,11 +253,17 @@ class _TeeOutput(io.AudioOutput):
 
     def abandon_open_replies(self) -> None:
         """On close: a started reply that never finished is saved as interrupted."""
+        sink = self.exact_sink()
         while self._replies:
             reply = self._replies.popleft()
-            if reply.seq is not None and not reply.finished:
+            if reply.seq is None or reply.finished:
+                continue
+            rec = sink.current_playout if sink is not None else None
+            if rec is not None and getattr(rec, "first_frame_t_ns", None) is not None:
+                pcm = np.asarray(rec.pcm, dtype=np.int16)  # what the sink handed over so far
+            else:
                 pcm = np.concatenate(reply.frames) if reply.frames else np.zeros(0, np.int16)
-                self._hooks._on_reply_finished(reply, pcm, True, time.monotonic_ns())
+            self._hooks._on_reply_finished(reply, pcm, True, time.monotonic_ns())
 
 
 # -- the hooks --------------------------------------------------------------------
