@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from livekit.agents import llm, stt, utils
+from livekit.agents.language import LanguageCode
 from livekit.agents.types import (
     DEFAULT_API_CONNECT_OPTIONS,
     NOT_GIVEN,
@@ -111,7 +112,9 @@ class ScriptedSTT(stt.STT):
         return stt.SpeechEvent(
             type=stt.SpeechEventType.FINAL_TRANSCRIPT,
             request_id=uuid.uuid4().hex[:12],
-            alternatives=[stt.SpeechData(language=self._language, text=text, confidence=1.0)],
+            alternatives=[
+                stt.SpeechData(language=LanguageCode(self._language), text=text, confidence=1.0)
+            ],
         )
 
 
@@ -157,7 +160,7 @@ class ScriptedLLM(llm.LLM):
         user_turns = sum(
             1
             for item in chat_ctx.items
-            if getattr(item, "type", None) == "message" and item.role == "user"
+            if isinstance(item, llm.ChatMessage) and item.role == "user"
         )
         k = max(user_turns - 1, 0)
         self._script.committed_turns = max(self._script.committed_turns, k + 1)
