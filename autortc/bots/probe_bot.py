@@ -103,7 +103,7 @@ async def run_probe(job: BotJob) -> int:
                     result["status"] = "BARRIER_TIMEOUT"
                 else:
                     result["barrier_complete_t_ns"] = barrier.complete_t_ns
-                    await _wait_for_end(stop, wake, job)
+                    await _wait_for_end(conn, stop, wake, job)
             for t in tasks:
                 t.cancel()
     finally:
@@ -121,36 +121,63 @@ async def run_probe(job: BotJob) -> int:
 
 async def _barrier(conn: RoomConnection, job: BotJob, rec: Recorder, barrier: BarrierState,
                    wake: asyncio.Event, sent_ids: list[str], timeout_s: float) -> bool:
-    """First frame -> probe_ready every 250 ms until agent_ready (or black-box: first frame)."""
+    """First frame -> probe_ready every 250 ms until agent_ready answers one that the
+    user bot could also see (it was in the room when it was sent). Data packets reach
+    only participants present at send time, so a user bot that joins late would
+    otherwise never see the barrier complete. Black-box: the first frame suffices.
+    """
+    seen_by_user: set[str] = set()
     try:
         async with asyncio.timeout(max(0.0, timeout_s)):
             await rec.first_frame.wait()
-            while not barrier.complete:
+            while True:
+                user_present = USER_IDENTITY in conn.remote_identities()
                 msg = make_message("probe_ready", trace_id=job.trace_id, case_id=job.case_id,
                                    t_ns=time.monotonic_ns())
                 sent_ids.append(msg["msg_id"])
+                if user_present:
+                    seen_by_user.add(msg["msg_id"])
                 await conn.send_message(TOPIC_PROBE, encode(msg))
                 barrier.observe(msg, recv_t_ns=msg["t_ns"])  # our own message is not echoed
-                if barrier.complete:
-                    break
+                done = (barrier.blackbox and user_present) or (
+                    barrier.agent_ready_in_reply_to & seen_by_user)
+                if barrier.complete and done:
+                    return True
                 wake.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(PROBE_READY_PERIOD_S):
                         await wake.wait()
-        return True
+                if barrier.agent_ready_in_reply_to & seen_by_user:
+                    return True
     except TimeoutError:
         return False
 
 
-async def _wait_for_end(stop: StopRule, wake: asyncio.Event, job: BotJob) -> None:
-    """Record until the stop rule says so; bounded even if the user bot never finishes."""
+async def _wait_for_end(conn: RoomConnection, stop: StopRule, wake: asyncio.Event, job: BotJob) -> None:
+    """Record until the stop rule says so, or the user bot has left the room."""
     total_budget_s = job.barrier_timeout_s + 120 + job.record_pad_ms / 1000
+
+    async def user_gone() -> None:
+        while USER_IDENTITY in conn.remote_identities():
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(job.stop_tail_ms / 1000)  # keep the agent's last words
+
+    async def stop_rule() -> None:
+        while stop.deadline_ns() is None:
+            wake.clear()
+            await wake.wait()
+        await wait_stop(stop, wake)
+
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(total_budget_s):
-            while stop.deadline_ns() is None:
-                wake.clear()
-                await wake.wait()
-            await wait_stop(stop, wake)
+            waiters = [asyncio.create_task(stop_rule(), name="probe.stop_rule"),
+                       asyncio.create_task(user_gone(), name="probe.user_gone")]
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waiters:
+                    w.cancel()
+                await asyncio.gather(*waiters, return_exceptions=True)
 
 
 def main() -> None:

@@ -21,10 +21,13 @@ class BarrierState:
     probe_msg_ids: set[str] = field(default_factory=set)
     probe_ready_t_ns: int | None = None
     agent_ready_t_ns: int | None = None
+    agent_ready_in_reply_to: set[str] = field(default_factory=set)
     complete_t_ns: int | None = None
 
     def observe(self, msg: dict[str, Any], *, recv_t_ns: int) -> bool:
         """Feed one accepted message; returns True when the barrier just completed."""
+        if msg["type"] == "agent_ready" and isinstance(msg.get("in_reply_to"), str):
+            self.agent_ready_in_reply_to.add(msg["in_reply_to"])
         if self.complete_t_ns is not None:
             return False
         if msg["type"] == "probe_ready":
