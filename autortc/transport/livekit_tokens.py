@@ -1,0 +1,119 @@
+"""Access tokens for one participant in one room, with only the grants its role needs.
+
+Pure: no clock beyond what `api.AccessToken.to_jwt` reads, no I/O.
+
+Grant decisions (LiveKit semantics, checked against the SDK and server source):
+
+| role  | canPublish | canPublishSources | canSubscribe | canPublishData | kind  |
+|-------|------------|-------------------|--------------|----------------|-------|
+| user  | yes        | ["microphone"]    | no           | yes            | -     |
+| probe | no         | -                 | yes          | yes            | -     |
+| agent | yes        | ["microphone"]    | yes          | yes            | agent |
+| admin | no         | -                 | yes          | yes            | -     |
+
+Every token also has `roomJoin` and `room=<that one room>`; none has roomCreate,
+roomList, roomAdmin or roomRecord (the admin API signs its own per-call tokens).
+
+- `canSubscribe` governs media track subscription only. Receiving data packets
+  needs no grant: the server's `BroadcastDataPacketForRoom` forwards a user packet
+  to every ACTIVE participant except the sender, and `ParticipantImpl.SendDataMessage`
+  checks only the participant state. So the user bot, which never listens to audio,
+  gets no `canSubscribe` and still receives `probe_ready` / `agent_ready`.
+- Sending data needs `canPublishData` (every role sends protocol messages).
+- `canPublishSources` is compared by the server against
+  `strings.ToLower(TrackSource.String())`, so the value is the lower-case name
+  "microphone" (not the proto enum int, not "MICROPHONE"); the publisher must set
+  `TrackPublishOptions.source = SOURCE_MICROPHONE`, or the server refuses the track.
+- `canPublish=false` makes the server refuse AddTrack ("no permission to publish
+  track"): the probe can never inject audio into the room it measures.
+- `kind="agent"` makes the server report the participant as
+  `ParticipantKind.PARTICIPANT_KIND_AGENT` to everyone else.
+- The TTL is capped by the caller's case timeout. LiveKit checks `exp` only at the
+  initial connection, so a short TTL never cuts a running case.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from livekit import api
+
+from autortc.transport.base import Role
+
+MICROPHONE_SOURCE = "microphone"  # server compares with strings.ToLower(TrackSource.String())
+MIN_TTL_S = 1.0  # exp has one-second resolution
+
+
+@dataclass(frozen=True)
+class RoleGrants:
+    can_publish: bool
+    can_subscribe: bool
+    can_publish_data: bool
+    kind: api.AccessToken.ParticipantKind | None = None
+
+    @property
+    def publish_sources(self) -> list[str] | None:
+        return [MICROPHONE_SOURCE] if self.can_publish else None
+
+
+ROLE_GRANTS: dict[str, RoleGrants] = {
+    "user": RoleGrants(can_publish=True, can_subscribe=False, can_publish_data=True),
+    "probe": RoleGrants(can_publish=False, can_subscribe=True, can_publish_data=True),
+    "agent": RoleGrants(can_publish=True, can_subscribe=True, can_publish_data=True, kind="agent"),
+    "admin": RoleGrants(can_publish=False, can_subscribe=True, can_publish_data=True),
+}
+
+
+def role_grants(role: Role | str) -> RoleGrants:
+    try:
+        return ROLE_GRANTS[role]
+    except KeyError:
+        raise ValueError(f"unknown role {role!r}; expected one of {sorted(ROLE_GRANTS)}") from None
+
+
+def video_grants(room: str, role: Role | str) -> api.VideoGrants:
+    """The exact `VideoGrants` for `role` in `room` (and nothing else)."""
+    if not room:
+        raise ValueError("room must be a non-empty room name")
+    g = role_grants(role)
+    return api.VideoGrants(
+        room_join=True,
+        room=room,
+        can_publish=g.can_publish,
+        can_publish_sources=g.publish_sources,
+        can_subscribe=g.can_subscribe,
+        can_publish_data=g.can_publish_data,
+    )
+
+
+def participant_token(
+    *,
+    api_key: str,
+    api_secret: str,
+    room: str,
+    identity: str,
+    role: Role | str,
+    ttl_s: float,
+    name: str | None = None,
+) -> str:
+    """A signed JWT that lets `identity` join only `room`, with `role`'s grants.
+
+    `ttl_s` is the case timeout (or less): the token is never valid for longer.
+    """
+    if not identity:
+        raise ValueError("identity must be non-empty")
+    if ttl_s < MIN_TTL_S:
+        raise ValueError(f"ttl_s must be >= {MIN_TTL_S}, got {ttl_s}")
+    ttl = datetime.timedelta(seconds=float(ttl_s))
+    token = (
+        api.AccessToken(api_key, api_secret)
+        .with_identity(identity)
+        .with_name(name or identity)
+        .with_grants(video_grants(room, role))
+        .with_ttl(ttl)
+    )
+    kind = role_grants(role).kind
+    if kind is not None:
+        token = token.with_kind(kind)
+    return token.to_jwt()

@@ -1,0 +1,139 @@
+"""LiveKitRoomConnection's event mapping and AudioPublisher, driven without a server.
+
+The SDK's `rtc.Room` is an EventEmitter: emitting its documented events on an
+unconnected room drives our handlers exactly as its listen task would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from livekit import rtc
+
+from autortc.errors import TransportError
+from autortc.transport.livekit_room import LiveKitAudioPublisher, LiveKitRoomConnection
+
+
+@dataclass
+class FakeParticipant:
+    identity: str
+    kind: int = rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD
+
+
+@dataclass
+class FakePublication:
+    kind: int
+
+
+async def test_data_packets_become_messages_with_topic_sender_and_time() -> None:
+    room = rtc.Room()
+    conn = LiveKitRoomConnection(room, role="probe", owns_room=True)
+    t0 = time.monotonic_ns()
+    room.emit(
+        "data_received", rtc.DataPacket(b'{"a":1}', 0, FakeParticipant("agent-x"), "autortc.agent")
+    )  # type: ignore[arg-type]
+    room.emit("data_received", rtc.DataPacket(b"srv", 0, None, None))
+    it = conn.messages()
+    first = await anext(it)
+    second = await anext(it)
+    assert (first.topic, first.payload, first.sender) == ("autortc.agent", b'{"a":1}', "agent-x")
+    assert first.recv_t_ns >= t0
+    assert (second.topic, second.sender) == ("", "")
+    await conn.aclose()
+    with pytest.raises(StopAsyncIteration):
+        await anext(it)
+
+
+async def test_participant_events_map_kind_and_identity_rule_to_is_agent() -> None:
+    room = rtc.Room()
+    conn = LiveKitRoomConnection(room, role="probe", owns_room=True)
+    room.emit("participant_connected", FakeParticipant("autortc-user"))
+    room.emit("participant_connected", FakeParticipant("my-agent"))
+    room.emit(
+        "participant_connected",
+        FakeParticipant("autortc-probe", rtc.ParticipantKind.PARTICIPANT_KIND_AGENT),
+    )
+    room.emit(
+        "track_published", FakePublication(rtc.TrackKind.KIND_VIDEO), FakeParticipant("my-agent")
+    )
+    room.emit(
+        "track_published", FakePublication(rtc.TrackKind.KIND_AUDIO), FakeParticipant("my-agent")
+    )
+    room.emit("participant_disconnected", FakeParticipant("my-agent"))
+    await conn.aclose()
+    events = [e async for e in conn.participant_events()]
+    assert [(e.kind, e.identity, e.is_agent) for e in events] == [
+        ("joined", "autortc-user", False),
+        ("joined", "my-agent", True),
+        ("joined", "autortc-probe", True),  # participant kind AGENT wins
+        ("track_published", "my-agent", True),  # the video publication is not reported
+        ("left", "my-agent", True),
+    ]
+
+
+async def test_user_role_cannot_subscribe_audio_and_says_why() -> None:
+    conn = LiveKitRoomConnection(rtc.Room(), role="user", owns_room=True)
+    with pytest.raises(TransportError, match="canSubscribe"):
+        await anext(conn.subscribe_audio("my-agent"))
+    await conn.aclose()
+
+
+async def test_closing_ends_a_subscription_still_waiting_for_its_track() -> None:
+    conn = LiveKitRoomConnection(rtc.Room(), role="probe", owns_room=True)
+    waiter = asyncio.create_task(anext(conn.subscribe_audio("my-agent"), None), name="wait-sub")
+    await asyncio.sleep(0.05)
+    assert not waiter.done()
+    await conn.aclose()
+    async with asyncio.timeout(2):
+        assert await waiter is None
+
+
+async def test_connection_aclose_is_idempotent_and_then_refuses_sends() -> None:
+    conn = LiveKitRoomConnection(rtc.Room(), role="agent", owns_room=True)
+    await asyncio.gather(conn.aclose(), conn.aclose())
+    await conn.aclose()
+    with pytest.raises(TransportError, match="closed"):
+        await conn.send_message("autortc.agent", b"{}")
+    with pytest.raises(TransportError, match="closed"):
+        await conn.publish_audio()
+
+
+async def test_a_full_message_queue_drops_and_counts_instead_of_blocking(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("autortc.transport.livekit_room.MESSAGE_QUEUE_MAX", 3)
+    room = rtc.Room()
+    conn = LiveKitRoomConnection(room, role="probe", owns_room=True)
+    for i in range(5):
+        room.emit("data_received", rtc.DataPacket(str(i).encode(), 0, None, "t"))
+    assert conn.dropped_messages == 2
+    await conn.aclose()
+    assert [m.payload async for m in conn.messages()] == [
+        b"1",
+        b"2",
+    ]  # one slot went to the end marker
+
+
+async def test_publisher_paces_frames_in_real_time_and_reports_the_queue() -> None:
+    source = rtc.AudioSource(48_000, 1, queue_size_ms=100)
+    track = rtc.LocalAudioTrack.create_audio_track("t", source)
+    publisher = LiveKitAudioPublisher(source, track, "TR_offline")
+    frame = np.full(480, 1000, dtype=np.int16)
+    t0 = time.monotonic()
+    for _ in range(30):  # 300 ms of audio through a 100 ms queue
+        await publisher.capture_frame(frame)
+    elapsed_s = time.monotonic() - t0
+    assert 0.12 < elapsed_s < 0.6
+    assert 0.0 < publisher.queued_duration_s <= 0.15
+    publisher.clear_queue()
+    assert publisher.queued_duration_s == 0.0
+    with pytest.raises(ValueError, match="480"):
+        await publisher.capture_frame(np.zeros(160, dtype=np.int16))
+    await publisher.aclose()
+    await publisher.aclose()
+    with pytest.raises(TransportError):
+        await publisher.capture_frame(frame)
