@@ -168,18 +168,27 @@ class TransportAudioOutput(io.AudioOutput):
             self._finish(seg)
 
     def clear_buffer(self) -> None:
-        cleared = False
-        for seg in list(self._segments):
-            if seg.interrupted:
-                continue
+        live = [seg for seg in self._segments if not seg.interrupted]
+        if not live:
+            return
+        # Frames still in the publisher's send queue are dropped by clear_queue() and
+        # never leave: take them out of the pre_rtc record, which must hold exactly
+        # what was sent (else the cut shows up as a dropout that never happened).
+        unsent_frames = round(self._publisher.queued_duration_s * SAMPLE_RATE_HZ / SAMPLES_PER_FRAME)
+        self._publisher.clear_queue()
+        for seg in reversed(self._segments):
+            if unsent_frames <= 0:
+                break
+            n = min(unsent_frames, len(seg.record.frames))
+            if n:
+                del seg.record.frames[len(seg.record.frames) - n :]
+                unsent_frames -= n
+        for seg in live:
             seg.interrupted = True
             seg.pending.clear()
             seg.pending_samples = 0
-            cleared = True
             if seg.flushed:
                 self._finish(seg)
-        if cleared:
-            self._publisher.clear_queue()
 
     # -- the pump ---------------------------------------------------------------
 
