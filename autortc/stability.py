@@ -1,0 +1,155 @@
+"""`autortc stability`: run a suite N times (or read N run directories) and propose thresholds.
+
+The statistics are pure (autortc.stability_stats); this module reads runs, renders
+baseline_stability.md and writes it with baseline_stability.json
+(shared/spec/measurement.md, "Stability").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from autortc.errors import InputError
+from autortc.gates import GatesConfig, load_gates
+from autortc.orchestrator import RunOptions, new_run_id
+from autortc.report.markdown import fmt
+from autortc.report.outcome import NESTED_KEYS
+from autortc.stability_stats import RunSample, stability_summary
+
+log = logging.getLogger(__name__)
+
+
+def _rows_from_attempts(run_dir: Path) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for path in sorted(run_dir.glob("*/a*/metrics.json")):
+        try:
+            body = json.loads(path.read_text())
+        except ValueError as e:
+            raise InputError(f"{path}: not valid JSON ({e})") from None
+        if isinstance(body, dict) and "case_id" in body:
+            rows.append(body)
+    return rows
+
+
+def _cell(v: Any) -> Any:
+    return None if isinstance(v, float) and v != v else v  # NaN -> None
+
+
+def _rows_from_csv(path: Path) -> list[dict[str, Any]]:
+    try:
+        df = pd.read_csv(path)
+    except (OSError, ValueError) as e:
+        raise InputError(f"{path}: unreadable metrics.csv ({e})") from None
+    rows: list[dict[str, Any]] = []
+    for rec in df.to_dict(orient="records"):
+        row = {str(k): _cell(v) for k, v in rec.items()}
+        for k in NESTED_KEYS:
+            if isinstance(row.get(k), str):
+                row[k] = json.loads(row[k])
+        rows.append(row)
+    return rows
+
+
+def read_run(run_dir: Path) -> RunSample:
+    """One run directory -> RunSample (verdict from summary.json; rows from the attempts'
+    metrics.json, else metrics.csv)."""
+    summary_path = Path(run_dir) / "summary.json"
+    if not Path(run_dir).is_dir():
+        raise InputError(f"{run_dir}: run directory not found")
+    if not summary_path.is_file():
+        raise InputError(f"{summary_path}: not found: {run_dir} is not an AutoRTC run directory")
+    try:
+        summary = json.loads(summary_path.read_text())
+    except ValueError as e:
+        raise InputError(f"{summary_path}: not valid JSON ({e})") from None
+    if not isinstance(summary, dict) or "verdict" not in summary:
+        raise InputError(f"{summary_path}: field 'verdict' missing: not an AutoRTC summary.json")
+    rows = _rows_from_attempts(run_dir)
+    if not rows and (run_dir / "metrics.csv").is_file():
+        rows = _rows_from_csv(run_dir / "metrics.csv")
+    if not rows:
+        raise InputError(f"{run_dir}: no per-attempt metrics.json and no metrics.csv")
+    return RunSample(run_id=str(summary.get("run_id") or run_dir.name), verdict=str(summary["verdict"]),
+                     rows=rows)
+
+
+def _num(v: Any) -> str:
+    if isinstance(v, float) and v == 0:
+        return "0"
+    return fmt(v, 1 if isinstance(v, float) and abs(v) >= 1 else 4)
+
+
+def render_stability_md(result: Mapping[str, Any], *, gates: GatesConfig) -> str:
+    """baseline_stability.md. Pure."""
+    out = [f"# Baseline stability over {result['n_runs']} runs", "",
+           f"- runs: {', '.join(f'`{r}`' for r in result['run_ids'])}",
+           f"- verdicts: {', '.join(result['verdicts'])}; verdict flips between consecutive runs: "
+           f"**{result['verdict_flips']}**",
+           f"- retry rate: {fmt(None if result['retry_rate'] is None else result['retry_rate'] * 100, 1)} % "
+           "of cases (all runs)", "",
+           "## Metrics (P0 final attempts, all runs pooled)", "",
+           "| metric | n | median | P95 | σ |", "|---|---|---|---|---|"]  # noqa: RUF001
+    for name, st in result["metrics"].items():
+        out.append(f"| {name} | {st['n']} | {_num(st['median'])} | {_num(st['p95'])} | {_num(st['sigma'])} |")
+    out += ["", "## Proposed thresholds", "",
+            "| gate | current | proposed | method |", "|---|---|---|---|"]
+    for attr, prop in result["proposed_thresholds"].items():
+        current = getattr(gates, attr, None)
+        out.append(f"| {attr} | {_num(current)} | {_num(prop['value'])} | {prop['method']} |")
+    out.append("")
+    return "\n".join(out)
+
+
+def write_stability(out: Path, result: Mapping[str, Any], *, gates: GatesConfig) -> dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "baseline_stability.json", "md": out / "baseline_stability.md"}
+    body = {**result, "current_gates": gates.model_dump()}
+    paths["json"].write_text(json.dumps(body, indent=1, default=str))
+    paths["md"].write_text(render_stability_md(result, gates=gates))
+    return paths
+
+
+async def _run_n(opts: RunOptions, runs: int) -> list[Path]:
+    from autortc.suite import run_and_report
+
+    dirs: list[Path] = []
+    for k in range(1, runs + 1):
+        run_id = new_run_id()
+        opts.echo(f"stability run {k}/{runs} ({run_id}) ...")
+        code = await run_and_report(dataclasses.replace(opts, run_id=run_id))
+        opts.echo(f"stability run {k}/{runs} done: exit {code}")
+        dirs.append(opts.output_root / run_id)
+    return dirs
+
+
+async def stability_main(opts: RunOptions, *, runs: int, run_dirs: list[Path] | None,
+                         out: Path | None) -> int:
+    """Read `run_dirs` (or run the suite `runs` times), write baseline_stability.{json,md}."""
+    gates = load_gates(opts.gates_path)
+    if run_dirs:
+        dirs = [Path(d) for d in run_dirs]
+    else:
+        if runs < 1:
+            raise InputError(f"--runs {runs}: must be at least 1")
+        dirs = await _run_n(opts, runs)
+    samples = [read_run(d) for d in dirs]
+    seen = [s.run_id for s in samples]
+    dupes = sorted({r for r in seen if seen.count(r) > 1})
+    if dupes:
+        raise InputError(f"run {', '.join(dupes)} given more than once: each run must be counted once")
+    result = stability_summary(samples)
+    result["run_dirs"] = [str(d) for d in dirs]
+    dest = out or opts.output_root / ("stability-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
+    paths = write_stability(dest, result, gates=gates)
+    opts.echo(f"baseline stability over {len(samples)} runs: {paths['md']}")
+    for attr, prop in result["proposed_thresholds"].items():
+        opts.echo(f"  {attr}: current {getattr(gates, attr, None)} -> proposed {prop['value']} ({prop['method']})")
+    return 0
