@@ -177,6 +177,59 @@ async def test_server_survives_malformed_packets_and_abrupt_disconnects(
     await other.aclose()
 
 
+async def test_publisher_schedule_does_not_drift_when_the_loop_stalls(
+    transport: LocalTransport,
+) -> None:
+    await transport.create_room("drift", metadata="{}")
+    sender = await transport.connect("drift", "agent", role="agent")
+    listener = await transport.connect("drift", "autortc-probe", role="probe")
+    stamps: list[int] = []
+
+    async def receive() -> None:
+        async for frame in listener.subscribe_audio("agent"):
+            stamps.append(frame.recv_t_ns)
+            if len(stamps) == 201:
+                return
+
+    receiver = asyncio.create_task(receive())
+    await asyncio.sleep(0.05)
+    publisher = await sender.publish_audio(queue_size_ms=200)
+    for i in range(201):
+        await publisher.capture_frame(silence_frame())
+        if i in (50, 120):
+            time.sleep(0.04)  # noqa: ASYNC251 - stall the loop on purpose; the sender catches up
+    async with asyncio.timeout(10):
+        await receiver
+    span_s = (stamps[-1] - stamps[0]) / 1e9
+    assert 1.95 < span_s < 2.06, f"200 frame intervals took {span_s:.3f} s"
+    await sender.aclose()
+    await listener.aclose()
+
+
+async def test_publisher_sends_at_once_after_running_empty(transport: LocalTransport) -> None:
+    await transport.create_room("underrun", metadata="{}")
+    sender = await transport.connect("underrun", "agent", role="agent")
+    listener = await transport.connect("underrun", "autortc-probe", role="probe")
+    frames = listener.subscribe_audio("agent")
+    publisher = await sender.publish_audio()
+    await publisher.capture_frame(silence_frame())
+    async with asyncio.timeout(5):
+        await anext(frames)
+    delays_ms = []
+    for _ in range(7):
+        await asyncio.sleep(0.0537)  # the queue runs empty; nothing is sent meanwhile
+        t_push_ns = time.monotonic_ns()
+        await publisher.capture_frame(silence_frame())
+        async with asyncio.timeout(5):
+            frame = await anext(frames)
+        delays_ms.append((frame.recv_t_ns - t_push_ns) / 1e6)
+    # a sender waiting for its next 10 ms slot would show a median near 5 ms
+    assert sorted(delays_ms)[3] < 3.0, delays_ms
+    await frames.aclose()
+    await sender.aclose()
+    await listener.aclose()
+
+
 async def test_server_binds_distinct_ephemeral_ports() -> None:
     a, port_a = await serve("127.0.0.1", 0)
     b, port_b = await serve("127.0.0.1", 0)

@@ -32,7 +32,13 @@ from autortc.transport.local_publisher import LocalAudioPublisher
 from autortc.transport.local_wire import CONNECT_TIMEOUT_S, open_stream, read_reply
 from autortc.transport.local_worker import JobRequest, WorkerRegistration
 
-__all__ = ["JobRequest", "LocalRoomConnection", "LocalTransport", "WorkerRegistration"]
+__all__ = [
+    "AudioSubscription",
+    "JobRequest",
+    "LocalRoomConnection",
+    "LocalTransport",
+    "WorkerRegistration",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +90,48 @@ class _Inbox(Generic[T]):
             self._ready.clear()
             await self._ready.wait()
         return self._items.popleft()
+
+
+class AudioSubscription:
+    """Frames of one remote participant's track, in order; ends when it leaves.
+
+    Buffered from creation (bounded, drop-oldest). Unsubscribes on end or `aclose()`.
+    A cancelled `__anext__` keeps the subscription: iterating again continues.
+    """
+
+    def __init__(
+        self, conn: LocalRoomConnection, identity: str, inbox: _Inbox[ReceivedFrame]
+    ) -> None:
+        self.identity = identity
+        self._conn: LocalRoomConnection | None = conn
+        self._inbox = inbox
+
+    @property
+    def dropped_frames(self) -> int:
+        return self._inbox.dropped
+
+    def __aiter__(self) -> AudioSubscription:
+        return self
+
+    async def __anext__(self) -> ReceivedFrame:
+        frame = await self._inbox.get()
+        if frame is None:
+            self._release()
+            raise StopAsyncIteration
+        return frame
+
+    async def aclose(self) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        conn, self._conn = self._conn, None
+        self._inbox.close()
+        if conn is not None:
+            conn._unsubscribe(self.identity, self._inbox)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self._release()
 
 
 class LocalRoomConnection:
@@ -144,25 +192,24 @@ class LocalRoomConnection:
         )
         return self._publisher
 
-    async def subscribe_audio(self, identity: str) -> AsyncIterator[ReceivedFrame]:
-        if self._closed:
-            return
+    def subscribe_audio(self, identity: str) -> AudioSubscription:
+        """Subscribe now (frames are buffered from this call); iterate to receive them."""
         inbox: _Inbox[ReceivedFrame] = _Inbox(AUDIO_INBOX_MAX_FRAMES, f"audio:{identity}")
-        inboxes = self._subs.setdefault(identity, [])
-        inboxes.append(inbox)
-        if len(inboxes) == 1:
-            self._send(wire.pack_control({"op": "subscribe", "identity": identity}))
-        try:
-            while (frame := await inbox.get()) is not None:
-                yield frame
-        finally:
-            current = self._subs.get(identity, [])
-            if inbox in current:
-                current.remove(inbox)
-            if not current:
-                self._subs.pop(identity, None)
-                if not self._closed:
-                    self._send(wire.pack_control({"op": "unsubscribe", "identity": identity}))
+        if self._closed:
+            inbox.close()
+        else:
+            inboxes = self._subs.setdefault(identity, [])
+            inboxes.append(inbox)
+            if len(inboxes) == 1:
+                self._send(wire.pack_control({"op": "subscribe", "identity": identity}))
+        return AudioSubscription(self, identity, inbox)
+
+    def _unsubscribe(self, identity: str, inbox: _Inbox[ReceivedFrame]) -> None:
+        current = self._subs.get(identity, [])
+        if inbox in current:
+            current.remove(inbox)
+        if not current and self._subs.pop(identity, None) is not None and not self._closed:
+            self._send(wire.pack_control({"op": "unsubscribe", "identity": identity}))
 
     async def send_message(self, topic: str, payload: bytes) -> None:
         if self._closed:
@@ -263,8 +310,11 @@ class LocalRoomConnection:
         elif ev == "left":
             info = self._remote.pop(identity, {})
             role = str(info.get("role", ""))
-            for inbox in self._subs.pop(identity, []):
+            inboxes = self._subs.pop(identity, [])
+            for inbox in inboxes:
                 inbox.close()
+            if inboxes:
+                self._send(wire.pack_control({"op": "unsubscribe", "identity": identity}))
         else:
             return ev in ("room_deleted", "disconnected")
         is_agent = role == "agent" or is_agent_identity(identity)

@@ -98,6 +98,37 @@ async def test_participant_events_report_joined_track_published_and_left(
         await probe.aclose()
 
 
+async def test_late_joiner_sees_present_participants_and_their_tracks(
+    transport_factory: TransportFactory,
+) -> None:
+    transport = transport_factory.transport
+    room = await transport_factory.new_room("late")
+    agent = await transport.connect(room, AGENT, role="agent")
+    feeder = asyncio.create_task(_feed(agent), name="contract-feed")
+    user = await transport.connect(room, USER, role="user")
+    probe: RoomConnection | None = None
+    try:
+        await until(lambda: user.has_audio_track(AGENT), timeout_s=10, what="agent track")
+        probe = await transport.connect(room, PROBE, role="probe")
+        await until(
+            lambda: (
+                set(probe.remote_identities()) == {AGENT, USER} and probe.has_audio_track(AGENT)
+            ),
+            timeout_s=10,
+            what="participants present before the probe joined",
+        )
+        assert not probe.has_audio_track(USER)
+        async with asyncio.timeout(10):
+            async for frame in probe.subscribe_audio(AGENT):
+                assert frame.pcm.shape == (480,)
+                break
+    finally:
+        await stop(feeder)
+        for conn in (probe, user, agent):
+            if conn is not None:
+                await conn.aclose()
+
+
 async def test_published_tone_arrives_in_order_with_same_level_and_pitch(
     transport_factory: TransportFactory,
 ) -> None:
