@@ -212,7 +212,7 @@ class LocalRoomConnection:
             self._send(wire.pack_control({"op": "unsubscribe", "identity": identity}))
 
     async def send_message(self, topic: str, payload: bytes) -> None:
-        if self._closed:
+        if self._closed or self._writer.is_closing():
             raise TransportError("send_message on a closed connection")
         try:
             packet = wire.pack_data(topic, bytes(payload))
