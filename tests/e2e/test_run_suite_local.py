@@ -1,0 +1,85 @@
+"""End to end through real processes on the embedded local transport.
+
+`autortc run` starts the local room server and the reference agent worker as
+processes, each case runs a user bot and a probe bot as processes, and the
+figures are read back from the run's reports. Two cases: a short turn and a
+barge-in.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("e2e")
+    suite = tmp / "suite.yaml"
+    suite.write_text("suite: e2e\ncases:\n  - endpoint_short_hello\n  - interrupt_once\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "autortc.cli", "run", "--suite", str(suite), "--local",
+         "--output", str(tmp / "out")],
+        cwd=tmp, capture_output=True, text=True, timeout=240,
+    )
+    print(proc.stdout, proc.stderr)
+    assert proc.returncode in (0, 1), f"exit {proc.returncode}: {proc.stderr[-2000:]}"
+    assert "PRIMARY_KPI eot_to_first_audio_p95_ms" in proc.stdout
+    assert "VERDICT" in proc.stdout and "wall time" in proc.stdout
+    (run,) = list((tmp / "out").iterdir())
+    return run
+
+
+def _metrics(run_dir: Path, case_id: str) -> dict:
+    attempts = sorted((run_dir / case_id).glob("a*"))
+    return json.loads((attempts[-1] / "metrics.json").read_text())
+
+
+def test_every_case_is_captured_ok_with_its_artifacts(run_dir: Path) -> None:
+    for case_id in ("endpoint_short_hello", "interrupt_once"):
+        m = _metrics(run_dir, case_id)
+        assert m["capture_status"] == "OK", m.get("null_reasons")
+        assert m["slice_source"] == "events"
+        att = run_dir / case_id / f"a{m['attempt']}"
+        for name in ("input.wav", "pre_rtc.wav", "pre_rtc.json", "post_rtc_full.wav",
+                     "post_rtc_reply.wav", "post_rtc_user.wav", "probe_result.json",
+                     "user_result.json", "agent_trace.json", "metrics.json", "events.jsonl"):
+            assert (att / name).exists(), name
+
+
+def test_latency_is_plausible_and_explained_by_the_agent_trace(run_dir: Path) -> None:
+    m = _metrics(run_dir, "endpoint_short_hello")
+    # VAD hangover (350 ms) + VAD window + scripted LLM + espeak + two local hops
+    assert 300 < m["eot_to_first_audio_ms"] < 1200
+    # the agent's own EoT->publish is a small part of it
+    assert 0 <= m["agent_eot_to_first_audio_ms"] < m["eot_to_first_audio_ms"]
+    assert m["max_gap_ms"] is not None and m["max_gap_ms"] < 350
+    assert m["audible_dropout"] == 0
+    assert m["post_rms"] > 0.01
+
+
+def test_barge_in_cuts_the_reply_and_the_agent_goes_quiet(run_dir: Path) -> None:
+    m = _metrics(run_dir, "interrupt_once")
+    replies = m["replies"]
+    assert replies[0]["interrupted"] is True
+    assert replies[1]["interrupted"] is False
+    # from the barge-in speech leaving the user bot to the agent's last audible frame
+    assert m["barge_in_stop_ms"] is not None and 0 < m["barge_in_stop_ms"] < 1500
+
+
+def test_reports_open_with_the_kpi(run_dir: Path) -> None:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["PRIMARY_KPI_NAME"] == "eot_to_first_audio_p95_ms"
+    assert summary["PRIMARY_KPI_VALUE"] > 0
+    assert summary["verdict"] in ("PASS", "FAIL")
+    report = (run_dir / "report.md").read_text().splitlines()
+    assert report[2].startswith("- **PRIMARY_KPI**")
+    assert (run_dir / "metrics.csv").read_text().startswith("case_id,priority,attempt,capture_status")
