@@ -82,7 +82,7 @@ async def transport_stack(opts: RunOptions, run_dir: Path) -> AsyncIterator[tupl
     if opts.livekit_url:
         from autortc.transport.livekit import LiveKitTransport
 
-        transport: Transport = LiveKitTransport.from_env(url=opts.livekit_url)
+        transport: Transport = LiveKitTransport(url=opts.livekit_url)
         agent = None
         try:
             if opts.start_agent and opts.agent_name:

@@ -15,5 +15,5 @@ def transport_from_url(url: str) -> Transport:
     if url.startswith(("ws://", "wss://", "http://", "https://")):
         from autortc.transport.livekit import LiveKitTransport
 
-        return LiveKitTransport.from_env(url=url)
+        return LiveKitTransport(url=url)  # key and secret from the environment
     raise InputError(f"transport URL '{url}': expected local://HOST:PORT or ws(s)://HOST[:PORT]")

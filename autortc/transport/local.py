@@ -145,8 +145,10 @@ class LocalRoomConnection:
         room: str,
         identity: str,
         join_reply: dict[str, Any],
+        role: str = "agent",
     ) -> None:
         self._reader = reader
+        self._role = role
         self._writer = writer
         self._room = room
         self._identity = identity
@@ -184,6 +186,9 @@ class LocalRoomConnection:
     async def publish_audio(self, *, queue_size_ms: int = 100) -> LocalAudioPublisher:
         if self._closed:
             raise TransportError("publish_audio on a closed connection")
+        if self._role == "probe":
+            # same least-privilege grants as the LiveKit tokens: the probe only listens
+            raise TransportError("the probe may not publish audio (its grants have no publish)")
         if self._publisher is not None:
             raise TransportError("this participant already publishes its one audio track")
         self._send(wire.pack_control({"op": "publish"}))
@@ -379,7 +384,7 @@ class LocalTransport:
         except BaseException:
             writer.close()
             raise
-        conn = LocalRoomConnection(reader, writer, room=room, identity=identity, join_reply=reply)
+        conn = LocalRoomConnection(reader, writer, room=room, identity=identity, join_reply=reply, role=role)
         self._connections = {c for c in self._connections if not c.closed}
         self._connections.add(conn)
         return conn

@@ -15,6 +15,7 @@ import time
 import numpy as np
 import pytest
 
+from autortc.errors import TransportError
 from autortc.transport.base import DataMessage, ParticipantEvent, ReceivedFrame, RoomConnection
 
 from .helpers import (
@@ -352,9 +353,23 @@ async def test_closing_a_connection_ends_its_own_subscription(
 async def test_aclose_is_idempotent(transport_factory: TransportFactory) -> None:
     transport = transport_factory()
     room = await transport_factory.new_room("aclose")
-    conn = await transport.connect(room, PROBE, role="probe")
+    conn = await transport.connect(room, AGENT, role="agent")
     await conn.publish_audio()
     await conn.aclose()
     await conn.aclose()
     await transport.aclose()
     await transport.aclose()
+
+
+async def test_probe_cannot_publish_audio(transport_factory: TransportFactory) -> None:
+    """Least privilege: the probe's grants allow listening and data, never audio."""
+    transport = transport_factory()
+    room = await transport_factory.new_room("noprobe")
+    probe = await transport.connect(room, PROBE, role="probe")
+    try:
+        with pytest.raises(TransportError):
+            async with asyncio.timeout(15):
+                await probe.publish_audio()
+    finally:
+        await probe.aclose()
+        await transport.aclose()
