@@ -1,4 +1,8 @@
-"""`python -m agent local --url local://127.0.0.1:PORT [options]`: the reference agent worker."""
+"""The reference agent worker.
+
+    python -m agent local --url local://127.0.0.1:PORT [options]   # embedded local room server
+    python -m agent livekit start|dev [options]                     # livekit-agents worker (LIVEKIT_*)
+"""
 
 from __future__ import annotations
 
@@ -30,16 +34,72 @@ def build_parser() -> argparse.ArgumentParser:
         help="black-box mode: send no protocol messages, write no pre_rtc",
     )
     local.add_argument("--log-level", default="INFO")
+    _add_livekit_parser(sub)
     return parser
 
 
-async def _main(args: argparse.Namespace) -> None:
-    options = AgentOptions(
+def _add_livekit_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from agent.livekit_worker import DEFAULT_HEALTH_HOST, DEFAULT_HEALTH_PORT, LiveKitWorkerSettings
+
+    lk = sub.add_parser(
+        "livekit",
+        help="serve dispatched jobs as a livekit-agents worker (LIVEKIT_URL/_API_KEY/_API_SECRET)",
+    )
+    lk.add_argument("mode", choices=("start", "dev"), help="livekit-agents run mode")
+    lk.add_argument("--agent-name", default=LiveKitWorkerSettings.agent_name)
+    lk.add_argument("--pre-rtc-dir", default="output/pre_rtc")
+    lk.add_argument("--vad-hangover-ms", type=int, default=AgentOptions.vad_hangover_ms)
+    lk.add_argument(
+        "--endpointing-min-delay-ms", type=int, default=AgentOptions.endpointing_min_delay_ms
+    )
+    lk.add_argument(
+        "--no-autortc-hooks",
+        action="store_true",
+        help="black-box mode: send no protocol messages, write no pre_rtc",
+    )
+    lk.add_argument("--health-host", default=DEFAULT_HEALTH_HOST,
+                    help="health HTTP server address (default: loopback only)")
+    lk.add_argument("--health-port", type=int, default=DEFAULT_HEALTH_PORT,
+                    help="health HTTP server port; 0 = any free port (default: %(default)s)")
+    lk.add_argument("--num-idle-processes", type=int,
+                    default=LiveKitWorkerSettings.num_idle_processes)
+    lk.add_argument("--load-threshold", type=float, default=LiveKitWorkerSettings.load_threshold,
+                    help="refuse jobs above this CPU load, 0-1 (default: %(default)s)")
+    lk.add_argument("--drain-timeout-s", type=int, default=LiveKitWorkerSettings.drain_timeout_s)
+    lk.add_argument("--log-level", default="INFO")
+
+
+def _agent_options(args: argparse.Namespace) -> AgentOptions:
+    return AgentOptions(
         vad_hangover_ms=args.vad_hangover_ms,
         endpointing_min_delay_ms=args.endpointing_min_delay_ms,
         autortc_hooks=not args.no_autortc_hooks,
         pre_rtc_dir=args.pre_rtc_dir,
     )
+
+
+def _main_livekit(args: argparse.Namespace) -> int:
+    from agent.livekit_worker import LiveKitWorkerSettings, run_livekit_worker
+
+    try:
+        settings = LiveKitWorkerSettings(
+            agent_name=args.agent_name,
+            health_host=args.health_host,
+            health_port=args.health_port,
+            num_idle_processes=args.num_idle_processes,
+            load_threshold=args.load_threshold,
+            drain_timeout_s=args.drain_timeout_s,
+        )
+        options = _agent_options(args)
+    except ValueError as e:
+        print(f"python -m agent livekit: error: {e}", file=sys.stderr)
+        return 2
+    run_livekit_worker(args.mode, settings, options, log_level=args.log_level)
+    return 0
+
+
+async def _main(args: argparse.Namespace) -> None:
+    options = _agent_options(args)
     main_task = asyncio.current_task()
     assert main_task is not None
     loop = asyncio.get_running_loop()
@@ -50,6 +110,8 @@ async def _main(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "livekit":  # livekit-agents' CLI sets up logging and signals itself
+        return _main_livekit(args)
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

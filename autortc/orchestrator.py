@@ -23,7 +23,7 @@ from autortc.case_audio import load_turn_audio
 from autortc.case_schema import Case, load_suite
 from autortc.errors import InfraError
 from autortc.metrics.status import should_retry
-from autortc.stack import AgentWorkerProcess
+from autortc.stack import AgentWorkerProcess, LiveKitAgentWorkerProcess
 from autortc.transport.base import Transport
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ async def transport_stack(opts: RunOptions, run_dir: Path) -> AsyncIterator[tupl
     if opts.livekit_url:
         from autortc.transport.livekit import LiveKitTransport
 
+        await check_livekit(opts.livekit_url)  # one clear sentence within seconds, before any process
         transport: Transport = LiveKitTransport(url=opts.livekit_url)
         agent = None
         try:
@@ -113,9 +114,38 @@ async def transport_stack(opts: RunOptions, run_dir: Path) -> AsyncIterator[tupl
         server.stop()
 
 
-async def _start_livekit_agent(opts: RunOptions, run_dir: Path) -> Any:
-    raise InfraError("starting the reference agent for LiveKit from `autortc run` is not supported; "
-                     "run `python -m agent livekit start` yourself and pass --no-start-agent")
+LIVEKIT_CHECK_TIMEOUT_S = 4.0
+
+
+async def check_livekit(url: str, *, timeout_s: float = LIVEKIT_CHECK_TIMEOUT_S) -> None:
+    """autortc doctor's checks (reachable, credentials, room create/delete), bounded by
+    `timeout_s`; the first failure becomes an InfraError of one sentence (exit 2).
+    A missing LIVEKIT_API_KEY / _SECRET is an InputError naming it."""
+    from autortc.doctor import run_doctor
+    from autortc.transport.livekit_config import LiveKitCredentials
+
+    creds = LiveKitCredentials.from_env({**os.environ, "LIVEKIT_URL": url})
+    checks = await run_doctor(creds.url, creds.api_key, creds.api_secret, agent_name=None,
+                              timeout_s=timeout_s)
+    failed = [c for c in checks if not c.ok]
+    if failed or not checks:
+        detail = failed[0].detail if failed else f"no check against {url} completed."
+        raise InfraError(creds.redact(f"LiveKit check failed: {detail}"))
+
+
+async def _start_livekit_agent(opts: RunOptions, run_dir: Path) -> LiveKitAgentWorkerProcess:
+    """The reference agent as a livekit-agents worker on this host, registered under
+    `opts.agent_name` (ready once the server accepted it, ~3 s). It writes pre_rtc to
+    the run's shared pre_rtc root, from which each attempt collects it."""
+    assert opts.livekit_url is not None
+    agent = await LiveKitAgentWorkerProcess.start(
+        livekit_url=opts.livekit_url, agent_name=opts.agent_name or DEFAULT_AGENT_NAME,
+        pre_rtc_dir=opts.pre_rtc_root.resolve(), log_path=run_dir / "agent.log",
+        extra_args=opts.agent_args, health_port=0,
+    )
+    log.info("livekit agent worker ready", extra={"agent_name": opts.agent_name,
+                                                   "health_port": agent.health_port})
+    return agent
 
 
 async def run_cases(opts: RunOptions, cases: list[Case]) -> SuiteRun:

@@ -1,7 +1,8 @@
 """The processes a run needs besides the bots: the local room server and the agent worker.
 
 On the local transport both are started here and stopped in `aclose`. On
-LiveKit the server is the user's and the agent worker is usually theirs too.
+LiveKit the server is the user's; the reference agent's livekit-agents worker
+(`LiveKitAgentWorkerProcess`) is started here unless the user runs their own.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
+from typing import Self
 
 from autortc.errors import InfraError
 
@@ -27,6 +30,10 @@ class AgentWorkerProcess:
         self._proc = proc
         self._log_path = log_path
         self._drain: asyncio.Task[None] | None = None
+        self.ready_line = ""
+
+    stop_timeout_s = 5.0  # SIGTERM -> SIGKILL
+    new_session = False  # own process group (killed as a whole if it hangs)
 
     @classmethod
     async def start(
@@ -35,10 +42,19 @@ class AgentWorkerProcess:
     ) -> AgentWorkerProcess:
         args = [sys.executable, "-m", "agent", "local", "--url", url, "--agent-name", agent_name,
                 "--pre-rtc-dir", str(pre_rtc_dir), *(extra_args or [])]
+        return await cls._launch(args, log_path=log_path, ready_timeout_s=ready_timeout_s)
+
+    @classmethod
+    async def _launch(
+        cls, args: list[str], *, log_path: Path, ready_timeout_s: float,
+        env: dict[str, str] | None = None,
+    ) -> Self:
+        """Start the worker and wait for its `AUTORTC_AGENT_READY` line (kept as `ready_line`)."""
         log_path.parent.mkdir(parents=True, exist_ok=True)
         proc = await asyncio.create_subprocess_exec(
             *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
+            start_new_session=cls.new_session,
         )
         self = cls(proc, log_path)
         fh = log_path.open("ab")
@@ -51,6 +67,7 @@ class AgentWorkerProcess:
                         raise InfraError(f"the agent worker exited before it was ready; see {log_path}")
                     fh.write(line)
                     if line.decode(errors="replace").startswith(AGENT_READY_PREFIX):
+                        self.ready_line = line.decode(errors="replace").strip()
                         break
         except TimeoutError:
             fh.close()
@@ -80,12 +97,66 @@ class AgentWorkerProcess:
         if self._proc.returncode is None:
             self._proc.terminate()
             try:
-                async with asyncio.timeout(5):
+                async with asyncio.timeout(self.stop_timeout_s):
                     await self._proc.wait()
             except TimeoutError:
-                self._proc.kill()
+                self._kill()
                 await self._proc.wait()
         if self._drain is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 async with asyncio.timeout(2):
                     await self._drain
+
+    def _kill(self) -> None:
+        if self.new_session:  # its job processes are in the group it leads
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+        else:
+            self._proc.kill()
+
+
+class LiveKitAgentWorkerProcess(AgentWorkerProcess):
+    """`python -m agent livekit start ...`: the reference agent as a livekit-agents worker.
+
+    Credentials reach it through the environment (LIVEKIT_URL is set to the run's
+    URL), never through its command line. Its health server listens on loopback on
+    a free port (`health_port`, read from the ready line). It is ready when the
+    LiveKit server has accepted its registration, about 3 s after start. On
+    `aclose` it drains (its rooms are gone by then) and stops; a hung worker is
+    killed with its job processes.
+    """
+
+    stop_timeout_s = 15.0  # the worker's drain_timeout (10 s) plus shutdown
+    new_session = True
+
+    @classmethod
+    async def start(  # type: ignore[override]
+        cls, *, livekit_url: str, agent_name: str, pre_rtc_dir: Path, log_path: Path,
+        extra_args: list[str] | None = None, health_port: int = 0, num_idle_processes: int = 1,
+        load_threshold: float = 0.95, ready_timeout_s: float = 60.0,
+    ) -> LiveKitAgentWorkerProcess:
+        args = livekit_worker_args(
+            agent_name=agent_name, pre_rtc_dir=pre_rtc_dir, extra_args=extra_args,
+            health_port=health_port, num_idle_processes=num_idle_processes,
+            load_threshold=load_threshold,
+        )
+        return await cls._launch(args, log_path=log_path, ready_timeout_s=ready_timeout_s,
+                                 env={"LIVEKIT_URL": livekit_url})
+
+    @property
+    def health_port(self) -> int | None:
+        for part in self.ready_line.split():
+            if part.startswith("health_port="):
+                return int(part.split("=", 1)[1])
+        return None
+
+
+def livekit_worker_args(
+    *, agent_name: str, pre_rtc_dir: Path, extra_args: list[str] | None = None,
+    health_port: int = 0, num_idle_processes: int = 1, load_threshold: float = 0.95,
+) -> list[str]:
+    """The worker's command line (no credential is ever on it)."""
+    return [sys.executable, "-m", "agent", "livekit", "start", "--agent-name", agent_name,
+            "--pre-rtc-dir", str(pre_rtc_dir), "--health-port", str(health_port),
+            "--num-idle-processes", str(num_idle_processes),
+            "--load-threshold", str(load_threshold), *(extra_args or [])]

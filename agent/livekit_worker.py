@@ -1,0 +1,159 @@
+"""The reference agent as a livekit-agents worker (real LiveKit rooms).
+
+    python -m agent livekit start --agent-name autortc-ref --pre-rtc-dir output/pre_rtc
+
+The worker registers `agent_name` for explicit dispatch (`CreateAgentDispatch`),
+so it only joins rooms it is dispatched to. Each job runs in a livekit-agents job
+process:
+
+- `prewarm` (once per process) creates the `AgentEngines` (VAD model, espeak);
+- the entrypoint connects to the room, wraps `ctx.room` in a
+  `LiveKitRoomConnection.from_room(..., role="agent")` and calls the SAME
+  `run_agent_job` the local worker uses, with the dispatch metadata
+  (`ctx.job.metadata`) as the script; then it shuts the job down.
+
+`AUTORTC_AGENT_READY agent_name=... health_port=...` is printed on stdout when the
+server has accepted the registration (`AgentServer`'s `worker_registered` event,
+about 3 s after start), so a supervisor waits for that line, not for a sleep.
+
+Settings pinned here instead of livekit-agents' defaults, which suit one agent
+per machine, not a test harness on a shared 2-core CI box:
+
+| setting            | livekit-agents default (start)   | here (LiveKitWorkerSettings)    |
+|--------------------|----------------------------------|---------------------------------|
+| health HTTP server | 0.0.0.0:8081                     | 127.0.0.1:8081, port selectable |
+| num_idle_processes | one per CPU (at most 4)          | 1                               |
+| load_threshold     | 0.7 (dev: disabled)              | 0.95 (a busy CI box would refuse dispatches at 0.7) |
+| drain_timeout      | 3600 s                           | 10 s                            |
+
+The values are the same in `start` and `dev`, so both modes behave alike.
+Credentials come from LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET in the
+environment only; they are never put on a command line.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from livekit.agents import AgentServer, JobContext, JobProcess, WorkerOptions, cli
+
+from agent.session import AgentEngines, AgentOptions, run_agent_job
+from agent.worker import READY_LINE
+from autortc.transport.livekit_room import LiveKitRoomConnection
+
+logger = logging.getLogger(__name__)
+
+Mode = Literal["start", "dev"]
+ENGINES_KEY = "autortc_engines"
+DEFAULT_HEALTH_HOST = "127.0.0.1"
+DEFAULT_HEALTH_PORT = 8081
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True)
+class LiveKitWorkerSettings:
+    """How the worker process itself runs (validated in __post_init__)."""
+
+    agent_name: str = "autortc-ref"
+    health_host: str = DEFAULT_HEALTH_HOST
+    health_port: int = DEFAULT_HEALTH_PORT  # 0: any free port (printed in the ready line)
+    num_idle_processes: int = 1
+    load_threshold: float = 0.95
+    drain_timeout_s: int = 10
+    initialize_process_timeout_s: float = 30.0  # prewarm loads the VAD model: slow on a busy box
+
+    def __post_init__(self) -> None:
+        if not self.agent_name:
+            raise ValueError("agent_name must be non-empty (the worker uses explicit dispatch)")
+        if not 0 <= self.health_port <= 65535:
+            raise ValueError(f"health_port must be 0..65535, got {self.health_port}")
+        if self.num_idle_processes < 0:
+            raise ValueError("num_idle_processes must be >= 0")
+        if not 0.0 < self.load_threshold <= 1.0:
+            raise ValueError(f"load_threshold must be in (0, 1], got {self.load_threshold}")
+        if self.drain_timeout_s < 0 or self.initialize_process_timeout_s <= 0:
+            raise ValueError("drain_timeout_s must be >= 0 and initialize_process_timeout_s > 0")
+
+
+def prewarm(options: AgentOptions, proc: JobProcess) -> None:
+    """Once per job process, before any job: the expensive engines."""
+    proc.userdata[ENGINES_KEY] = AgentEngines.create(options)
+
+
+async def entrypoint(options: AgentOptions, ctx: JobContext) -> None:
+    """One dispatched job: the reference agent in `ctx.room` until the bots leave."""
+    await ctx.connect()
+    engines = ctx.proc.userdata.get(ENGINES_KEY) or AgentEngines.create(options)
+    conn = LiveKitRoomConnection.from_room(ctx.room, role="agent")
+    try:
+        await run_agent_job(
+            conn, engines=engines, options=options, metadata=ctx.job.metadata or None
+        )
+    finally:
+        # the room belongs to the job: leaving it ends the job promptly
+        ctx.shutdown(reason="autortc: agent job done")
+
+
+def build_worker_options(settings: LiveKitWorkerSettings, options: AgentOptions) -> WorkerOptions:
+    """The livekit-agents `WorkerOptions` (ServerOptions) with every setting pinned.
+
+    Entrypoint and prewarm are `functools.partial`s of module-level functions, so
+    they pickle into the job processes with the agent's options.
+    """
+    return WorkerOptions(
+        entrypoint_fnc=functools.partial(entrypoint, options),
+        prewarm_fnc=functools.partial(prewarm, options),
+        agent_name=settings.agent_name,
+        host=settings.health_host,
+        port=settings.health_port,
+        num_idle_processes=settings.num_idle_processes,
+        load_threshold=settings.load_threshold,
+        drain_timeout=settings.drain_timeout_s,
+        initialize_process_timeout=settings.initialize_process_timeout_s,
+    )
+
+
+def build_server(settings: LiveKitWorkerSettings, options: AgentOptions) -> AgentServer:
+    """An `AgentServer` from the options, printing the ready line once it registers."""
+    server = AgentServer.from_server_options(build_worker_options(settings, options))
+    printed = False
+
+    def on_registered(worker_id: str, *_: Any) -> None:
+        nonlocal printed
+        if printed:  # a re-registration after a reconnect is not news
+            logger.info("agent worker re-registered", extra={"worker_id": worker_id})
+            return
+        printed = True
+        port = server.worker_info.http_port
+        line = READY_LINE.format(agent_name=settings.agent_name) + f" health_port={port}"
+        print(line, flush=True)
+
+    server.on("worker_registered", on_registered)
+    return server
+
+
+def livekit_cli_argv(mode: Mode, *, log_level: str) -> list[str]:
+    """What livekit-agents' CLI gets to parse: the mode and the log level, nothing of ours
+    (and never a credential: those stay in the environment)."""
+    if mode not in ("start", "dev"):
+        raise ValueError(f"mode must be 'start' or 'dev', got {mode!r}")
+    level = log_level.upper()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
+    argv = [mode, "--log-level", level]
+    if mode == "dev":
+        argv.append("--no-reload")  # in-process reload is gone from this CLI anyway
+    return argv
+
+
+def run_livekit_worker(
+    mode: Mode, settings: LiveKitWorkerSettings, options: AgentOptions, *, log_level: str = "INFO"
+) -> None:
+    """Run until SIGINT/SIGTERM (livekit-agents' CLI owns the event loop and signals)."""
+    server = build_server(settings, options)
+    sys.argv = [sys.argv[0] or "agent", *livekit_cli_argv(mode, log_level=log_level)]
+    cli.run_app(server)
