@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autortc.audio import to_int16, write_wav
 from autortc.artifacts import load_attempt, read_json
+from autortc.audio import to_int16, write_wav
 from autortc.bots.jobspec import BotJob, TurnJob
 from autortc.case_audio import load_turn_audio
 from autortc.case_schema import Case
@@ -99,7 +99,8 @@ async def _collect_pre_rtc(pre_dir: Path, att_dir: Path, *, wait_s: float) -> bo
     """The agent writes pre_rtc in `finally` when its session ends: wait for it briefly."""
     deadline = time.monotonic() + wait_s
     src_json = pre_dir / "pre_rtc.json"
-    while not src_json.exists() and time.monotonic() < deadline:
+    # another process writes the file: polling the file system is the only signal
+    while not src_json.exists() and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     if not src_json.exists():
         return False

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import json
 import logging
 import sys
+import time
 import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path

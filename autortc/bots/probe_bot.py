@@ -68,7 +68,7 @@ async def _wait_agent(conn: RoomConnection, timeout_s: float) -> str | None:
 
 async def run_probe(job: BotJob) -> int:
     out = Path(job.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (once, before any I/O starts)
     transport = transport_from_url(job.transport_url)
     flt = MessageFilter(job.trace_id)
     barrier = BarrierState(blackbox=job.blackbox)
@@ -158,7 +158,8 @@ async def _wait_for_end(conn: RoomConnection, stop: StopRule, wake: asyncio.Even
     total_budget_s = job.barrier_timeout_s + 120 + job.record_pad_ms / 1000
 
     async def user_gone() -> None:
-        while USER_IDENTITY in conn.remote_identities():
+        # presence is polled so the one participant_events() stream stays free
+        while USER_IDENTITY in conn.remote_identities():  # noqa: ASYNC110
             await asyncio.sleep(0.1)
         await asyncio.sleep(job.stop_tail_ms / 1000)  # keep the agent's last words
 

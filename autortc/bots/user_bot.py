@@ -17,7 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from autortc.audio import SAMPLE_RATE_HZ, SAMPLES_PER_FRAME, read_wav, silence_frame, split_frames, write_wav
+from autortc.audio import (
+    SAMPLE_RATE_HZ,
+    SAMPLES_PER_FRAME,
+    read_wav,
+    silence_frame,
+    split_frames,
+    write_wav,
+)
 from autortc.bots.common import bot_main, pump_messages, wait_stop, write_json
 from autortc.bots.jobspec import BotJob, TurnJob
 from autortc.bots.rules import BarrierState, StopRule, eot_left_t_ns

@@ -8,7 +8,7 @@ from typing import Any
 
 def fmt(v: Any, nd: int = 1) -> str:
     if v is None:
-        return "–"
+        return "–"  # noqa: RUF001 (an en dash reads as "no value" in tables)
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, float):
