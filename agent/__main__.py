@@ -1,7 +1,7 @@
 """The reference agent worker.
 
-    python -m agent local --url local://127.0.0.1:PORT [options]   # embedded local room server
-    python -m agent livekit start|dev [options]                     # livekit-agents worker (LIVEKIT_*)
+python -m agent local --url local://127.0.0.1:PORT [options]   # embedded local room server
+python -m agent livekit start|dev [options]                     # livekit-agents worker (LIVEKIT_*)
 """
 
 from __future__ import annotations
@@ -57,14 +57,26 @@ def _add_livekit_parser(sub: argparse._SubParsersAction) -> None:  # type: ignor
         action="store_true",
         help="black-box mode: send no protocol messages, write no pre_rtc",
     )
-    lk.add_argument("--health-host", default=DEFAULT_HEALTH_HOST,
-                    help="health HTTP server address (default: loopback only)")
-    lk.add_argument("--health-port", type=int, default=DEFAULT_HEALTH_PORT,
-                    help="health HTTP server port; 0 = any free port (default: %(default)s)")
-    lk.add_argument("--num-idle-processes", type=int,
-                    default=LiveKitWorkerSettings.num_idle_processes)
-    lk.add_argument("--load-threshold", type=float, default=LiveKitWorkerSettings.load_threshold,
-                    help="refuse jobs above this CPU load, 0-1 (default: %(default)s)")
+    lk.add_argument(
+        "--health-host",
+        default=DEFAULT_HEALTH_HOST,
+        help="health HTTP server address (default: loopback only)",
+    )
+    lk.add_argument(
+        "--health-port",
+        type=int,
+        default=DEFAULT_HEALTH_PORT,
+        help="health HTTP server port; 0 = any free port (default: %(default)s)",
+    )
+    lk.add_argument(
+        "--num-idle-processes", type=int, default=LiveKitWorkerSettings.num_idle_processes
+    )
+    lk.add_argument(
+        "--load-threshold",
+        type=float,
+        default=LiveKitWorkerSettings.load_threshold,
+        help="refuse jobs above this CPU load, 0-1 (default: %(default)s)",
+    )
     lk.add_argument("--drain-timeout-s", type=int, default=LiveKitWorkerSettings.drain_timeout_s)
     lk.add_argument("--log-level", default="INFO")
 

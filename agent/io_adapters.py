@@ -174,7 +174,9 @@ class TransportAudioOutput(io.AudioOutput):
         # Frames still in the publisher's send queue are dropped by clear_queue() and
         # never leave: take them out of the pre_rtc record, which must hold exactly
         # what was sent (else the cut shows up as a dropout that never happened).
-        unsent_frames = round(self._publisher.queued_duration_s * SAMPLE_RATE_HZ / SAMPLES_PER_FRAME)
+        unsent_frames = round(
+            self._publisher.queued_duration_s * SAMPLE_RATE_HZ / SAMPLES_PER_FRAME
+        )
         self._publisher.clear_queue()
         for seg in reversed(self._segments):
             if unsent_frames <= 0:

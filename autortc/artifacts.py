@@ -51,19 +51,24 @@ def reply_events(events: list[dict[str, Any]]) -> list[ReplyEvents]:
     for seq in sorted(by_seq):
         slot = by_seq[seq]
         start, end = slot.get("reply_start"), slot.get("reply_end")
-        out.append(ReplyEvents(
-            reply_seq=seq,
-            start_recv_t_ns=start["recv_t_ns"] if start else None,
-            end_recv_t_ns=end["recv_t_ns"] if end else None,
-            interrupted=bool(end.get("interrupted")) if end else None,
-        ))
+        out.append(
+            ReplyEvents(
+                reply_seq=seq,
+                start_recv_t_ns=start["recv_t_ns"] if start else None,
+                end_recv_t_ns=end["recv_t_ns"] if end else None,
+                interrupted=bool(end.get("interrupted")) if end else None,
+            )
+        )
     return out
 
 
 def trace_points(events: list[dict[str, Any]]) -> list[TracePoint]:
     return [
-        TracePoint(turn_id=int(ev.get("turn_id", 0)), point=str(ev.get("point")), t_ns=int(ev["t_ns"]))
-        for ev in events if ev["type"] == "trace"
+        TracePoint(
+            turn_id=int(ev.get("turn_id", 0)), point=str(ev.get("point")), t_ns=int(ev["t_ns"])
+        )
+        for ev in events
+        if ev["type"] == "trace"
     ]
 
 
@@ -77,8 +82,14 @@ def _wav_float(path: Path) -> np.ndarray | None:
 
 
 def load_attempt(
-    attempt_dir: Path, *, case_id: str, priority: str, attempt: int, trace_id: str,
-    infra_status: str | None = None, blackbox: bool = False,
+    attempt_dir: Path,
+    *,
+    case_id: str,
+    priority: str,
+    attempt: int,
+    trace_id: str,
+    infra_status: str | None = None,
+    blackbox: bool = False,
 ) -> AttemptInputs:
     probe = read_json(attempt_dir / "probe_result.json") or {}
     user = read_json(attempt_dir / "user_result.json") or {}
@@ -89,15 +100,24 @@ def load_attempt(
     pre_meta = read_json(attempt_dir / "pre_rtc.json")
     pre_replies = None
     if pre is not None and pre_meta is not None:
-        pre_replies = {int(r["reply_seq"]): (int(r["start_sample"]), int(r["end_sample"]))
-                       for r in pre_meta.get("replies", [])}
+        pre_replies = {
+            int(r["reply_seq"]): (int(r["start_sample"]), int(r["end_sample"]))
+            for r in pre_meta.get("replies", [])
+        }
     turns = [
-        TurnTiming(turn_index=t["turn_index"], speech_start_left_t_ns=t["speech_start_left_t_ns"],
-                   eot_left_t_ns=t["eot_left_t_ns"], is_barge_in=bool(t.get("is_barge_in")))
+        TurnTiming(
+            turn_index=t["turn_index"],
+            speech_start_left_t_ns=t["speech_start_left_t_ns"],
+            eot_left_t_ns=t["eot_left_t_ns"],
+            is_barge_in=bool(t.get("is_barge_in")),
+        )
         for t in user.get("turns", [])
     ]
     return AttemptInputs(
-        case_id=case_id, priority=priority, attempt=attempt, trace_id=trace_id,
+        case_id=case_id,
+        priority=priority,
+        attempt=attempt,
+        trace_id=trace_id,
         sample_rate_hz=SAMPLE_RATE_HZ,
         post_full=post_full if post_full is not None else np.zeros(0, np.float32),
         post_frame_recv_t_ns=np.asarray(probe.get("agent_frames_recv_t_ns", []), dtype=np.int64),
@@ -110,5 +130,8 @@ def load_attempt(
         agent_trace=trace_points(events),
         infra_status=infra_status,
         blackbox=blackbox,
-        extra={"user_turns": user.get("turns", []), "message_counters": probe.get("message_counters")},
+        extra={
+            "user_turns": user.get("turns", []),
+            "message_counters": probe.get("message_counters"),
+        },
     )

@@ -68,7 +68,8 @@ async def _run_bot(module: str, job_path: Path, log_path: Path, timeout_s: float
     """Run a bot process; returns its exit code, or None when it had to be killed."""
     with log_path.open("wb") as fh:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module, str(job_path), stdout=fh, stderr=asyncio.subprocess.STDOUT)
+            sys.executable, "-m", module, str(job_path), stdout=fh, stderr=asyncio.subprocess.STDOUT
+        )
         try:
             async with asyncio.timeout(timeout_s):
                 return await proc.wait()
@@ -123,29 +124,62 @@ async def run_attempt(ctx: AttemptContext, case: Case, attempt: int) -> AttemptR
         turn_wav = att_dir / f"turn{k}.wav"
         write_wav(turn_wav, pcm)
         segments = sidecar.get("speech_segments") or [[0, sidecar["eot_sample"]]]
-        turns.append(TurnJob(
-            turn_index=k, audio_path=str(turn_wav.resolve()),
-            eot_sample=int(sidecar["eot_sample"]), speech_start_sample=int(segments[0][0]),
-            barge_in_after_agent_ms=turn.barge_in.after_agent_ms if turn.barge_in else None,
-        ))
+        turns.append(
+            TurnJob(
+                turn_index=k,
+                audio_path=str(turn_wav.resolve()),
+                eot_sample=int(sidecar["eot_sample"]),
+                speech_start_sample=int(segments[0][0]),
+                barge_in_after_agent_ms=turn.barge_in.after_agent_ms if turn.barge_in else None,
+            )
+        )
     texts = reply_texts(case)
-    meta = RoomMeta(run_id=ctx.run_id, case_id=case.id, trace_id=trace_id, attempt=attempt,
-                    reply_text=texts[0], utterance_text=case.turns[0].say,
-                    extra={"reply_texts": texts, "utterance_texts": [t.say for t in case.turns],
-                           "voice": case.agent.voice or case.turns[0].voice})
-    job = BotJob(transport_url=ctx.transport_url, room=room, trace_id=trace_id, case_id=case.id,
-                 out_dir=str(att_dir), turns=turns, barrier_timeout_s=ctx.barrier_timeout_s,
-                 agent_join_timeout_s=ctx.barrier_timeout_s, record_pad_ms=case.record_pad_ms,
-                 blackbox=ctx.blackbox)
+    meta = RoomMeta(
+        run_id=ctx.run_id,
+        case_id=case.id,
+        trace_id=trace_id,
+        attempt=attempt,
+        reply_text=texts[0],
+        utterance_text=case.turns[0].say,
+        extra={
+            "reply_texts": texts,
+            "utterance_texts": [t.say for t in case.turns],
+            "voice": case.agent.voice or case.turns[0].voice,
+        },
+    )
+    job = BotJob(
+        transport_url=ctx.transport_url,
+        room=room,
+        trace_id=trace_id,
+        case_id=case.id,
+        out_dir=str(att_dir),
+        turns=turns,
+        barrier_timeout_s=ctx.barrier_timeout_s,
+        agent_join_timeout_s=ctx.barrier_timeout_s,
+        record_pad_ms=case.record_pad_ms,
+        blackbox=ctx.blackbox,
+    )
     job.write(att_dir / "bot_job.json")
-    (att_dir / "room.json").write_text(json.dumps({"room": room, "metadata": json.loads(meta.to_json())}, indent=1))
+    (att_dir / "room.json").write_text(
+        json.dumps({"room": room, "metadata": json.loads(meta.to_json())}, indent=1)
+    )
 
     infra: str | None = None
     await ctx.transport.create_room(room, metadata=meta.to_json(), agent_name=ctx.agent_name)
     try:
         rc_probe, rc_user = await asyncio.gather(
-            _run_bot("autortc.bots.probe_bot", att_dir / "bot_job.json", att_dir / "probe.log", case.timeout_s),
-            _run_bot("autortc.bots.user_bot", att_dir / "bot_job.json", att_dir / "user.log", case.timeout_s),
+            _run_bot(
+                "autortc.bots.probe_bot",
+                att_dir / "bot_job.json",
+                att_dir / "probe.log",
+                case.timeout_s,
+            ),
+            _run_bot(
+                "autortc.bots.user_bot",
+                att_dir / "bot_job.json",
+                att_dir / "user.log",
+                case.timeout_s,
+            ),
         )
         infra = _infra_status(rc_probe, rc_user, att_dir)
     finally:
@@ -156,17 +190,41 @@ async def run_attempt(ctx: AttemptContext, case: Case, attempt: int) -> AttemptR
     if not ctx.blackbox:
         await _collect_pre_rtc(ctx.pre_rtc_root / trace_id, att_dir, wait_s=3.0)
 
-    inputs = load_attempt(att_dir, case_id=case.id, priority=case.priority, attempt=attempt,
-                          trace_id=trace_id, infra_status=infra, blackbox=ctx.blackbox)
+    inputs = load_attempt(
+        att_dir,
+        case_id=case.id,
+        priority=case.priority,
+        attempt=attempt,
+        trace_id=trace_id,
+        infra_status=infra,
+        blackbox=ctx.blackbox,
+    )
     result = analyze_attempt(inputs, gates=ctx.gates)
     metrics = result.to_dict()
-    metrics.update({"case_id": case.id, "priority": case.priority, "attempt": attempt,
-                    "trace_id": trace_id, "room": room})
+    metrics.update(
+        {
+            "case_id": case.id,
+            "priority": case.priority,
+            "attempt": attempt,
+            "trace_id": trace_id,
+            "room": room,
+        }
+    )
     reply = result.reply_slice(inputs) if hasattr(result, "reply_slice") else None
     if reply is not None and len(reply):
         write_wav(att_dir / "post_rtc_reply.wav", to_int16(reply))
     trace = [{"turn_id": p.turn_id, "point": p.point, "t_ns": p.t_ns} for p in inputs.agent_trace]
-    (att_dir / "agent_trace.json").write_text(json.dumps({"trace_id": trace_id, "points": trace}, indent=1))
+    (att_dir / "agent_trace.json").write_text(
+        json.dumps({"trace_id": trace_id, "points": trace}, indent=1)
+    )
     (att_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, default=str))
-    return AttemptRecord(case_id=case.id, priority=case.priority, attempt=attempt, trace_id=trace_id,
-                         room=room, dir=att_dir, metrics=metrics, wall_s=time.monotonic() - t0)
+    return AttemptRecord(
+        case_id=case.id,
+        priority=case.priority,
+        attempt=attempt,
+        trace_id=trace_id,
+        room=room,
+        dir=att_dir,
+        metrics=metrics,
+        wall_s=time.monotonic() - t0,
+    )

@@ -41,7 +41,9 @@ def split_frames(pcm_i16: np.ndarray) -> list[np.ndarray]:
     return [padded[i * SAMPLES_PER_FRAME : (i + 1) * SAMPLES_PER_FRAME] for i in range(n_frames)]
 
 
-def write_wav(path: str | Path, pcm_i16: np.ndarray, *, sample_rate_hz: int = SAMPLE_RATE_HZ) -> None:
+def write_wav(
+    path: str | Path, pcm_i16: np.ndarray, *, sample_rate_hz: int = SAMPLE_RATE_HZ
+) -> None:
     """Write mono int16 PCM. Creates parent directories."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -34,8 +34,10 @@ FULL_WAV = "post_rtc_full.wav"
 
 def validate_name(name: str) -> str:
     if not NAME_RE.match(name) or name in (".", ".."):
-        raise InputError(f"baseline name {name!r} is invalid: use 1-64 letters, digits, '.', '_' or '-', "
-                         "no slashes or spaces")
+        raise InputError(
+            f"baseline name {name!r} is invalid: use 1-64 letters, digits, '.', '_' or '-', "
+            "no slashes or spaces"
+        )
     return name
 
 
@@ -59,25 +61,38 @@ def _final_attempts(run_dir: Path, summary: dict[str, Any]) -> list[tuple[str, i
     return [(str(c["case_id"]), int(c["attempt"])) for c in final_rows(found)]
 
 
-def freeze(run_dir: Path, *, name: str, golden_dir: Path = Path("golden"), force: bool = False,
-           include_full_audio: bool = False, now: datetime | None = None) -> Path:
+def freeze(
+    run_dir: Path,
+    *,
+    name: str,
+    golden_dir: Path = Path("golden"),
+    force: bool = False,
+    include_full_audio: bool = False,
+    now: datetime | None = None,
+) -> Path:
     """Copy a run into golden_dir/name/. Returns that directory."""
     validate_name(name)
     run_dir = Path(run_dir)
     src_summary = run_dir / "summary.json"
     if not src_summary.is_file():
-        raise InputError(f"{src_summary}: not found: {run_dir} is not an AutoRTC run directory "
-                         "(expected output/autortc/<run_id>/ with summary.json)")
+        raise InputError(
+            f"{src_summary}: not found: {run_dir} is not an AutoRTC run directory "
+            "(expected output/autortc/<run_id>/ with summary.json)"
+        )
     try:
         summary = json.loads(src_summary.read_text())
     except ValueError as e:
         raise InputError(f"{src_summary}: not valid JSON ({e})") from None
     if not isinstance(summary, dict) or "PRIMARY_KPI_VALUE" not in summary:
-        raise InputError(f"{src_summary}: field 'PRIMARY_KPI_VALUE' missing: not an AutoRTC summary.json")
+        raise InputError(
+            f"{src_summary}: field 'PRIMARY_KPI_VALUE' missing: not an AutoRTC summary.json"
+        )
     dest = Path(golden_dir) / name
     if dest.exists() and not force:
-        raise InputError(f"{dest} already exists: a golden baseline is never overwritten; "
-                         "pass --force to replace it, or choose another --name")
+        raise InputError(
+            f"{dest} already exists: a golden baseline is never overwritten; "
+            "pass --force to replace it, or choose another --name"
+        )
     tmp = dest.with_name(f".{name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

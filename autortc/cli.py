@@ -18,29 +18,59 @@ from autortc.errors import EXIT_INFRA, AutortcError
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--suite", default="mini",
-                   help="mini | fast | nightly | calibration | PATH to a suite or case .yaml (default: mini)")
-    p.add_argument("--baseline", type=Path, help="golden/<name>/summary.json to compare the PRIMARY_KPI with")
+    p.add_argument(
+        "--suite",
+        default="mini",
+        help="mini | fast | nightly | calibration | PATH to a suite or case .yaml (default: mini)",
+    )
+    p.add_argument(
+        "--baseline", type=Path, help="golden/<name>/summary.json to compare the PRIMARY_KPI with"
+    )
     p.add_argument("--gates", type=Path, help="gates config YAML (default: the shipped defaults)")
-    p.add_argument("--output", type=Path, default=Path("output/autortc"), help="where run directories go")
-    p.add_argument("--livekit-url", default=None,
-                   help="LiveKit server URL (default: $LIVEKIT_URL; unset = embedded local transport)")
-    p.add_argument("--local", action="store_true", help="force the embedded local transport even if LIVEKIT_URL is set")
-    p.add_argument("--agent-dispatch", default=None, metavar="NAME",
-                   help="dispatch this agent name into every room (default: the reference agent autortc-ref)")
-    p.add_argument("--no-start-agent", action="store_true",
-                   help="do not start the reference agent worker; dispatch to an agent already running")
-    p.add_argument("--blackbox", action="store_true",
-                   help="the agent speaks no AutoRTC protocol: barrier on its first frame, energy slicing")
-    p.add_argument("--vad-hangover-ms", type=int, default=None, help="reference agent's VAD hangover")
+    p.add_argument(
+        "--output", type=Path, default=Path("output/autortc"), help="where run directories go"
+    )
+    p.add_argument(
+        "--livekit-url",
+        default=None,
+        help="LiveKit server URL (default: $LIVEKIT_URL; unset = embedded local transport)",
+    )
+    p.add_argument(
+        "--local",
+        action="store_true",
+        help="force the embedded local transport even if LIVEKIT_URL is set",
+    )
+    p.add_argument(
+        "--agent-dispatch",
+        default=None,
+        metavar="NAME",
+        help="dispatch this agent name into every room (default: the reference agent autortc-ref)",
+    )
+    p.add_argument(
+        "--no-start-agent",
+        action="store_true",
+        help="do not start the reference agent worker; dispatch to an agent already running",
+    )
+    p.add_argument(
+        "--blackbox",
+        action="store_true",
+        help="the agent speaks no AutoRTC protocol: barrier on its first frame, energy slicing",
+    )
+    p.add_argument(
+        "--vad-hangover-ms", type=int, default=None, help="reference agent's VAD hangover"
+    )
     p.add_argument("--room-prefix", default="autortc")
     p.add_argument("--barrier-timeout-s", type=float, default=15.0)
-    p.add_argument("--room-wait-s", type=float, default=0.0, help="wait between rooms (nightly soak)")
+    p.add_argument(
+        "--room-wait-s", type=float, default=0.0, help="wait between rooms (nightly soak)"
+    )
     p.add_argument("-v", "--verbose", action="store_true")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="autortc", description="End-to-end tests for real-time voice agents")
+    parser = argparse.ArgumentParser(
+        prog="autortc", description="End-to-end tests for real-time voice agents"
+    )
     sub = parser.add_subparsers(dest="cmd", required=True)
     _add_run_args(sub.add_parser("run", help="run a case suite and report"))
 
@@ -52,13 +82,21 @@ def build_parser() -> argparse.ArgumentParser:
     fr.add_argument("--golden-dir", type=Path, default=Path("golden"))
     fr.add_argument("--force", action="store_true", help="overwrite an existing baseline")
 
-    st = sub.add_parser("stability", help="run a suite N times (or read N runs) and propose thresholds")
+    st = sub.add_parser(
+        "stability", help="run a suite N times (or read N runs) and propose thresholds"
+    )
     _add_run_args(st)
     st.add_argument("--runs", type=int, default=5)
-    st.add_argument("--run-dirs", type=Path, nargs="*", help="read these run directories instead of running")
-    st.add_argument("--out", type=Path, default=None, help="where to write baseline_stability.{md,json}")
+    st.add_argument(
+        "--run-dirs", type=Path, nargs="*", help="read these run directories instead of running"
+    )
+    st.add_argument(
+        "--out", type=Path, default=None, help="where to write baseline_stability.{md,json}"
+    )
 
-    doc = sub.add_parser("doctor", help="check a LiveKit deployment: URL, credentials, rooms, dispatch")
+    doc = sub.add_parser(
+        "doctor", help="check a LiveKit deployment: URL, credentials, rooms, dispatch"
+    )
     doc.add_argument("--livekit-url", default=None)
     doc.add_argument("--agent-dispatch", default=None, metavar="NAME")
 
@@ -77,10 +115,18 @@ def _run_options(args: argparse.Namespace):  # -> RunOptions
         agent_args.append("--no-autortc-hooks")
     start_agent = not args.no_start_agent and args.agent_dispatch is None
     return RunOptions(
-        suite=args.suite, output_root=args.output, baseline_path=args.baseline, gates_path=args.gates,
-        livekit_url=url, agent_name=args.agent_dispatch or DEFAULT_AGENT_NAME, start_agent=start_agent,
-        agent_args=agent_args, blackbox=args.blackbox, room_prefix=args.room_prefix,
-        barrier_timeout_s=args.barrier_timeout_s, room_wait_s=args.room_wait_s,
+        suite=args.suite,
+        output_root=args.output,
+        baseline_path=args.baseline,
+        gates_path=args.gates,
+        livekit_url=url,
+        agent_name=args.agent_dispatch or DEFAULT_AGENT_NAME,
+        start_agent=start_agent,
+        agent_args=agent_args,
+        blackbox=args.blackbox,
+        room_prefix=args.room_prefix,
+        barrier_timeout_s=args.barrier_timeout_s,
+        room_wait_s=args.room_wait_s,
     )
 
 
@@ -101,7 +147,9 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
 def _cmd_stability(args: argparse.Namespace) -> int:
     from autortc.stability import stability_main
 
-    return asyncio.run(stability_main(_run_options(args), runs=args.runs, run_dirs=args.run_dirs, out=args.out))
+    return asyncio.run(
+        stability_main(_run_options(args), runs=args.runs, run_dirs=args.run_dirs, out=args.out)
+    )
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
@@ -123,10 +171,17 @@ def _cmd_make_audio(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    handlers = {"run": _cmd_run, "baseline": _cmd_baseline, "stability": _cmd_stability,
-                "doctor": _cmd_doctor, "make-audio": _cmd_make_audio}
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    handlers = {
+        "run": _cmd_run,
+        "baseline": _cmd_baseline,
+        "stability": _cmd_stability,
+        "doctor": _cmd_doctor,
+        "make-audio": _cmd_make_audio,
+    }
     try:
         return handlers[args.cmd](args)
     except AutortcError as e:

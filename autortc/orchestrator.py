@@ -82,7 +82,9 @@ async def transport_stack(opts: RunOptions, run_dir: Path) -> AsyncIterator[tupl
     if opts.livekit_url:
         from autortc.transport.livekit import LiveKitTransport
 
-        await check_livekit(opts.livekit_url)  # one clear sentence within seconds, before any process
+        await check_livekit(
+            opts.livekit_url
+        )  # one clear sentence within seconds, before any process
         transport: Transport = LiveKitTransport(url=opts.livekit_url)
         agent = None
         try:
@@ -104,8 +106,12 @@ async def transport_stack(opts: RunOptions, run_dir: Path) -> AsyncIterator[tupl
     try:
         if opts.start_agent and opts.agent_name:
             agent = await AgentWorkerProcess.start(
-                url=server.url, agent_name=opts.agent_name, pre_rtc_dir=opts.pre_rtc_root,
-                log_path=run_dir / "agent.log", extra_args=opts.agent_args)
+                url=server.url,
+                agent_name=opts.agent_name,
+                pre_rtc_dir=opts.pre_rtc_root,
+                log_path=run_dir / "agent.log",
+                extra_args=opts.agent_args,
+            )
         yield transport, server.url
     finally:
         await transport.aclose()
@@ -125,8 +131,9 @@ async def check_livekit(url: str, *, timeout_s: float = LIVEKIT_CHECK_TIMEOUT_S)
     from autortc.transport.livekit_config import LiveKitCredentials
 
     creds = LiveKitCredentials.from_env({**os.environ, "LIVEKIT_URL": url})
-    checks = await run_doctor(creds.url, creds.api_key, creds.api_secret, agent_name=None,
-                              timeout_s=timeout_s)
+    checks = await run_doctor(
+        creds.url, creds.api_key, creds.api_secret, agent_name=None, timeout_s=timeout_s
+    )
     failed = [c for c in checks if not c.ok]
     if failed or not checks:
         detail = failed[0].detail if failed else f"no check against {url} completed."
@@ -139,12 +146,17 @@ async def _start_livekit_agent(opts: RunOptions, run_dir: Path) -> LiveKitAgentW
     the run's shared pre_rtc root, from which each attempt collects it."""
     assert opts.livekit_url is not None
     agent = await LiveKitAgentWorkerProcess.start(
-        livekit_url=opts.livekit_url, agent_name=opts.agent_name or DEFAULT_AGENT_NAME,
-        pre_rtc_dir=opts.pre_rtc_root.resolve(), log_path=run_dir / "agent.log",
-        extra_args=opts.agent_args, health_port=0,
+        livekit_url=opts.livekit_url,
+        agent_name=opts.agent_name or DEFAULT_AGENT_NAME,
+        pre_rtc_dir=opts.pre_rtc_root.resolve(),
+        log_path=run_dir / "agent.log",
+        extra_args=opts.agent_args,
+        health_port=0,
     )
-    log.info("livekit agent worker ready", extra={"agent_name": opts.agent_name,
-                                                   "health_port": agent.health_port})
+    log.info(
+        "livekit agent worker ready",
+        extra={"agent_name": opts.agent_name, "health_port": agent.health_port},
+    )
     return agent
 
 
@@ -159,10 +171,17 @@ async def run_cases(opts: RunOptions, cases: list[Case]) -> SuiteRun:
     records: list[AttemptRecord] = []
     async with transport_stack(opts, run_dir) as (transport, url):
         ctx = AttemptContext(
-            transport=transport, transport_url=url, run_id=run_id, run_dir=run_dir,
-            audio_dir=opts.cases_dir / "audio", pre_rtc_root=opts.pre_rtc_root.resolve(),
-            agent_name=opts.agent_name, room_prefix=opts.room_prefix,
-            barrier_timeout_s=opts.barrier_timeout_s, blackbox=opts.blackbox, gates=gates,
+            transport=transport,
+            transport_url=url,
+            run_id=run_id,
+            run_dir=run_dir,
+            audio_dir=opts.cases_dir / "audio",
+            pre_rtc_root=opts.pre_rtc_root.resolve(),
+            agent_name=opts.agent_name,
+            room_prefix=opts.room_prefix,
+            barrier_timeout_s=opts.barrier_timeout_s,
+            blackbox=opts.blackbox,
+            gates=gates,
         )
         for i, case in enumerate(cases, 1):
             if i > 1 and opts.room_wait_s > 0:
@@ -173,16 +192,24 @@ async def run_cases(opts: RunOptions, cases: list[Case]) -> SuiteRun:
                 opts.echo(_progress_line(i, len(cases), rec))
                 if not should_retry(rec.metrics.get("capture_status", "")):
                     break
-    return SuiteRun(run_id=run_id, run_dir=run_dir, cases=cases, records=records,
-                    wall_s=time.monotonic() - t0, transport_name="livekit" if opts.livekit_url else "local")
+    return SuiteRun(
+        run_id=run_id,
+        run_dir=run_dir,
+        cases=cases,
+        records=records,
+        wall_s=time.monotonic() - t0,
+        transport_name="livekit" if opts.livekit_url else "local",
+    )
 
 
 def _progress_line(i: int, n: int, rec: AttemptRecord) -> str:
     m = rec.metrics
     lat = m.get("eot_to_first_audio_ms")
     lat_s = f"{lat:.0f} ms" if isinstance(lat, (int, float)) else "n/a"
-    return (f"[{i}/{n}] {rec.case_id} a{rec.attempt}: {m.get('capture_status')} "
-            f"eot_to_first_audio={lat_s} ({rec.wall_s:.1f} s)")
+    return (
+        f"[{i}/{n}] {rec.case_id} a{rec.attempt}: {m.get('capture_status')} "
+        f"eot_to_first_audio={lat_s} ({rec.wall_s:.1f} s)"
+    )
 
 
 def env_livekit_url() -> str | None:

@@ -77,8 +77,11 @@ def read_run(run_dir: Path) -> RunSample:
         rows = _rows_from_csv(run_dir / "metrics.csv")
     if not rows:
         raise InputError(f"{run_dir}: no per-attempt metrics.json and no metrics.csv")
-    return RunSample(run_id=str(summary.get("run_id") or run_dir.name), verdict=str(summary["verdict"]),
-                     rows=rows)
+    return RunSample(
+        run_id=str(summary.get("run_id") or run_dir.name),
+        verdict=str(summary["verdict"]),
+        rows=rows,
+    )
 
 
 def _num(v: Any) -> str:
@@ -89,18 +92,31 @@ def _num(v: Any) -> str:
 
 def render_stability_md(result: Mapping[str, Any], *, gates: GatesConfig) -> str:
     """baseline_stability.md. Pure."""
-    out = [f"# Baseline stability over {result['n_runs']} runs", "",
-           f"- runs: {', '.join(f'`{r}`' for r in result['run_ids'])}",
-           f"- verdicts: {', '.join(result['verdicts'])}; verdict flips between consecutive runs: "
-           f"**{result['verdict_flips']}**",
-           f"- retry rate: {fmt(None if result['retry_rate'] is None else result['retry_rate'] * 100, 1)} % "
-           "of cases (all runs)", "",
-           "## Metrics (P0 final attempts, all runs pooled)", "",
-           "| metric | n | median | P95 | σ |", "|---|---|---|---|---|"]  # noqa: RUF001
+    out = [
+        f"# Baseline stability over {result['n_runs']} runs",
+        "",
+        f"- runs: {', '.join(f'`{r}`' for r in result['run_ids'])}",
+        f"- verdicts: {', '.join(result['verdicts'])}; verdict flips between consecutive runs: "
+        f"**{result['verdict_flips']}**",
+        f"- retry rate: {fmt(None if result['retry_rate'] is None else result['retry_rate'] * 100, 1)} % "
+        "of cases (all runs)",
+        "",
+        "## Metrics (P0 final attempts, all runs pooled)",
+        "",
+        "| metric | n | median | P95 | σ |",
+        "|---|---|---|---|---|",
+    ]
     for name, st in result["metrics"].items():
-        out.append(f"| {name} | {st['n']} | {_num(st['median'])} | {_num(st['p95'])} | {_num(st['sigma'])} |")
-    out += ["", "## Proposed thresholds", "",
-            "| gate | current | proposed | method |", "|---|---|---|---|"]
+        out.append(
+            f"| {name} | {st['n']} | {_num(st['median'])} | {_num(st['p95'])} | {_num(st['sigma'])} |"
+        )
+    out += [
+        "",
+        "## Proposed thresholds",
+        "",
+        "| gate | current | proposed | method |",
+        "|---|---|---|---|",
+    ]
     for attr, prop in result["proposed_thresholds"].items():
         current = getattr(gates, attr, None)
         out.append(f"| {attr} | {_num(current)} | {_num(prop['value'])} | {prop['method']} |")
@@ -130,8 +146,9 @@ async def _run_n(opts: RunOptions, runs: int) -> list[Path]:
     return dirs
 
 
-async def stability_main(opts: RunOptions, *, runs: int, run_dirs: list[Path] | None,
-                         out: Path | None) -> int:
+async def stability_main(
+    opts: RunOptions, *, runs: int, run_dirs: list[Path] | None, out: Path | None
+) -> int:
     """Read `run_dirs` (or run the suite `runs` times), write baseline_stability.{json,md}."""
     gates = load_gates(opts.gates_path)
     if run_dirs:
@@ -144,12 +161,16 @@ async def stability_main(opts: RunOptions, *, runs: int, run_dirs: list[Path] | 
     seen = [s.run_id for s in samples]
     dupes = sorted({r for r in seen if seen.count(r) > 1})
     if dupes:
-        raise InputError(f"run {', '.join(dupes)} given more than once: each run must be counted once")
+        raise InputError(
+            f"run {', '.join(dupes)} given more than once: each run must be counted once"
+        )
     result = stability_summary(samples)
     result["run_dirs"] = [str(d) for d in dirs]
     dest = out or opts.output_root / ("stability-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
     paths = write_stability(dest, result, gates=gates)
     opts.echo(f"baseline stability over {len(samples)} runs: {paths['md']}")
     for attr, prop in result["proposed_thresholds"].items():
-        opts.echo(f"  {attr}: current {getattr(gates, attr, None)} -> proposed {prop['value']} ({prop['method']})")
+        opts.echo(
+            f"  {attr}: current {getattr(gates, attr, None)} -> proposed {prop['value']} ({prop['method']})"
+        )
     return 0

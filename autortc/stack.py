@@ -37,22 +37,45 @@ class AgentWorkerProcess:
 
     @classmethod
     async def start(
-        cls, *, url: str, agent_name: str, pre_rtc_dir: Path, log_path: Path,
-        extra_args: list[str] | None = None, ready_timeout_s: float = 60.0,
+        cls,
+        *,
+        url: str,
+        agent_name: str,
+        pre_rtc_dir: Path,
+        log_path: Path,
+        extra_args: list[str] | None = None,
+        ready_timeout_s: float = 60.0,
     ) -> AgentWorkerProcess:
-        args = [sys.executable, "-m", "agent", "local", "--url", url, "--agent-name", agent_name,
-                "--pre-rtc-dir", str(pre_rtc_dir), *(extra_args or [])]
+        args = [
+            sys.executable,
+            "-m",
+            "agent",
+            "local",
+            "--url",
+            url,
+            "--agent-name",
+            agent_name,
+            "--pre-rtc-dir",
+            str(pre_rtc_dir),
+            *(extra_args or []),
+        ]
         return await cls._launch(args, log_path=log_path, ready_timeout_s=ready_timeout_s)
 
     @classmethod
     async def _launch(
-        cls, args: list[str], *, log_path: Path, ready_timeout_s: float,
+        cls,
+        args: list[str],
+        *,
+        log_path: Path,
+        ready_timeout_s: float,
         env: dict[str, str] | None = None,
     ) -> Self:
         """Start the worker and wait for its `AUTORTC_AGENT_READY` line (kept as `ready_line`)."""
         log_path.parent.mkdir(parents=True, exist_ok=True)
         proc = await asyncio.create_subprocess_exec(
-            *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
             env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
             start_new_session=cls.new_session,
         )
@@ -64,7 +87,9 @@ class AgentWorkerProcess:
                     assert proc.stdout is not None
                     line = await proc.stdout.readline()
                     if not line:
-                        raise InfraError(f"the agent worker exited before it was ready; see {log_path}")
+                        raise InfraError(
+                            f"the agent worker exited before it was ready; see {log_path}"
+                        )
                     fh.write(line)
                     if line.decode(errors="replace").startswith(AGENT_READY_PREFIX):
                         self.ready_line = line.decode(errors="replace").strip()
@@ -72,7 +97,9 @@ class AgentWorkerProcess:
         except TimeoutError:
             fh.close()
             await self.aclose()
-            raise InfraError(f"the agent worker was not ready within {ready_timeout_s:.0f} s; see {log_path}") from None
+            raise InfraError(
+                f"the agent worker was not ready within {ready_timeout_s:.0f} s; see {log_path}"
+            ) from None
         except BaseException:
             fh.close()
             await self.aclose()
@@ -131,17 +158,32 @@ class LiveKitAgentWorkerProcess(AgentWorkerProcess):
 
     @classmethod
     async def start(  # type: ignore[override]
-        cls, *, livekit_url: str, agent_name: str, pre_rtc_dir: Path, log_path: Path,
-        extra_args: list[str] | None = None, health_port: int = 0, num_idle_processes: int = 1,
-        load_threshold: float = 0.95, ready_timeout_s: float = 60.0,
+        cls,
+        *,
+        livekit_url: str,
+        agent_name: str,
+        pre_rtc_dir: Path,
+        log_path: Path,
+        extra_args: list[str] | None = None,
+        health_port: int = 0,
+        num_idle_processes: int = 1,
+        load_threshold: float = 0.95,
+        ready_timeout_s: float = 60.0,
     ) -> LiveKitAgentWorkerProcess:
         args = livekit_worker_args(
-            agent_name=agent_name, pre_rtc_dir=pre_rtc_dir, extra_args=extra_args,
-            health_port=health_port, num_idle_processes=num_idle_processes,
+            agent_name=agent_name,
+            pre_rtc_dir=pre_rtc_dir,
+            extra_args=extra_args,
+            health_port=health_port,
+            num_idle_processes=num_idle_processes,
             load_threshold=load_threshold,
         )
-        return await cls._launch(args, log_path=log_path, ready_timeout_s=ready_timeout_s,
-                                 env={"LIVEKIT_URL": livekit_url})
+        return await cls._launch(
+            args,
+            log_path=log_path,
+            ready_timeout_s=ready_timeout_s,
+            env={"LIVEKIT_URL": livekit_url},
+        )
 
     @property
     def health_port(self) -> int | None:
@@ -152,11 +194,30 @@ class LiveKitAgentWorkerProcess(AgentWorkerProcess):
 
 
 def livekit_worker_args(
-    *, agent_name: str, pre_rtc_dir: Path, extra_args: list[str] | None = None,
-    health_port: int = 0, num_idle_processes: int = 1, load_threshold: float = 0.95,
+    *,
+    agent_name: str,
+    pre_rtc_dir: Path,
+    extra_args: list[str] | None = None,
+    health_port: int = 0,
+    num_idle_processes: int = 1,
+    load_threshold: float = 0.95,
 ) -> list[str]:
     """The worker's command line (no credential is ever on it)."""
-    return [sys.executable, "-m", "agent", "livekit", "start", "--agent-name", agent_name,
-            "--pre-rtc-dir", str(pre_rtc_dir), "--health-port", str(health_port),
-            "--num-idle-processes", str(num_idle_processes),
-            "--load-threshold", str(load_threshold), *(extra_args or [])]
+    return [
+        sys.executable,
+        "-m",
+        "agent",
+        "livekit",
+        "start",
+        "--agent-name",
+        agent_name,
+        "--pre-rtc-dir",
+        str(pre_rtc_dir),
+        "--health-port",
+        str(health_port),
+        "--num-idle-processes",
+        str(num_idle_processes),
+        "--load-threshold",
+        str(load_threshold),
+        *(extra_args or []),
+    ]

@@ -33,8 +33,13 @@ def blackbox_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path, l
     shutil.copyfile(REPO_ROOT / "cases" / "defs" / f"{CASE}.yaml", suite)  # a one-case file
     lines: list[str] = []
     opts = RunOptions(
-        suite=str(suite), output_root=tmp / "out", pre_rtc_root=tmp / "pre", blackbox=True,
-        agent_args=["--no-autortc-hooks"], max_attempts=1, echo=lines.append,
+        suite=str(suite),
+        output_root=tmp / "out",
+        pre_rtc_root=tmp / "pre",
+        blackbox=True,
+        agent_args=["--no-autortc-hooks"],
+        max_attempts=1,
+        echo=lines.append,
     )
     code = asyncio.run(run_and_report(opts))
     (run_dir,) = list((tmp / "out").iterdir())

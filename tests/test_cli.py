@@ -10,8 +10,13 @@ import pytest
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "autortc.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "autortc.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.mark.parametrize(
@@ -23,12 +28,15 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     ],
     ids=["missing_file", "malformed_yaml", "bad_field"],
 )
-def test_bad_case_file_exits_2_naming_file_and_problem(tmp_path: Path, content: str | None,
-                                                        expected: str) -> None:
+def test_bad_case_file_exits_2_naming_file_and_problem(
+    tmp_path: Path, content: str | None, expected: str
+) -> None:
     path = tmp_path / "x.yaml"
     if content is not None:
         path.write_text(content)
-    proc = _run("run", "--suite", str(path), "--local", "--output", str(tmp_path / "out"), cwd=tmp_path)
+    proc = _run(
+        "run", "--suite", str(path), "--local", "--output", str(tmp_path / "out"), cwd=tmp_path
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert str(path) in proc.stderr or "x.yaml" in proc.stderr
@@ -44,8 +52,17 @@ def test_unknown_suite_name_exits_2(tmp_path: Path) -> None:
 
 
 def test_missing_baseline_exits_2_before_running(tmp_path: Path) -> None:
-    proc = _run("run", "--suite", "mini", "--local", "--baseline", str(tmp_path / "none.json"),
-                "--output", str(tmp_path / "out"), cwd=tmp_path)
+    proc = _run(
+        "run",
+        "--suite",
+        "mini",
+        "--local",
+        "--baseline",
+        str(tmp_path / "none.json"),
+        "--output",
+        str(tmp_path / "out"),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2
     assert "baseline file not found" in proc.stderr
     assert not (tmp_path / "out").exists()

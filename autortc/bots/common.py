@@ -36,8 +36,13 @@ async def pump_messages(
         async for dm in conn.messages():
             msg = flt.accept(dm.topic, dm.payload)
             if fh is not None:
-                rec = {"recv_t_ns": dm.recv_t_ns, "topic": dm.topic, "sender": dm.sender,
-                       "accepted": msg is not None, "msg": msg}
+                rec = {
+                    "recv_t_ns": dm.recv_t_ns,
+                    "topic": dm.topic,
+                    "sender": dm.sender,
+                    "accepted": msg is not None,
+                    "msg": msg,
+                }
                 if msg is None:
                     rec["raw"] = dm.payload[:200].decode("utf-8", "replace")
                 fh.write(json.dumps(rec) + "\n")
@@ -70,7 +75,9 @@ def write_json(path: Path, body: dict[str, Any]) -> None:
 
 def bot_main(name: str, run: Callable[[BotJob], Awaitable[int]]) -> None:
     """Process entry: `python -m autortc.bots.<bot> JOB.json`. Exit 0 ok, 3 infra, 4 crash."""
-    logging.basicConfig(level=logging.WARNING, format=f"[{name}] %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format=f"[{name}] %(levelname)s %(name)s: %(message)s"
+    )
     if len(sys.argv) != 2:
         print(f"usage: python -m autortc.bots.{name} JOB.json", file=sys.stderr)
         sys.exit(2)
@@ -78,8 +85,11 @@ def bot_main(name: str, run: Callable[[BotJob], Awaitable[int]]) -> None:
     try:
         code = asyncio.run(run(job))
     except Exception as e:  # a crash must still leave a trace on disk
-        crash = {"status": "BOT_CRASHED", "error": f"{type(e).__name__}: {e}",
-                 "traceback": traceback.format_exc()}
+        crash = {
+            "status": "BOT_CRASHED",
+            "error": f"{type(e).__name__}: {e}",
+            "traceback": traceback.format_exc(),
+        }
         write_json(Path(job.out_dir) / f"{name}_crash.json", crash)
         print(f"{name} crashed: {type(e).__name__}: {e}", file=sys.stderr)
         sys.exit(4)

@@ -72,7 +72,9 @@ async def run_probe(job: BotJob) -> int:
     transport = transport_from_url(job.transport_url)
     flt = MessageFilter(job.trace_id)
     barrier = BarrierState(blackbox=job.blackbox)
-    stop = StopRule(n_turns=len(job.turns), record_pad_ms=job.record_pad_ms, tail_ms=job.stop_tail_ms)
+    stop = StopRule(
+        n_turns=len(job.turns), record_pad_ms=job.record_pad_ms, tail_ms=job.stop_tail_ms
+    )
     wake = asyncio.Event()
     agent_rec, user_rec = Recorder(), Recorder()
     result: dict[str, Any] = {"status": "OK", "trace_id": job.trace_id}
@@ -89,17 +91,27 @@ async def run_probe(job: BotJob) -> int:
     t_join_ns = time.monotonic_ns()
     try:
         async with asyncio.TaskGroup() as tg:
-            tasks = [tg.create_task(pump_messages(conn, flt, on_msg, log_path=out / "events.jsonl"),
-                                    name="probe.pump")]
+            tasks = [
+                tg.create_task(
+                    pump_messages(conn, flt, on_msg, log_path=out / "events.jsonl"),
+                    name="probe.pump",
+                )
+            ]
             agent_id = await _wait_agent(conn, job.agent_join_timeout_s)
             if agent_id is None:
                 result["status"] = "AGENT_NOT_JOINED"
             else:
                 result["agent_identity"] = agent_id
-                tasks.append(tg.create_task(agent_rec.record(conn, agent_id), name="probe.rec_agent"))
-                tasks.append(tg.create_task(user_rec.record(conn, USER_IDENTITY), name="probe.rec_user"))
+                tasks.append(
+                    tg.create_task(agent_rec.record(conn, agent_id), name="probe.rec_agent")
+                )
+                tasks.append(
+                    tg.create_task(user_rec.record(conn, USER_IDENTITY), name="probe.rec_user")
+                )
                 remaining_s = job.barrier_timeout_s - (time.monotonic_ns() - t_join_ns) / 1e9
-                if not await _barrier(conn, job, agent_rec, barrier, wake, probe_msg_ids, remaining_s):
+                if not await _barrier(
+                    conn, job, agent_rec, barrier, wake, probe_msg_ids, remaining_s
+                ):
                     result["status"] = "BARRIER_TIMEOUT"
                 else:
                     result["barrier_complete_t_ns"] = barrier.complete_t_ns
@@ -119,8 +131,15 @@ async def run_probe(job: BotJob) -> int:
     return 0 if result["status"] == "OK" else 3
 
 
-async def _barrier(conn: RoomConnection, job: BotJob, rec: Recorder, barrier: BarrierState,
-                   wake: asyncio.Event, sent_ids: list[str], timeout_s: float) -> bool:
+async def _barrier(
+    conn: RoomConnection,
+    job: BotJob,
+    rec: Recorder,
+    barrier: BarrierState,
+    wake: asyncio.Event,
+    sent_ids: list[str],
+    timeout_s: float,
+) -> bool:
     """First frame -> probe_ready every 250 ms until agent_ready answers one that the
     user bot could also see (it was in the room when it was sent). Data packets reach
     only participants present at send time, so a user bot that joins late would
@@ -132,15 +151,20 @@ async def _barrier(conn: RoomConnection, job: BotJob, rec: Recorder, barrier: Ba
             await rec.first_frame.wait()
             while True:
                 user_present = USER_IDENTITY in conn.remote_identities()
-                msg = make_message("probe_ready", trace_id=job.trace_id, case_id=job.case_id,
-                                   t_ns=time.monotonic_ns())
+                msg = make_message(
+                    "probe_ready",
+                    trace_id=job.trace_id,
+                    case_id=job.case_id,
+                    t_ns=time.monotonic_ns(),
+                )
                 sent_ids.append(msg["msg_id"])
                 if user_present:
                     seen_by_user.add(msg["msg_id"])
                 await conn.send_message(TOPIC_PROBE, encode(msg))
                 barrier.observe(msg, recv_t_ns=msg["t_ns"])  # our own message is not echoed
                 done = (barrier.blackbox and user_present) or (
-                    barrier.agent_ready_in_reply_to & seen_by_user)
+                    barrier.agent_ready_in_reply_to & seen_by_user
+                )
                 if barrier.complete and done:
                     return True
                 wake.clear()
@@ -153,7 +177,9 @@ async def _barrier(conn: RoomConnection, job: BotJob, rec: Recorder, barrier: Ba
         return False
 
 
-async def _wait_for_end(conn: RoomConnection, stop: StopRule, wake: asyncio.Event, job: BotJob) -> None:
+async def _wait_for_end(
+    conn: RoomConnection, stop: StopRule, wake: asyncio.Event, job: BotJob
+) -> None:
     """Record until the stop rule says so, or the user bot has left the room."""
     total_budget_s = job.barrier_timeout_s + 120 + job.record_pad_ms / 1000
 
@@ -171,8 +197,10 @@ async def _wait_for_end(conn: RoomConnection, stop: StopRule, wake: asyncio.Even
 
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(total_budget_s):
-            waiters = [asyncio.create_task(stop_rule(), name="probe.stop_rule"),
-                       asyncio.create_task(user_gone(), name="probe.user_gone")]
+            waiters = [
+                asyncio.create_task(stop_rule(), name="probe.stop_rule"),
+                asyncio.create_task(user_gone(), name="probe.user_gone"),
+            ]
             try:
                 await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             finally:

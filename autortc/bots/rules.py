@@ -90,7 +90,11 @@ class StopRule:
 
 
 def eot_left_t_ns(
-    *, capture_return_t_ns: int, queued_after_s: float, frame_end_sample: int, eot_sample: int,
+    *,
+    capture_return_t_ns: int,
+    queued_after_s: float,
+    frame_end_sample: int,
+    eot_sample: int,
     sample_rate_hz: int,
 ) -> int:
     """When the EoT sample left the user bot, accounting for the send queue.

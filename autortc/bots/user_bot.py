@@ -38,9 +38,13 @@ class Feeder:
     """Pushes frames continuously: queued turn audio, else silence. Records every frame."""
 
     pub: AudioPublisher
-    pending: list[tuple[int, int, np.ndarray]] = field(default_factory=list)  # (turn, frame_idx, pcm)
+    pending: list[tuple[int, int, np.ndarray]] = field(
+        default_factory=list
+    )  # (turn, frame_idx, pcm)
     sent_pcm: list[np.ndarray] = field(default_factory=list)
-    log: list[tuple[int, int, int, float]] = field(default_factory=list)  # (turn, idx, t_ns, queued_s)
+    log: list[tuple[int, int, int, float]] = field(
+        default_factory=list
+    )  # (turn, idx, t_ns, queued_s)
     turn_done: dict[int, asyncio.Event] = field(default_factory=dict)
     frame_log_by_turn: dict[int, list[tuple[int, int, float, int]]] = field(default_factory=dict)
 
@@ -62,7 +66,9 @@ class Feeder:
             global_start = len(self.sent_pcm) * SAMPLES_PER_FRAME
             self.sent_pcm.append(pcm)
             if turn >= 0:
-                self.frame_log_by_turn.setdefault(turn, []).append((idx, t_ns, queued_s, global_start))
+                self.frame_log_by_turn.setdefault(turn, []).append(
+                    (idx, t_ns, queued_s, global_start)
+                )
                 if not any(p[0] == turn for p in self.pending):
                     self.turn_done[turn].set()
 
@@ -74,9 +80,13 @@ def _turn_timing(turn: TurnJob, frames: list[tuple[int, int, float, int]]) -> di
     def left_t_ns(sample: int) -> int:
         idx = min(sample // SAMPLES_PER_FRAME, max(by_idx))
         t_ns, q, _ = by_idx[idx]
-        return eot_left_t_ns(capture_return_t_ns=t_ns, queued_after_s=q,
-                             frame_end_sample=(idx + 1) * SAMPLES_PER_FRAME, eot_sample=sample,
-                             sample_rate_hz=SAMPLE_RATE_HZ)
+        return eot_left_t_ns(
+            capture_return_t_ns=t_ns,
+            queued_after_s=q,
+            frame_end_sample=(idx + 1) * SAMPLES_PER_FRAME,
+            eot_sample=sample,
+            sample_rate_hz=SAMPLE_RATE_HZ,
+        )
 
     first_global = by_idx[0][2]
     return {
@@ -95,7 +105,9 @@ async def run_user(job: BotJob) -> int:
     transport = transport_from_url(job.transport_url)
     flt = MessageFilter(job.trace_id)
     barrier = BarrierState(blackbox=job.blackbox)
-    stop = StopRule(n_turns=len(job.turns), record_pad_ms=job.record_pad_ms, tail_ms=job.stop_tail_ms)
+    stop = StopRule(
+        n_turns=len(job.turns), record_pad_ms=job.record_pad_ms, tail_ms=job.stop_tail_ms
+    )
     barrier_ev, wake = asyncio.Event(), asyncio.Event()
     replies: dict[int, dict[str, int | bool]] = {}
     result: dict[str, Any] = {"status": "OK", "trace_id": job.trace_id, "turns": []}
@@ -109,8 +121,9 @@ async def run_user(job: BotJob) -> int:
         wake.set()
 
     async def say(type_: str, **fields: Any) -> None:
-        m = make_message(type_, trace_id=job.trace_id, case_id=job.case_id,
-                         t_ns=time.monotonic_ns(), **fields)
+        m = make_message(
+            type_, trace_id=job.trace_id, case_id=job.case_id, t_ns=time.monotonic_ns(), **fields
+        )
         await conn.send_message(TOPIC_USER, encode(m))
         stop.observe(m, recv_t_ns=m["t_ns"])  # our own messages are not echoed back
 
@@ -150,7 +163,8 @@ async def run_user(job: BotJob) -> int:
             write_wav(out / "input.wav", pcm)
             result["turns"] = [
                 _turn_timing(t, feeder.frame_log_by_turn[t.turn_index])
-                for t in job.turns if t.turn_index in feeder.frame_log_by_turn
+                for t in job.turns
+                if t.turn_index in feeder.frame_log_by_turn
             ]
         write_json(out / "user_result.json", result)
         await conn.aclose()
@@ -158,20 +172,28 @@ async def run_user(job: BotJob) -> int:
     return 0 if result["status"] == "OK" else 3
 
 
-async def _play_turns(job: BotJob, feeder: Feeder, replies: dict[int, dict[str, int | bool]],
-                      say: Any, wait_for: Any, result: dict[str, Any]) -> None:
+async def _play_turns(
+    job: BotJob,
+    feeder: Feeder,
+    replies: dict[int, dict[str, int | bool]],
+    say: Any,
+    wait_for: Any,
+    result: dict[str, Any],
+) -> None:
     for k, turn in enumerate(job.turns):
         if turn.barge_in_after_agent_ms is not None:
             # barge in once the agent has been speaking for the given time
             seq = k - 1
-            if not await wait_for(lambda s=seq: "reply_start" in replies.get(s, {}),
-                                  job.reply_wait_timeout_s):
+            if not await wait_for(
+                lambda s=seq: "reply_start" in replies.get(s, {}), job.reply_wait_timeout_s
+            ):
                 result.setdefault("warnings", []).append(f"turn {k}: no reply_start to barge into")
             await asyncio.sleep(turn.barge_in_after_agent_ms / 1000)
         elif k > 0:
             seq = k - 1
-            if not await wait_for(lambda s=seq: "reply_end" in replies.get(s, {}),
-                                  job.reply_wait_timeout_s):
+            if not await wait_for(
+                lambda s=seq: "reply_end" in replies.get(s, {}), job.reply_wait_timeout_s
+            ):
                 result.setdefault("warnings", []).append(f"turn {k}: no reply_end before speaking")
             await asyncio.sleep(job.gap_between_turns_ms / 1000)
         pcm, _sr = read_wav(turn.audio_path)

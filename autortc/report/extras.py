@@ -65,17 +65,26 @@ def _post_track(post: np.ndarray, recv: np.ndarray, row: Mapping[str, Any]) -> T
     a, b = row.get("reply_start_sample"), row.get("reply_end_sample")
     if a is not None and b is not None:
         ta, tb = sample_times_ns(np.array([a, b]), recv)
-        tr.regions.append((float(ta), float(tb), f"reply slice ({row.get('slice_source')}) samples {a}…{b}"))
+        tr.regions.append(
+            (float(ta), float(tb), f"reply slice ({row.get('slice_source')}) samples {a}…{b}")
+        )
     return tr
 
 
-def _user_track(att: Path, probe: Mapping[str, Any], turns: list[dict[str, Any]], notes: list[str]) -> Track | None:
+def _user_track(
+    att: Path, probe: Mapping[str, Any], turns: list[dict[str, Any]], notes: list[str]
+) -> Track | None:
     user = _wav(att / "post_rtc_user.wav", notes)
     user_recv = np.asarray(probe.get("user_frames_recv_t_ns") or [], dtype=np.int64)
     if user is not None and len(user_recv):
         n = min(len(user), len(user_recv) * SPF)
-        return Track("post_rtc_user", user[:n], sample_times_ns(_frame_starts(n), user_recv), SPF,
-                     note="user at the probe")
+        return Track(
+            "post_rtc_user",
+            user[:n],
+            sample_times_ns(_frame_starts(n), user_recv),
+            SPF,
+            note="user at the probe",
+        )
     inp = _wav(att / "input.wav", notes)
     if inp is None:
         notes.append("no user track: post_rtc_user.wav and input.wav missing")
@@ -84,32 +93,57 @@ def _user_track(att: Path, probe: Mapping[str, Any], turns: list[dict[str, Any]]
     if t.get("eot_left_t_ns") is not None and t.get("eot_sample_in_input") is not None:
         # input sample s left the user bot at eot_left - (eot_sample_in_input - s) / sr
         starts = _frame_starts(len(inp)).astype(np.float64)
-        t_ns = float(t["eot_left_t_ns"]) - (float(t["eot_sample_in_input"]) - starts) * 1e9 / SAMPLE_RATE_HZ
+        t_ns = (
+            float(t["eot_left_t_ns"])
+            - (float(t["eot_sample_in_input"]) - starts) * 1e9 / SAMPLE_RATE_HZ
+        )
         return Track("input.wav", inp, t_ns, SPF, note="as it left the user bot")
     notes.append("input.wav has no EoT timing (user_result.json): drawn on its own axis from 0")
-    return Track("input.wav", inp, _frame_starts(len(inp)) * 1e9 / SAMPLE_RATE_HZ, SPF, note="own axis")
+    return Track(
+        "input.wav", inp, _frame_starts(len(inp)) * 1e9 / SAMPLE_RATE_HZ, SPF, note="own axis"
+    )
 
 
-def _pre_track(att: Path, row: Mapping[str, Any], recv: np.ndarray, notes: list[str]) -> Track | None:
+def _pre_track(
+    att: Path, row: Mapping[str, Any], recv: np.ndarray, notes: list[str]
+) -> Track | None:
     pre = _wav(att / "pre_rtc.wav", notes)
     if pre is None:
-        notes.append("no pre_rtc.wav: black-box agent, or pre_rtc was not collected "
-                     f"(capture_status {row.get('capture_status')}); Ring 1 figures are null")
+        notes.append(
+            "no pre_rtc.wav: black-box agent, or pre_rtc was not collected "
+            f"(capture_status {row.get('capture_status')}); Ring 1 figures are null"
+        )
         return None
     meta = read_json(att / "pre_rtc.json") or {}
-    bounds = {int(r["reply_seq"]): int(r["start_sample"]) for r in meta.get("replies", []) if "reply_seq" in r}
+    bounds = {
+        int(r["reply_seq"]): int(r["start_sample"])
+        for r in meta.get("replies", [])
+        if "reply_seq" in r
+    }
     rep = (row.get("replies") or [{}])[0]
     lag, seq, start = rep.get("align_lag_samples"), rep.get("reply_seq"), rep.get("start_sample")
     if lag is not None and seq in bounds and start is not None and len(recv):
         q = start + (_frame_starts(len(pre)) - bounds[seq]) + lag
-        return Track("pre_rtc", pre, sample_times_ns(q, recv), SPF, note=f"aligned on reply #{seq} (lag {lag})")
-    notes.append("pre_rtc is not aligned with the probe recording (no alignment lag): drawn from the "
-                 + ("reply start" if start is not None else "recording start"))
+        return Track(
+            "pre_rtc",
+            pre,
+            sample_times_ns(q, recv),
+            SPF,
+            note=f"aligned on reply #{seq} (lag {lag})",
+        )
+    notes.append(
+        "pre_rtc is not aligned with the probe recording (no alignment lag): drawn from the "
+        + ("reply start" if start is not None else "recording start")
+    )
     t0 = float(sample_times_ns(np.array([start or 0]), recv)[0]) if len(recv) else 0.0
-    return Track("pre_rtc", pre, t0 + _frame_starts(len(pre)) * 1e9 / SAMPLE_RATE_HZ, SPF, note="not aligned")
+    return Track(
+        "pre_rtc", pre, t0 + _frame_starts(len(pre)) * 1e9 / SAMPLE_RATE_HZ, SPF, note="not aligned"
+    )
 
 
-def _markers(att: Path, row: Mapping[str, Any], recv: np.ndarray, turns: list[dict[str, Any]]) -> list[Marker]:
+def _markers(
+    att: Path, row: Mapping[str, Any], recv: np.ndarray, turns: list[dict[str, Any]]
+) -> list[Marker]:
     out: list[Marker] = []
     for t in turns:
         if t.get("eot_left_t_ns") is None:
@@ -117,20 +151,32 @@ def _markers(att: Path, row: Mapping[str, Any], recv: np.ndarray, turns: list[di
         k = t.get("turn_index", 0)
         if len(recv):
             n = time_to_sample(float(t["eot_left_t_ns"]), recv, sample_rate_hz=SAMPLE_RATE_HZ)
-            out.append(Marker("eot", sample_to_time_ns(n, recv, sample_rate_hz=SAMPLE_RATE_HZ),
-                              f"EoT t{k} (post sample {n})"))
+            out.append(
+                Marker(
+                    "eot",
+                    sample_to_time_ns(n, recv, sample_rate_hz=SAMPLE_RATE_HZ),
+                    f"EoT t{k} (post sample {n})",
+                )
+            )
         else:
             out.append(Marker("eot", float(t["eot_left_t_ns"]), f"EoT t{k}"))
     for ev in read_events(att / "events.jsonl"):
         if ev.get("type") in ("reply_start", "reply_end"):
-            out.append(Marker(ev["type"], float(ev["recv_t_ns"]), f"{ev['type']} #{ev.get('reply_seq')}"))
+            out.append(
+                Marker(ev["type"], float(ev["recv_t_ns"]), f"{ev['type']} #{ev.get('reply_seq')}")
+            )
     onsets = [(t.get("turn_index", 0), t.get("onset_sample")) for t in row.get("turns") or []]
     if not onsets:
         onsets = [(0, row.get("onset_sample"))]
     for k, n in onsets:
         if n is not None and len(recv):
-            out.append(Marker("first_audio", sample_to_time_ns(int(n), recv, sample_rate_hz=SAMPLE_RATE_HZ),
-                              f"first audio t{k}"))
+            out.append(
+                Marker(
+                    "first_audio",
+                    sample_to_time_ns(int(n), recv, sample_rate_hz=SAMPLE_RATE_HZ),
+                    f"first audio t{k}",
+                )
+            )
     return out
 
 
@@ -148,8 +194,10 @@ def load_case_view(att: Path, row: Mapping[str, Any]) -> CaseView:
     if post is not None and len(recv):
         tracks.append(_post_track(post, recv, row))
     else:
-        view.notes.append("no post_rtc_full.wav or no probe receive times: the probe heard nothing "
-                          f"(capture_status {row.get('capture_status')})")
+        view.notes.append(
+            "no post_rtc_full.wav or no probe receive times: the probe heard nothing "
+            f"(capture_status {row.get('capture_status')})"
+        )
     tracks.append(_pre_track(att, row, recv, view.notes))
     view.tracks = [t for t in tracks if t is not None]
     view.markers = _markers(att, row, recv, turns)
@@ -157,17 +205,27 @@ def load_case_view(att: Path, row: Mapping[str, Any]) -> CaseView:
     for name, label in (("post_rtc_reply.wav", "post reply"), ("pre_rtc.wav", "pre_rtc")):
         audio = _wav(att / name, view.notes)
         if audio is None:
-            why = (f"no reply slice (capture_status {row.get('capture_status')})" if name.startswith("post")
-                   else "black-box agent or not collected")
+            why = (
+                f"no reply slice (capture_status {row.get('capture_status')})"
+                if name.startswith("post")
+                else "black-box agent or not collected"
+            )
             view.clips.append(AudioClip(label, None, f"{name} missing: {why}"))
         else:
-            view.clips.append(AudioClip(label, wav_data_uri(audio, sample_rate_hz=SAMPLE_RATE_HZ),
-                                        f"({len(audio) / SAMPLE_RATE_HZ:.1f} s, embedded at 16 kHz)"))
+            view.clips.append(
+                AudioClip(
+                    label,
+                    wav_data_uri(audio, sample_rate_hz=SAMPLE_RATE_HZ),
+                    f"({len(audio) / SAMPLE_RATE_HZ:.1f} s, embedded at 16 kHz)",
+                )
+            )
     return view
 
 
 def _to_relative_seconds(view: CaseView) -> None:
-    starts = [float(t.frame_t_s[0]) for t in view.tracks if len(t.frame_t_s)] + [m.t_s for m in view.markers]
+    starts = [float(t.frame_t_s[0]) for t in view.tracks if len(t.frame_t_s)] + [
+        m.t_s for m in view.markers
+    ]
     t0 = min(starts) if starts else 0.0
     for t in view.tracks:
         t.frame_t_s = (np.asarray(t.frame_t_s, dtype=np.float64) - t0) / 1e9

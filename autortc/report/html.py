@@ -63,8 +63,13 @@ class CaseView:
     notes: list[str] = field(default_factory=list)
 
 
-def wav_data_uri(samples: np.ndarray, *, sample_rate_hz: int, max_s: float = MAX_CLIP_S,
-                 rate_hz: int = EMBED_RATE_HZ) -> str:
+def wav_data_uri(
+    samples: np.ndarray,
+    *,
+    sample_rate_hz: int,
+    max_s: float = MAX_CLIP_S,
+    rate_hz: int = EMBED_RATE_HZ,
+) -> str:
     """float samples -> `data:audio/wav;base64,...` at `rate_hz`, cut to `max_s` seconds."""
     x = np.asarray(samples, dtype=np.float64)[: int(max_s * sample_rate_hz)]
     if sample_rate_hz != rate_hz and len(x):
@@ -92,38 +97,64 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, cls: str) ->
 
 def kpi_block(s: Mapping[str, Any]) -> str:
     ci = s.get("PRIMARY_KPI_DELTA_CI95")
-    items = [f"<li><b>PRIMARY_KPI</b> <code>{escape(str(s.get('PRIMARY_KPI_NAME')))}</code> = "
-             f"<b>{fmt(s.get('PRIMARY_KPI_VALUE'))} ms</b> over {s.get('PRIMARY_KPI_N', 0)} P0 first replies</li>"]
+    items = [
+        f"<li><b>PRIMARY_KPI</b> <code>{escape(str(s.get('PRIMARY_KPI_NAME')))}</code> = "
+        f"<b>{fmt(s.get('PRIMARY_KPI_VALUE'))} ms</b> over {s.get('PRIMARY_KPI_N', 0)} P0 first replies</li>"
+    ]
     if s.get("BASELINE_VERSION"):
         ci_s = f" (95 % CI {fmt(ci[0])} … {fmt(ci[1])} ms)" if ci else ""
-        items.append(f"<li><b>Baseline</b> <code>{escape(str(s['BASELINE_VERSION']))}</code>: "
-                     f"{fmt(s.get('BASELINE_PRIMARY_KPI'))} ms</li>")
-        items.append(f"<li><b>Delta</b>: {fmt(s.get('PRIMARY_KPI_DELTA_MS'))} ms{escape(ci_s)}; regression "
-                     f"above +{fmt(s.get('PRIMARY_KPI_REGRESSION_MS'))} ms</li>")
+        items.append(
+            f"<li><b>Baseline</b> <code>{escape(str(s['BASELINE_VERSION']))}</code>: "
+            f"{fmt(s.get('BASELINE_PRIMARY_KPI'))} ms</li>"
+        )
+        items.append(
+            f"<li><b>Delta</b>: {fmt(s.get('PRIMARY_KPI_DELTA_MS'))} ms{escape(ci_s)}; regression "
+            f"above +{fmt(s.get('PRIMARY_KPI_REGRESSION_MS'))} ms</li>"
+        )
     else:
-        items.append("<li><b>Baseline</b>: none given (<code>--baseline golden/&lt;name&gt;/summary.json"
-                     "</code>)</li>")
+        items.append(
+            "<li><b>Baseline</b>: none given (<code>--baseline golden/&lt;name&gt;/summary.json"
+            "</code>)</li>"
+        )
     items.append(
         f"<li>Verdict {_v(s.get('verdict'))} (exit {s.get('exit_code')}); run <code>{escape(str(s.get('run_id')))}"
         f"</code> on the {escape(str(s.get('transport')))} transport; {s.get('n_cases')} cases, "
         f"{s.get('n_attempts')} attempts, retry rate {fmt((s.get('retry_rate') or 0) * 100, 0)} %; "
-        f"wall time {fmt(s.get('wall_s'))} s</li>")
+        f"wall time {fmt(s.get('wall_s'))} s</li>"
+    )
     return f'<section id="kpi" class="kpi"><ul>{"".join(items)}</ul></section>'
 
 
 def gates_table(gates: Sequence[Mapping[str, Any]]) -> str:
-    rows = [[escape(g["name"]), escape(str(g["scope"])), fmt(g.get("observed"), 3), fmt(g.get("threshold"), 3),
-             _v(g["verdict"]), escape(str(g.get("detail", "")))] for g in gates]
-    return ('<section id="gates"><h2>Gates</h2>'
-            + _table(["gate", "scope", "observed", "threshold", "verdict", "detail"], rows, cls="gates")
-            + "</section>")
+    rows = [
+        [
+            escape(g["name"]),
+            escape(str(g["scope"])),
+            fmt(g.get("observed"), 3),
+            fmt(g.get("threshold"), 3),
+            _v(g["verdict"]),
+            escape(str(g.get("detail", ""))),
+        ]
+        for g in gates
+    ]
+    return (
+        '<section id="gates"><h2>Gates</h2>'
+        + _table(["gate", "scope", "observed", "threshold", "verdict", "detail"], rows, cls="gates")
+        + "</section>"
+    )
 
 
 CASE_COLUMNS = (
-    ("eot→first audio ms", "eot_to_first_audio_ms", 1), ("agent eot→publish ms", "agent_eot_to_first_audio_ms", 1),
-    ("max gap ms", "max_gap_ms", 1), ("added gap ms", "added_gap_ms", 1), ("dropouts", "audible_dropout", 1),
-    ("clipping", "clipping_ratio", 4), ("inter-arrival p95 ms", "inter_arrival_p95_ms", 1),
-    ("mel dist dB", "mel_distance", 2), ("hf drop", "hf_ratio_drop", 3), ("barge-in stop ms", "barge_in_stop_ms", 1),
+    ("eot→first audio ms", "eot_to_first_audio_ms", 1),
+    ("agent eot→publish ms", "agent_eot_to_first_audio_ms", 1),
+    ("max gap ms", "max_gap_ms", 1),
+    ("added gap ms", "added_gap_ms", 1),
+    ("dropouts", "audible_dropout", 1),
+    ("clipping", "clipping_ratio", 4),
+    ("inter-arrival p95 ms", "inter_arrival_p95_ms", 1),
+    ("mel dist dB", "mel_distance", 2),
+    ("hf drop", "hf_ratio_drop", 3),
+    ("barge-in stop ms", "barge_in_stop_ms", 1),
 )
 
 
@@ -132,63 +163,114 @@ def cases_table(rows: Sequence[Mapping[str, Any]]) -> str:
     for r in rows:
         cid = escape(str(r["case_id"]))
         interrupted = [rep.get("interrupted") for rep in (r.get("replies") or [])]
-        body.append([f'<a href="#case-{cid}">{cid}</a>', escape(str(r.get("priority"))), str(r.get("attempt")),
-                     _v(r.get("capture_status")), escape(str(r.get("slice_source")))]
-                    + [fmt(r.get(k), nd) for _, k, nd in CASE_COLUMNS] + [escape(str(interrupted))])
-    header = ["case", "prio", "attempt", "status", "slice"] + [c for c, _, _ in CASE_COLUMNS] + ["interrupted"]
+        body.append(
+            [
+                f'<a href="#case-{cid}">{cid}</a>',
+                escape(str(r.get("priority"))),
+                str(r.get("attempt")),
+                _v(r.get("capture_status")),
+                escape(str(r.get("slice_source"))),
+            ]
+            + [fmt(r.get(k), nd) for _, k, nd in CASE_COLUMNS]
+            + [escape(str(interrupted))]
+        )
+    header = (
+        ["case", "prio", "attempt", "status", "slice"]
+        + [c for c, _, _ in CASE_COLUMNS]
+        + ["interrupted"]
+    )
     return f'<section id="cases"><h2>Cases</h2>{_table(header, body, cls="cases")}</section>'
 
 
 def fixes_block(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> str:
-    fixes = [g for g in summary.get("gates", []) if g["verdict"] in ("FAIL", "WARN", "INFRA") and g.get("fix")]
-    items = [f"<li><b>{escape(g['name'])}</b> ({escape(str(g['scope']))}, {_v(g['verdict'])}): "
-             f"{escape(g['fix'])}</li>" for g in fixes] or ["<li>none</li>"]
+    fixes = [
+        g
+        for g in summary.get("gates", [])
+        if g["verdict"] in ("FAIL", "WARN", "INFRA") and g.get("fix")
+    ]
+    items = [
+        f"<li><b>{escape(g['name'])}</b> ({escape(str(g['scope']))}, {_v(g['verdict'])}): "
+        f"{escape(g['fix'])}</li>"
+        for g in fixes
+    ] or ["<li>none</li>"]
     out = f'<section id="fixes"><h2>Suggested fixes</h2><ul>{"".join(items)}</ul>'
-    nulls = [(r["case_id"], r["attempt"], k, v) for r in rows for k, v in (r.get("null_reasons") or {}).items()]
+    nulls = [
+        (r["case_id"], r["attempt"], k, v)
+        for r in rows
+        for k, v in (r.get("null_reasons") or {}).items()
+    ]
     if nulls:
-        out += "<h3>Figures without a value, and why</h3><ul>" + "".join(
-            f"<li>{escape(str(c))} a{a}: <code>{escape(k)}</code> — {escape(str(v))}</li>"
-            for c, a, k, v in nulls) + "</ul>"
+        out += (
+            "<h3>Figures without a value, and why</h3><ul>"
+            + "".join(
+                f"<li>{escape(str(c))} a{a}: <code>{escape(k)}</code> — {escape(str(v))}</li>"
+                for c, a, k, v in nulls
+            )
+            + "</ul>"
+        )
     return out + "</section>"
 
 
 def latency_block(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> str:
-    vals = [(str(r["case_id"]), float(r["eot_to_first_audio_ms"])) for r in final_rows(rows)
-            if r.get("eot_to_first_audio_ms") is not None]
+    vals = [
+        (str(r["case_id"]), float(r["eot_to_first_audio_ms"]))
+        for r in final_rows(rows)
+        if r.get("eot_to_first_audio_ms") is not None
+    ]
     thr = (summary.get("gates_config") or {}).get("eot_to_first_audio_p95_ms")
     svg = latency_svg(vals, p95_ms=summary.get("PRIMARY_KPI_VALUE"), threshold_ms=thr)
-    return ('<section id="latency"><h2>Latency distribution: eot_to_first_audio_ms (final attempts)</h2>'
-            f"{svg}<p>P95 (PRIMARY_KPI, P0 only) in red, gate threshold {fmt(thr)} ms in black; "
-            "one dot per case.</p></section>")
+    return (
+        '<section id="latency"><h2>Latency distribution: eot_to_first_audio_ms (final attempts)</h2>'
+        f"{svg}<p>P95 (PRIMARY_KPI, P0 only) in red, gate threshold {fmt(thr)} ms in black; "
+        "one dot per case.</p></section>"
+    )
 
 
 def case_block(view: CaseView) -> str:
     cid = escape(view.case_id)
     r = view.row
-    out = [f'<section class="case" id="case-{cid}"><h3>{cid} (attempt {view.attempt}) — '
-           f"{_v(r.get('capture_status'))}</h3>",
-           f"<p>eot→first audio {fmt(r.get('eot_to_first_audio_ms'))} ms; slice source "
-           f"{escape(str(r.get('slice_source')))}; reply samples {r.get('reply_start_sample')}…"
-           f"{r.get('reply_end_sample')}; onset sample {r.get('onset_sample')}</p>"]
+    out = [
+        f'<section class="case" id="case-{cid}"><h3>{cid} (attempt {view.attempt}) — '
+        f"{_v(r.get('capture_status'))}</h3>",
+        f"<p>eot→first audio {fmt(r.get('eot_to_first_audio_ms'))} ms; slice source "
+        f"{escape(str(r.get('slice_source')))}; reply samples {r.get('reply_start_sample')}…"
+        f"{r.get('reply_end_sample')}; onset sample {r.get('onset_sample')}</p>",
+    ]
     out += [f'<p class="note">{escape(n)}</p>' for n in view.notes]
     if view.tracks:
         out.append(waveform_svg(view.tracks, view.markers, title=f"{view.case_id} waveforms"))
-        out.append('<div class="legend">' + "".join(
-            f'<span style="color:{c}">┆ {escape(k)}</span>' for k, c in
-            (("EoT", "#d62728"), ("reply_start", "#2ca02c"), ("reply_end", "#9467bd"),
-             ("first audio", "#ff7f0e"))) + '<span style="background:#ffe9a8">reply slice</span></div>')
+        out.append(
+            '<div class="legend">'
+            + "".join(
+                f'<span style="color:{c}">┆ {escape(k)}</span>'
+                for k, c in (
+                    ("EoT", "#d62728"),
+                    ("reply_start", "#2ca02c"),
+                    ("reply_end", "#9467bd"),
+                    ("first audio", "#ff7f0e"),
+                )
+            )
+            + '<span style="background:#ffe9a8">reply slice</span></div>'
+        )
     else:
         out.append('<p class="note">no waveform: no audio files in this attempt directory</p>')
     clips = []
     for c in view.clips:
-        body = (f'<audio controls preload="none" src="{c.data_uri}"></audio>' if c.data_uri
-                else '<span class="note">missing</span>')
-        clips.append(f'<div class="clip"><div><b>{escape(c.label)}</b> {escape(c.note)}</div>{body}</div>')
+        body = (
+            f'<audio controls preload="none" src="{c.data_uri}"></audio>'
+            if c.data_uri
+            else '<span class="note">missing</span>'
+        )
+        clips.append(
+            f'<div class="clip"><div><b>{escape(c.label)}</b> {escape(c.note)}</div>{body}</div>'
+        )
     out.append(f'<div class="clips">{"".join(clips)}</div></section>')
     return "".join(out)
 
 
-def render_html(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], views: Sequence[CaseView]) -> str:
+def render_html(
+    summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], views: Sequence[CaseView]
+) -> str:
     """The whole page. `views` are the final attempts' case views (may be empty)."""
     s = summary
     title = f"AutoRTC report: {s.get('suite')} — {s.get('verdict')}"

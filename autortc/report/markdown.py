@@ -26,8 +26,10 @@ def kpi_lines(s: Mapping[str, Any]) -> list[str]:
     ]
     if base:
         lines.append(f"- **Baseline** `{base}`: {fmt(s.get('BASELINE_PRIMARY_KPI'))} ms")
-        lines.append(f"- **Delta**: {fmt(s.get('PRIMARY_KPI_DELTA_MS'), 1)} ms{ci_s}; "
-                     f"regression above +{fmt(s.get('PRIMARY_KPI_REGRESSION_MS'))} ms")
+        lines.append(
+            f"- **Delta**: {fmt(s.get('PRIMARY_KPI_DELTA_MS'), 1)} ms{ci_s}; "
+            f"regression above +{fmt(s.get('PRIMARY_KPI_REGRESSION_MS'))} ms"
+        )
     else:
         lines.append("- **Baseline**: none given (`--baseline golden/<name>/summary.json`)")
     return lines
@@ -41,17 +43,26 @@ def render_report(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]])
         f"- Verdict **{s['verdict']}** (exit {s['exit_code']}); run `{s.get('run_id')}` on the "
         f"{s.get('transport')} transport; {s.get('n_cases')} cases, {s.get('n_attempts')} attempts, "
         f"retry rate {fmt((s.get('retry_rate') or 0) * 100, 0)} %; wall time {fmt(s.get('wall_s'))} s",
-        "", "## Gates", "",
-        "| gate | scope | observed | threshold | verdict | detail |", "|---|---|---|---|---|---|",
+        "",
+        "## Gates",
+        "",
+        "| gate | scope | observed | threshold | verdict | detail |",
+        "|---|---|---|---|---|---|",
     ]
     for g in s.get("gates", []):
-        out.append(f"| {g['name']} | {g['scope']} | {fmt(g['observed'], 3)} | {fmt(g['threshold'], 3)} | "
-                   f"**{g['verdict']}** | {g.get('detail', '')} |")
-    out += ["", "## Cases", "",
-            "| case | prio | attempt | status | slice | eot→first audio ms | agent eot→publish ms | "
-            "max gap ms | added gap ms | dropouts | clipping | inter-arrival p95 ms | mel dist dB | "
-            "hf drop | barge-in stop ms | interrupted |",
-            "|---" * 16 + "|"]
+        out.append(
+            f"| {g['name']} | {g['scope']} | {fmt(g['observed'], 3)} | {fmt(g['threshold'], 3)} | "
+            f"**{g['verdict']}** | {g.get('detail', '')} |"
+        )
+    out += [
+        "",
+        "## Cases",
+        "",
+        "| case | prio | attempt | status | slice | eot→first audio ms | agent eot→publish ms | "
+        "max gap ms | added gap ms | dropouts | clipping | inter-arrival p95 ms | mel dist dB | "
+        "hf drop | barge-in stop ms | interrupted |",
+        "|---" * 16 + "|",
+    ]
     for r in rows:
         interrupted = [rep.get("interrupted") for rep in (r.get("replies") or [])]
         out.append(
@@ -61,12 +72,20 @@ def render_report(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]])
             f"{fmt(r.get('added_gap_ms'))} | {fmt(r.get('audible_dropout'))} | "
             f"{fmt(r.get('clipping_ratio'), 4)} | {fmt(r.get('inter_arrival_p95_ms'))} | "
             f"{fmt(r.get('mel_distance'), 2)} | {fmt(r.get('hf_ratio_drop'), 3)} | "
-            f"{fmt(r.get('barge_in_stop_ms'))} | {interrupted} |")
-    fixes = [g for g in s.get("gates", []) if g["verdict"] in ("FAIL", "WARN", "INFRA") and g.get("fix")]
+            f"{fmt(r.get('barge_in_stop_ms'))} | {interrupted} |"
+        )
+    fixes = [
+        g for g in s.get("gates", []) if g["verdict"] in ("FAIL", "WARN", "INFRA") and g.get("fix")
+    ]
     out += ["", "## Suggested fixes", ""]
-    out += [f"- **{g['name']}** ({g['scope']}, {g['verdict']}): {g['fix']}" for g in fixes] or ["- none"]
-    nulls = [(r["case_id"], r["attempt"], k, v) for r in rows
-             for k, v in (r.get("null_reasons") or {}).items()]
+    out += [f"- **{g['name']}** ({g['scope']}, {g['verdict']}): {g['fix']}" for g in fixes] or [
+        "- none"
+    ]
+    nulls = [
+        (r["case_id"], r["attempt"], k, v)
+        for r in rows
+        for k, v in (r.get("null_reasons") or {}).items()
+    ]
     if nulls:
         out += ["", "## Figures without a value, and why", ""]
         out += [f"- {cid} a{a}: `{k}` — {v}" for cid, a, k, v in nulls]

@@ -46,8 +46,12 @@ def summarize(
     run_info: Mapping[str, Any],
 ) -> SuiteOutcome:
     """Gates, KPI and verdict for one run. Pure: `run_info` carries ids and timings."""
-    kpi = build_kpi_summary(primary_kpi_samples(rows), baseline, baseline_version=baseline_version,
-                            regression_ms=config.kpi_regression_ms)
+    kpi = build_kpi_summary(
+        primary_kpi_samples(rows),
+        baseline,
+        baseline_version=baseline_version,
+        regression_ms=config.kpi_regression_ms,
+    )
     gates = evaluate_gates(rows, config=config, kpi_delta_ms=kpi["PRIMARY_KPI_DELTA_MS"])
     verdict, exit_code = overall_verdict(gates)
     finals = final_rows(rows)
@@ -77,10 +81,25 @@ def _count(values: Any) -> dict[str, int]:
 
 
 CASE_BRIEF_KEYS = (
-    "case_id", "priority", "attempt", "capture_status", "slice_source", "audio_valid",
-    "eot_to_first_audio_ms", "agent_eot_to_first_audio_ms", "tts_first_to_publish_ms",
-    "fast_lane_ttft_ms", "max_gap_ms", "added_gap_ms", "audible_dropout", "clipping_ratio",
-    "inter_arrival_p95_ms", "mel_distance", "hf_ratio_drop", "barge_in_stop_ms", "post_rms",
+    "case_id",
+    "priority",
+    "attempt",
+    "capture_status",
+    "slice_source",
+    "audio_valid",
+    "eot_to_first_audio_ms",
+    "agent_eot_to_first_audio_ms",
+    "tts_first_to_publish_ms",
+    "fast_lane_ttft_ms",
+    "max_gap_ms",
+    "added_gap_ms",
+    "audible_dropout",
+    "clipping_ratio",
+    "inter_arrival_p95_ms",
+    "mel_distance",
+    "hf_ratio_drop",
+    "barge_in_stop_ms",
+    "post_rms",
 )
 
 
@@ -93,12 +112,29 @@ def _case_brief(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def brief_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
     """summary_brief.json: the few figures a dashboard or a CI job needs."""
-    keys = ("run_id", "suite", "transport", "verdict", "exit_code", "PRIMARY_KPI_NAME",
-            "PRIMARY_KPI_VALUE", "BASELINE_VERSION", "BASELINE_PRIMARY_KPI", "PRIMARY_KPI_DELTA_MS",
-            "PRIMARY_KPI_DELTA_CI95", "n_cases", "retry_rate", "wall_s")
+    keys = (
+        "run_id",
+        "suite",
+        "transport",
+        "verdict",
+        "exit_code",
+        "PRIMARY_KPI_NAME",
+        "PRIMARY_KPI_VALUE",
+        "BASELINE_VERSION",
+        "BASELINE_PRIMARY_KPI",
+        "PRIMARY_KPI_DELTA_MS",
+        "PRIMARY_KPI_DELTA_CI95",
+        "n_cases",
+        "retry_rate",
+        "wall_s",
+    )
     out = {k: summary.get(k) for k in keys}
-    out["failed_gates"] = [g["name"] + "/" + g["scope"] for g in summary.get("gates", [])
-                           if g["verdict"] in ("FAIL", "INFRA")]
-    out["warned_gates"] = [g["name"] + "/" + g["scope"] for g in summary.get("gates", [])
-                           if g["verdict"] == "WARN"]
+    out["failed_gates"] = [
+        g["name"] + "/" + g["scope"]
+        for g in summary.get("gates", [])
+        if g["verdict"] in ("FAIL", "INFRA")
+    ]
+    out["warned_gates"] = [
+        g["name"] + "/" + g["scope"] for g in summary.get("gates", []) if g["verdict"] == "WARN"
+    ]
     return out

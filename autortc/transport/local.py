@@ -384,7 +384,9 @@ class LocalTransport:
         except BaseException:
             writer.close()
             raise
-        conn = LocalRoomConnection(reader, writer, room=room, identity=identity, join_reply=reply, role=role)
+        conn = LocalRoomConnection(
+            reader, writer, room=room, identity=identity, join_reply=reply, role=role
+        )
         self._connections = {c for c in self._connections if not c.closed}
         self._connections.add(conn)
         return conn

@@ -51,6 +51,11 @@ def test_stop_rule_pad_caps_a_late_reply():
 def test_eot_left_accounts_for_the_send_queue_and_the_offset_in_the_frame():
     # capture returned at t=1 s with 50 ms still queued (ending at the frame's end);
     # the EoT sample is 240 samples (5 ms at 48 kHz) before the frame's end.
-    t = eot_left_t_ns(capture_return_t_ns=1_000_000_000, queued_after_s=0.050,
-                      frame_end_sample=4800, eot_sample=4560, sample_rate_hz=48_000)
+    t = eot_left_t_ns(
+        capture_return_t_ns=1_000_000_000,
+        queued_after_s=0.050,
+        frame_end_sample=4800,
+        eot_sample=4560,
+        sample_rate_hz=48_000,
+    )
     assert t == 1_000_000_000 + 50_000_000 - 5_000_000

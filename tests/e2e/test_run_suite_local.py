@@ -26,9 +26,21 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     suite = tmp / "suite.yaml"
     suite.write_text("suite: e2e\ncases:\n  - endpoint_short_hello\n  - interrupt_once\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "autortc.cli", "run", "--suite", str(suite), "--local",
-         "--output", str(tmp / "out")],
-        cwd=tmp, capture_output=True, text=True, timeout=240,
+        [
+            sys.executable,
+            "-m",
+            "autortc.cli",
+            "run",
+            "--suite",
+            str(suite),
+            "--local",
+            "--output",
+            str(tmp / "out"),
+        ],
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     print(proc.stdout, proc.stderr)
     assert proc.returncode in (0, 1), f"exit {proc.returncode}: {proc.stderr[-2000:]}"
@@ -50,9 +62,19 @@ def test_every_case_is_captured_ok_with_its_artifacts(run_dir: Path) -> None:
         assert m["capture_status"] == "OK", m.get("null_reasons")
         assert m["slice_source"] == "events"
         att = run_dir / case_id / f"a{m['attempt']}"
-        for name in ("input.wav", "pre_rtc.wav", "pre_rtc.json", "post_rtc_full.wav",
-                     "post_rtc_reply.wav", "post_rtc_user.wav", "probe_result.json",
-                     "user_result.json", "agent_trace.json", "metrics.json", "events.jsonl"):
+        for name in (
+            "input.wav",
+            "pre_rtc.wav",
+            "pre_rtc.json",
+            "post_rtc_full.wav",
+            "post_rtc_reply.wav",
+            "post_rtc_user.wav",
+            "probe_result.json",
+            "user_result.json",
+            "agent_trace.json",
+            "metrics.json",
+            "events.jsonl",
+        ):
             assert (att / name).exists(), name
 
 
@@ -85,4 +107,6 @@ def test_reports_open_with_the_kpi(run_dir: Path) -> None:
     assert summary["verdict"] in ("PASS", "FAIL")
     report = (run_dir / "report.md").read_text().splitlines()
     assert report[2].startswith("- **PRIMARY_KPI**")
-    assert (run_dir / "metrics.csv").read_text().startswith("case_id,priority,attempt,capture_status")
+    assert (
+        (run_dir / "metrics.csv").read_text().startswith("case_id,priority,attempt,capture_status")
+    )

@@ -37,12 +37,17 @@ MINI = ("endpoint_short_hello", "endpoint_long_sentence", "interrupt_once", "noi
 BLACKBOX_CASES = ("endpoint_short_hello", "endpoint_long_sentence")
 
 
-def _autortc_run(tmp: Path, *args: str, env: dict[str, str] | None = None,
-                 timeout_s: float = 600) -> tuple[int, str, str, float]:
+def _autortc_run(
+    tmp: Path, *args: str, env: dict[str, str] | None = None, timeout_s: float = 600
+) -> tuple[int, str, str, float]:
     t0 = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "autortc.cli", "run", "--output", str(tmp / "out"), *args],
-        cwd=tmp, capture_output=True, text=True, timeout=timeout_s, env={**os.environ, **(env or {})},
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env={**os.environ, **(env or {})},
     )
     print(proc.stdout, proc.stderr[-3000:])
     return proc.returncode, proc.stdout, proc.stderr, time.monotonic() - t0
@@ -110,8 +115,9 @@ def test_mini_suite_never_writes_or_prints_the_api_secret(mini_run) -> None:
 
 
 def test_blackbox_against_the_reference_agent_slices_from_energy(tmp_path: Path) -> None:
-    code, out, err, _ = _autortc_run(tmp_path, "--suite", str(_suite(tmp_path, BLACKBOX_CASES)),
-                                     "--blackbox")
+    code, out, err, _ = _autortc_run(
+        tmp_path, "--suite", str(_suite(tmp_path, BLACKBOX_CASES)), "--blackbox"
+    )
     assert code in (0, 1), err[-2000:]
     (run_dir,) = list((tmp_path / "out").iterdir())
     for case_id in BLACKBOX_CASES:
@@ -133,18 +139,28 @@ def _refused_url() -> str:
 @pytest.mark.parametrize(
     ("what", "env", "expect"),
     [
-        ("wrong key", {"LIVEKIT_API_KEY": "APIwrongkey", "LIVEKIT_API_SECRET":
-                       "wrong-secret-0123456789abcdef"}, "rejected"),
+        (
+            "wrong key",
+            {
+                "LIVEKIT_API_KEY": "APIwrongkey",
+                "LIVEKIT_API_SECRET": "wrong-secret-0123456789abcdef",
+            },
+            "rejected",
+        ),
         ("wrong URL", {"LIVEKIT_URL": "ws://autortc-no-such-host.invalid:7880"}, "Cannot reach"),
         ("refused port", {"LIVEKIT_URL": "refused"}, "connection refused"),
     ],
 )
 def test_bad_livekit_settings_exit_2_with_one_sentence_within_5_s(
-    tmp_path: Path, what: str, env: dict[str, str], expect: str,
+    tmp_path: Path,
+    what: str,
+    env: dict[str, str],
+    expect: str,
 ) -> None:
     env = {k: (_refused_url() if v == "refused" else v) for k, v in env.items()}
     code, out, err, wall_s = _autortc_run(
-        tmp_path, "--suite", str(_suite(tmp_path, ("endpoint_short_hello",))), env=env, timeout_s=30)
+        tmp_path, "--suite", str(_suite(tmp_path, ("endpoint_short_hello",))), env=env, timeout_s=30
+    )
     assert code == 2, what
     assert wall_s < 5.0, f"{what}: {wall_s:.1f} s"
     (line,) = err.strip().splitlines()

@@ -61,11 +61,17 @@ def test_worker_options_pin_health_server_idle_processes_and_load_in_both_modes(
 def test_default_settings_are_loopback_8081_one_idle_process_and_load_095() -> None:
     opts = build_worker_options(LiveKitWorkerSettings(), AgentOptions())
     assert (opts.host, opts.port, opts.num_idle_processes, opts.load_threshold) == (
-        "127.0.0.1", 8081, 1, 0.95,
+        "127.0.0.1",
+        8081,
+        1,
+        0.95,
     )
     args = build_parser().parse_args(["livekit", "start"])
     assert (args.health_host, args.health_port, args.num_idle_processes, args.load_threshold) == (
-        "127.0.0.1", 8081, 1, 0.95,
+        "127.0.0.1",
+        8081,
+        1,
+        0.95,
     )
 
 
@@ -98,8 +104,13 @@ def test_ready_line_is_printed_once_on_registration(capsys: pytest.CaptureFixtur
 
 @pytest.mark.parametrize(
     "bad",
-    [{"health_port": 70000}, {"num_idle_processes": -1}, {"load_threshold": 0.0},
-     {"load_threshold": 1.5}, {"agent_name": ""}],
+    [
+        {"health_port": 70000},
+        {"num_idle_processes": -1},
+        {"load_threshold": 0.0},
+        {"load_threshold": 1.5},
+        {"agent_name": ""},
+    ],
 )
 def test_invalid_worker_settings_are_refused(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError, match=next(iter(bad))):
@@ -109,7 +120,10 @@ def test_invalid_worker_settings_are_refused(bad: dict[str, object]) -> None:
 def test_livekit_cli_gets_only_mode_and_log_level() -> None:
     assert livekit_cli_argv("start", log_level="info") == ["start", "--log-level", "INFO"]
     assert livekit_cli_argv("dev", log_level="DEBUG") == [
-        "dev", "--log-level", "DEBUG", "--no-reload",
+        "dev",
+        "--log-level",
+        "DEBUG",
+        "--no-reload",
     ]
     with pytest.raises(ValueError, match="mode"):
         livekit_cli_argv("console", log_level="INFO")  # type: ignore[arg-type]
@@ -119,8 +133,9 @@ def test_worker_command_line_has_the_settings_and_no_credential(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("LIVEKIT_API_SECRET", SECRET)
-    args = livekit_worker_args(agent_name="ref", pre_rtc_dir=Path("/p"),
-                               extra_args=["--no-autortc-hooks"], health_port=0)
+    args = livekit_worker_args(
+        agent_name="ref", pre_rtc_dir=Path("/p"), extra_args=["--no-autortc-hooks"], health_port=0
+    )
     assert args[1:5] == ["-m", "agent", "livekit", "start"]
     assert "--no-autortc-hooks" in args
     assert args[args.index("--health-port") + 1] == "0"
@@ -131,11 +146,14 @@ def test_worker_command_line_has_the_settings_and_no_credential(
 
 
 async def test_worker_supervisor_reads_health_port_and_stops_the_process(tmp_path: Path) -> None:
-    script = ("import time; print('noise'); "
-              "print('AUTORTC_AGENT_READY agent_name=ref health_port=43210', flush=True); "
-              "time.sleep(60)")
+    script = (
+        "import time; print('noise'); "
+        "print('AUTORTC_AGENT_READY agent_name=ref health_port=43210', flush=True); "
+        "time.sleep(60)"
+    )
     proc = await LiveKitAgentWorkerProcess._launch(
-        [sys.executable, "-c", script], log_path=tmp_path / "agent.log", ready_timeout_s=10)
+        [sys.executable, "-c", script], log_path=tmp_path / "agent.log", ready_timeout_s=10
+    )
     try:
         assert proc.alive
         assert proc.health_port == 43210
@@ -180,9 +198,19 @@ async def _autortc_run(url: str, tmp_path: Path) -> tuple[int, str, str, float]:
     env = {**os.environ, "LIVEKIT_URL": url, "LIVEKIT_API_KEY": KEY, "LIVEKIT_API_SECRET": SECRET}
     t0 = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "autortc.cli", "run", "--suite", str(suite),
-        "--output", str(tmp_path / "out"), cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "autortc.cli",
+        "run",
+        "--suite",
+        str(suite),
+        "--output",
+        str(tmp_path / "out"),
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode(), time.monotonic() - t0

@@ -47,7 +47,9 @@ class CaseSpec:
 
 def recv_grid(n_samples: int, t0_ns: int = T0) -> np.ndarray:
     n_frames = -(-n_samples // SPF)
-    return np.array([t0_ns + round((i * SPF + SPF - 1) * 1e9 / SR) for i in range(n_frames)], dtype=np.int64)
+    return np.array(
+        [t0_ns + round((i * SPF + SPF - 1) * 1e9 / SR) for i in range(n_frames)], dtype=np.int64
+    )
 
 
 def burst(n: int, *, freq_hz: float, amp: float = 0.3) -> np.ndarray:
@@ -60,32 +62,53 @@ def _attempt(att: Path, spec: CaseSpec, attempt: int, status: str) -> dict[str, 
     n_post = int(POST_S * SR)
     recv = recv_grid(n_post)
     inp = np.zeros(int(2.0 * SR))
-    inp[int(0.3 * SR):EOT_SAMPLE_IN_INPUT] = burst(EOT_SAMPLE_IN_INPUT - int(0.3 * SR), freq_hz=300)
+    inp[int(0.3 * SR) : EOT_SAMPLE_IN_INPUT] = burst(
+        EOT_SAMPLE_IN_INPUT - int(0.3 * SR), freq_hz=300
+    )
     write_wav(att / "input.wav", to_int16(inp))
     write_wav(att / "turn0.wav", to_int16(inp))
     user_post = np.zeros(n_post)
     a = int(0.2 * SR)
-    user_post[a:a + len(inp)] = inp
+    user_post[a : a + len(inp)] = inp
     write_wav(att / "post_rtc_user.wav", to_int16(user_post))
-    turns = [{"turn_index": 0, "speech_start_left_t_ns": INPUT_START_NS + int(0.3 * 1e9),
-              "eot_left_t_ns": EOT_LEFT_NS, "eot_sample_in_input": EOT_SAMPLE_IN_INPUT}]
+    turns = [
+        {
+            "turn_index": 0,
+            "speech_start_left_t_ns": INPUT_START_NS + int(0.3 * 1e9),
+            "eot_left_t_ns": EOT_LEFT_NS,
+            "eot_sample_in_input": EOT_SAMPLE_IN_INPUT,
+        }
+    ]
     (att / "user_result.json").write_text(json.dumps({"status": "OK", "turns": turns}))
-    (att / "probe_result.json").write_text(json.dumps({
-        "status": "OK", "agent_frames_recv_t_ns": recv.tolist(), "user_frames_recv_t_ns": recv.tolist()}))
+    (att / "probe_result.json").write_text(
+        json.dumps(
+            {
+                "status": "OK",
+                "agent_frames_recv_t_ns": recv.tolist(),
+                "user_frames_recv_t_ns": recv.tolist(),
+            }
+        )
+    )
     post = np.zeros(n_post)
     silent = status in ("POST_SILENT", "BARRIER_TIMEOUT", "AGENT_NOT_JOINED")
     onset_ns = EOT_LEFT_NS + int(spec.latency_ms * 1e6)
     onset = time_to_sample(onset_ns, recv, sample_rate_hz=SR)
     reply_n = SR  # 1 s reply
     if not silent:
-        post[onset:onset + reply_n] = burst(reply_n, freq_hz=600)
+        post[onset : onset + reply_n] = burst(reply_n, freq_hz=600)
     write_wav(att / "post_rtc_full.wav", to_int16(post))
     events = []
     start_ns, end_ns = onset_ns - 20_000_000, onset_ns + 1_000_000_000
     if not spec.blackbox and not silent:
         for typ, t in (("reply_start", start_ns), ("reply_end", end_ns)):
-            events.append({"recv_t_ns": t, "topic": "autortc.agent", "accepted": True,
-                           "msg": {"type": typ, "reply_seq": 0, "t_ns": t - 1000, "interrupted": False}})
+            events.append(
+                {
+                    "recv_t_ns": t,
+                    "topic": "autortc.agent",
+                    "accepted": True,
+                    "msg": {"type": typ, "reply_seq": 0, "t_ns": t - 1000, "interrupted": False},
+                }
+            )
     (att / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     rs = time_to_sample(start_ns, recv, sample_rate_hz=SR)
     re_ = time_to_sample(end_ns + 300_000_000, recv, sample_rate_hz=SR)
@@ -94,53 +117,104 @@ def _attempt(att: Path, spec: CaseSpec, attempt: int, status: str) -> dict[str, 
         write_wav(att / "post_rtc_reply.wav", to_int16(post[rs:re_]))
     if not spec.blackbox:
         pre = np.zeros(int(2.0 * SR))
-        pre[int(0.5 * SR):int(0.5 * SR) + reply_n] = burst(reply_n, freq_hz=600)
+        pre[int(0.5 * SR) : int(0.5 * SR) + reply_n] = burst(reply_n, freq_hz=600)
         write_wav(att / "pre_rtc.wav", to_int16(pre))
-        (att / "pre_rtc.json").write_text(json.dumps(
-            {"replies": [{"reply_seq": 0, "start_sample": int(0.5 * SR), "end_sample": int(0.5 * SR) + reply_n}]}))
+        (att / "pre_rtc.json").write_text(
+            json.dumps(
+                {
+                    "replies": [
+                        {
+                            "reply_seq": 0,
+                            "start_sample": int(0.5 * SR),
+                            "end_sample": int(0.5 * SR) + reply_n,
+                        }
+                    ]
+                }
+            )
+        )
     ok = not silent and status != "TIMEOUT"
     lat = spec.latency_ms if ok else None
     row: dict[str, Any] = {
-        "case_id": spec.case_id, "priority": spec.priority, "attempt": attempt, "trace_id": f"t{attempt}",
-        "capture_status": status, "audio_valid": ok, "retry": silent,
+        "case_id": spec.case_id,
+        "priority": spec.priority,
+        "attempt": attempt,
+        "trace_id": f"t{attempt}",
+        "capture_status": status,
+        "audio_valid": ok,
+        "retry": silent,
         "slice_source": ("energy" if spec.blackbox else "events") if ok else None,
-        "reply_start_sample": rs if ok else None, "reply_end_sample": re_ if ok else None,
-        "onset_sample": onset if ok else None, "eot_to_first_audio_ms": lat,
+        "reply_start_sample": rs if ok else None,
+        "reply_end_sample": re_ if ok else None,
+        "onset_sample": onset if ok else None,
+        "eot_to_first_audio_ms": lat,
         "agent_eot_to_first_audio_ms": None if spec.blackbox or not ok else lat - 30,
         "tts_first_to_publish_ms": None if spec.blackbox or not ok else spec.tts_ms,
         "fast_lane_ttft_ms": None if spec.blackbox or not ok else spec.ttft_ms,
-        "post_rms": 0.2 if ok else 0.0, "max_gap_ms": 40.0 if ok else None, "added_gap_ms": 0.0 if ok else None,
-        "audible_dropout": 0 if ok else None, "clipping_ratio": 0.0 if ok else None,
+        "post_rms": 0.2 if ok else 0.0,
+        "max_gap_ms": 40.0 if ok else None,
+        "added_gap_ms": 0.0 if ok else None,
+        "audible_dropout": 0 if ok else None,
+        "clipping_ratio": 0.0 if ok else None,
         "inter_arrival_p95_ms": spec.inter_arrival_ms if ok else None,
-        "mel_distance": 1.5 if status == "OK" else None, "hf_ratio_drop": 0.05 if status == "OK" else None,
-        "barge_in_stop_ms": None, "input_spike_count": 0, "drift_ratio": 1.0 if status == "OK" else None,
-        "replies": [] if not ok else [{
-            "turn_index": 0, "reply_seq": None if spec.blackbox else 0, "interrupted": False,
-            "slice_source": "energy" if spec.blackbox else "events", "start_sample": rs, "end_sample": re_,
-            "align_lag_samples": None if spec.blackbox else lag, "post_rms": 0.2, "max_gap_ms": 40.0,
-            "added_gap_ms": 0.0, "audible_dropout": 0, "clipping_ratio": 0.0,
-            "inter_arrival_p95_ms": spec.inter_arrival_ms}],
-        "turns": [{"turn_index": 0, "is_barge_in": False, "eot_to_first_audio_ms": lat,
-                   "onset_sample": onset if ok else None,
-                   "tts_first_to_publish_ms": None if spec.blackbox or not ok else spec.tts_ms,
-                   "fast_lane_ttft_ms": None if spec.blackbox or not ok else spec.ttft_ms,
-                   "barge_in_stop_ms": None}],
-        "null_reasons": {} if status == "OK" else {"mel_distance": f"capture_status {status} (Ring 1 only when OK)"},
+        "mel_distance": 1.5 if status == "OK" else None,
+        "hf_ratio_drop": 0.05 if status == "OK" else None,
+        "barge_in_stop_ms": None,
+        "input_spike_count": 0,
+        "drift_ratio": 1.0 if status == "OK" else None,
+        "replies": []
+        if not ok
+        else [
+            {
+                "turn_index": 0,
+                "reply_seq": None if spec.blackbox else 0,
+                "interrupted": False,
+                "slice_source": "energy" if spec.blackbox else "events",
+                "start_sample": rs,
+                "end_sample": re_,
+                "align_lag_samples": None if spec.blackbox else lag,
+                "post_rms": 0.2,
+                "max_gap_ms": 40.0,
+                "added_gap_ms": 0.0,
+                "audible_dropout": 0,
+                "clipping_ratio": 0.0,
+                "inter_arrival_p95_ms": spec.inter_arrival_ms,
+            }
+        ],
+        "turns": [
+            {
+                "turn_index": 0,
+                "is_barge_in": False,
+                "eot_to_first_audio_ms": lat,
+                "onset_sample": onset if ok else None,
+                "tts_first_to_publish_ms": None if spec.blackbox or not ok else spec.tts_ms,
+                "fast_lane_ttft_ms": None if spec.blackbox or not ok else spec.ttft_ms,
+                "barge_in_stop_ms": None,
+            }
+        ],
+        "null_reasons": {}
+        if status == "OK"
+        else {"mel_distance": f"capture_status {status} (Ring 1 only when OK)"},
     }
     (att / "metrics.json").write_text(json.dumps(row, indent=1))
     return row
 
 
-def make_run(root: Path, cases: list[CaseSpec], *, run_id: str = "run1",
-             config: GatesConfig | None = None) -> tuple[Path, SuiteOutcome]:
+def make_run(
+    root: Path, cases: list[CaseSpec], *, run_id: str = "run1", config: GatesConfig | None = None
+) -> tuple[Path, SuiteOutcome]:
     run_dir = root / run_id
     rows: list[dict[str, Any]] = []
     for spec in cases:
         for k in range(1, spec.attempts + 1):
             status = spec.status if k == spec.attempts else "POST_SILENT"
             rows.append(_attempt(run_dir / spec.case_id / f"a{k}", spec, k, status))
-    outcome = summarize(rows, config=config or GatesConfig(), baseline=None, baseline_version=None,
-                        run_info={"run_id": run_id, "suite": "mini", "transport": "local", "wall_s": 12.3})
+    outcome = summarize(
+        rows,
+        config=config or GatesConfig(),
+        baseline=None,
+        baseline_version=None,
+        run_info={"run_id": run_id, "suite": "mini", "transport": "local", "wall_s": 12.3},
+    )
     write_reports(run_dir, outcome)
     return run_dir, outcome
 

@@ -29,8 +29,15 @@ def test_freeze_copies_summary_reports_and_final_attempt_artifacts(mixed_run, tm
     for f in ("metrics.csv", "report.md"):
         assert (dest / f).read_bytes() == (run_dir / f).read_bytes()
     att = dest / "endpoint_short_hello" / "a1"
-    for f in ("metrics.json", "probe_result.json", "user_result.json", "events.jsonl",
-              "pre_rtc.wav", "pre_rtc.json", "post_rtc_reply.wav"):
+    for f in (
+        "metrics.json",
+        "probe_result.json",
+        "user_result.json",
+        "events.jsonl",
+        "pre_rtc.wav",
+        "pre_rtc.json",
+        "post_rtc_reply.wav",
+    ):
         assert (att / f).is_file(), f
     assert not (att / "turn0.wav").exists()
     assert not (att / "input.wav").exists()
@@ -59,7 +66,15 @@ def test_freeze_refuses_existing_baseline_without_force(mixed_run, tmp_path):
 
 def test_freeze_cli_exit_codes(mixed_run, tmp_path, capsys):
     run_dir, _ = mixed_run
-    args = ["baseline", "freeze", str(run_dir), "--name", "cli", "--golden-dir", str(tmp_path / "g")]
+    args = [
+        "baseline",
+        "freeze",
+        str(run_dir),
+        "--name",
+        "cli",
+        "--golden-dir",
+        str(tmp_path / "g"),
+    ]
     assert main(args) == 0
     assert main(args) == 2
     assert "--force" in capsys.readouterr().err

@@ -22,7 +22,10 @@ def page(mixed_run) -> str:
 
 
 def test_html_has_report_md_sections_in_order(page):
-    order = [page.index(f'id="{s}"') for s in ("kpi", "gates", "latency", "cases", "fixes", "case-details")]
+    order = [
+        page.index(f'id="{s}"')
+        for s in ("kpi", "gates", "latency", "cases", "fixes", "case-details")
+    ]
     assert order == sorted(order)
     assert "PRIMARY_KPI" in page
     assert "662.5 ms" in page

@@ -12,9 +12,18 @@ import pytest
 pytestmark = pytest.mark.browser
 
 SCREENSHOT = Path("/tmp/report_screenshot.png")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--enable-logging=stderr", "--v=0"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-logging=stderr",
+    "--v=0",
+]
 
 
 def _chromium() -> str:
@@ -25,13 +34,21 @@ def _chromium() -> str:
 
 
 def _run(exe: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([exe, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [exe, *FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def _console_errors(stderr: str) -> list[str]:
-    return [ln for ln in stderr.splitlines()
-            if "Uncaught" in ln or ("CONSOLE" in ln and re.search(r"error", ln, re.IGNORECASE))]
+    return [
+        ln
+        for ln in stderr.splitlines()
+        if "Uncaught" in ln or ("CONSOLE" in ln and re.search(r"error", ln, re.IGNORECASE))
+    ]
 
 
 def test_report_html_renders_in_headless_chromium(mixed_run, tmp_path):
@@ -40,8 +57,16 @@ def test_report_html_renders_in_headless_chromium(mixed_run, tmp_path):
     url = (run_dir / "report.html").resolve().as_uri()
     dom = _run(exe, tmp_path / "p1", "--dump-dom", url)
     assert dom.returncode == 0, dom.stderr[-2000:]
-    for section in ('id="kpi"', 'id="gates"', 'id="latency"', 'id="cases"', 'id="fixes"',
-                    'id="case-details"', 'id="case-endpoint_short_hello"', 'id="case-blackbox_case"'):
+    for section in (
+        'id="kpi"',
+        'id="gates"',
+        'id="latency"',
+        'id="cases"',
+        'id="fixes"',
+        'id="case-details"',
+        'id="case-endpoint_short_hello"',
+        'id="case-blackbox_case"',
+    ):
         assert section in dom.stdout
     assert dom.stdout.count("<audio") == 11
     assert dom.stdout.count('class="wave"') == 7

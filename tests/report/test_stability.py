@@ -21,7 +21,9 @@ from .conftest import CaseSpec, make_run
 def _runs(root: Path, latencies: list[list[float]], *, ttft_ms: float = 50.0) -> list[Path]:
     dirs = []
     for k, lats in enumerate(latencies):
-        cases = [CaseSpec(f"c{i}", latency_ms=v, ttft_ms=ttft_ms + 5 * i + k) for i, v in enumerate(lats)]
+        cases = [
+            CaseSpec(f"c{i}", latency_ms=v, ttft_ms=ttft_ms + 5 * i + k) for i, v in enumerate(lats)
+        ]
         if k == 1:
             cases.append(CaseSpec("retry", latency_ms=300.0, attempts=2))
         dirs.append(make_run(root, cases, run_id=f"run{k}")[0])
@@ -69,7 +71,9 @@ def test_stability_md_lists_metrics_proposals_and_current_gates(tmp_path):
     _stability(_runs(tmp_path / "o", LATS), tmp_path / "st")
     md = (tmp_path / "st" / "baseline_stability.md").read_text()
     assert "| eot_to_first_audio_ms | 10 |" in md
-    assert "| eot_to_first_audio_p95_ms | 650.0 |" in md  # current gate default next to the proposal
+    assert (
+        "| eot_to_first_audio_p95_ms | 650.0 |" in md
+    )  # current gate default next to the proposal
     assert "verdict flips between consecutive runs: **2**" in md
     assert "`run0`, `run1`, `run2`" in md
     assert "retry rate: 10.0 %" in md
@@ -82,8 +86,11 @@ def test_stability_reads_metrics_csv_when_attempt_files_are_gone(tmp_path):
         if sub.is_dir():
             shutil.rmtree(sub)
     after = read_run(d)
-    key = lambda rows: sorted((r["case_id"], r["eot_to_first_audio_ms"], r["turns"][0]["fast_lane_ttft_ms"])  # noqa: E731
-                              for r in rows)
+    def key(rows):
+        return sorted(
+            (r["case_id"], r["eot_to_first_audio_ms"], r["turns"][0]["fast_lane_ttft_ms"])
+            for r in rows
+        )
     assert key(after.rows) == key(before.rows)
 
 
@@ -119,7 +126,11 @@ def test_stability_runs_the_suite_n_times_with_progress(tmp_path, monkeypatch):
 
     async def fake_run_and_report(opts: RunOptions) -> int:
         seen_ids.append(opts.run_id)
-        make_run(opts.output_root, [CaseSpec("c0", latency_ms=400.0 + 10 * len(seen_ids))], run_id=opts.run_id)
+        make_run(
+            opts.output_root,
+            [CaseSpec("c0", latency_ms=400.0 + 10 * len(seen_ids))],
+            run_id=opts.run_id,
+        )
         return 0
 
     monkeypatch.setattr(autortc.suite, "run_and_report", fake_run_and_report)
