@@ -103,7 +103,7 @@ def render_stability_md(result: Mapping[str, Any], *, gates: GatesConfig) -> str
         "",
         "## Metrics (P0 final attempts, all runs pooled)",
         "",
-        "| metric | n | median | P95 | σ |",
+        "| metric | n | median | P95 | σ |",  # noqa: RUF001
         "|---|---|---|---|---|",
     ]
     for name, st in result["metrics"].items():
