@@ -46,6 +46,7 @@ class AttemptContext:
     barrier_timeout_s: float = 15.0
     blackbox: bool = False
     gates: Any = None
+    local_agent: bool = True  # the agent runs on this host and can leave pre_rtc here
 
 
 @dataclass
@@ -188,7 +189,9 @@ async def run_attempt(ctx: AttemptContext, case: Case, attempt: int) -> AttemptR
         except Exception as e:  # deletion failure must not hide the attempt's own outcome
             log.warning("room delete failed", extra={"room": room, "error": str(e)})
     if not ctx.blackbox:
-        await _collect_pre_rtc(ctx.pre_rtc_root / trace_id, att_dir, wait_s=3.0)
+        # a remote agent may still share the directory: look, but do not wait for it
+        wait_s = 3.0 if ctx.local_agent else 0.0
+        await _collect_pre_rtc(ctx.pre_rtc_root / trace_id, att_dir, wait_s=wait_s)
 
     inputs = load_attempt(
         att_dir,

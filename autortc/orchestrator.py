@@ -178,6 +178,7 @@ async def run_cases(opts: RunOptions, cases: list[Case]) -> SuiteRun:
             audio_dir=opts.cases_dir / "audio",
             pre_rtc_root=opts.pre_rtc_root.resolve(),
             agent_name=opts.agent_name,
+            local_agent=opts.start_agent,
             room_prefix=opts.room_prefix,
             barrier_timeout_s=opts.barrier_timeout_s,
             blackbox=opts.blackbox,
