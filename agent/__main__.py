@@ -17,22 +17,27 @@ from agent.session import AgentOptions
 from agent.worker import run_local_worker
 
 
+def _add_agent_options(p: argparse.ArgumentParser, *, agent_name_default: str) -> None:
+    """The reference agent's options, the same on every transport."""
+    p.add_argument("--agent-name", default=agent_name_default)
+    p.add_argument("--pre-rtc-dir", default="output/pre_rtc")
+    p.add_argument("--vad-hangover-ms", type=int, default=AgentOptions.vad_hangover_ms)
+    p.add_argument(
+        "--endpointing-min-delay-ms", type=int, default=AgentOptions.endpointing_min_delay_ms
+    )
+    p.add_argument(
+        "--no-autortc-hooks",
+        action="store_true",
+        help="black-box mode: send no protocol messages, write no pre_rtc",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m agent", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     local = sub.add_parser("local", help="serve jobs from the local room server")
     local.add_argument("--url", required=True, help="local://HOST:PORT")
-    local.add_argument("--agent-name", default="autortc-ref")
-    local.add_argument("--pre-rtc-dir", default="output/pre_rtc")
-    local.add_argument("--vad-hangover-ms", type=int, default=AgentOptions.vad_hangover_ms)
-    local.add_argument(
-        "--endpointing-min-delay-ms", type=int, default=AgentOptions.endpointing_min_delay_ms
-    )
-    local.add_argument(
-        "--no-autortc-hooks",
-        action="store_true",
-        help="black-box mode: send no protocol messages, write no pre_rtc",
-    )
+    _add_agent_options(local, agent_name_default="autortc-ref")
     local.add_argument("--log-level", default="INFO")
     _add_livekit_parser(sub)
     return parser
@@ -46,17 +51,7 @@ def _add_livekit_parser(sub: argparse._SubParsersAction) -> None:  # type: ignor
         help="serve dispatched jobs as a livekit-agents worker (LIVEKIT_URL/_API_KEY/_API_SECRET)",
     )
     lk.add_argument("mode", choices=("start", "dev"), help="livekit-agents run mode")
-    lk.add_argument("--agent-name", default=LiveKitWorkerSettings.agent_name)
-    lk.add_argument("--pre-rtc-dir", default="output/pre_rtc")
-    lk.add_argument("--vad-hangover-ms", type=int, default=AgentOptions.vad_hangover_ms)
-    lk.add_argument(
-        "--endpointing-min-delay-ms", type=int, default=AgentOptions.endpointing_min_delay_ms
-    )
-    lk.add_argument(
-        "--no-autortc-hooks",
-        action="store_true",
-        help="black-box mode: send no protocol messages, write no pre_rtc",
-    )
+    _add_agent_options(lk, agent_name_default=LiveKitWorkerSettings.agent_name)
     lk.add_argument(
         "--health-host",
         default=DEFAULT_HEALTH_HOST,
