@@ -82,9 +82,9 @@ async def transport_stack(opts: RunOptions, run_dir: Path) -> AsyncIterator[tupl
     if opts.livekit_url:
         from autortc.transport.livekit import LiveKitTransport
 
-        await check_livekit(
-            opts.livekit_url
-        )  # one clear sentence within seconds, before any process
+        # one clear sentence within seconds, before any process or file is made
+        await check_livekit(opts.livekit_url)
+        _make_dir(run_dir)
         transport: Transport = LiveKitTransport(url=opts.livekit_url)
         agent = None
         try:
@@ -100,6 +100,7 @@ async def transport_stack(opts: RunOptions, run_dir: Path) -> AsyncIterator[tupl
     from autortc.transport.local import LocalTransport
     from autortc.transport.local_proc import start_local_server_process
 
+    _make_dir(run_dir)
     server = start_local_server_process()
     agent = None
     transport = LocalTransport(server.url)
@@ -118,6 +119,10 @@ async def transport_stack(opts: RunOptions, run_dir: Path) -> AsyncIterator[tupl
         if agent is not None:
             await agent.aclose()
         server.stop()
+
+
+def _make_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
 
 
 LIVEKIT_CHECK_TIMEOUT_S = 4.0
@@ -162,8 +167,7 @@ async def _start_livekit_agent(opts: RunOptions, run_dir: Path) -> LiveKitAgentW
 
 async def run_cases(opts: RunOptions, cases: list[Case]) -> SuiteRun:
     run_id = opts.run_id or new_run_id()
-    run_dir = opts.output_root / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = opts.output_root / run_id  # made by transport_stack, after the LiveKit check
     from autortc.gates import load_gates
 
     gates = load_gates(opts.gates_path)

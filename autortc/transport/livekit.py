@@ -56,8 +56,14 @@ def api_error_sentence(exc: BaseException, *, url: str, action: str, timeout_s: 
         if exc.status == 403 or exc.code == api.TwirpErrorCode.PERMISSION_DENIED:
             return f"{action} was refused by {url}: the API token lacks a grant ({detail})."
         if exc.status == 404:
+            said = f" ({exc.message})" if exc.message else ""
             return (
-                f"{action} failed: {url} answered 404 ({detail}); "
+                f"{action} failed: {url} answered 404{said}; "
+                f"check that {ENV_URL} points at a LiveKit server."
+            )
+        if exc.code == api.TwirpErrorCode.UNKNOWN and not exc.message:
+            return (
+                f"{action} failed: {url} answered HTTP {exc.status}, not a LiveKit answer; "
                 f"check that {ENV_URL} points at a LiveKit server."
             )
         return f"{action} failed: {url} answered HTTP {exc.status} ({exc.code}: {exc.message})."

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
@@ -21,6 +22,17 @@ ENV_API_KEY = "LIVEKIT_API_KEY"
 ENV_API_SECRET = "LIVEKIT_API_SECRET"
 
 REDACTED = "[REDACTED]"
+
+# PyJWT warns on stderr when an HMAC key is under 32 bytes. `livekit-server --dev`
+# uses the 6-byte secret "secret", so every token signed against it would print a
+# multi-line warning, breaking the one-sentence error contract of `autortc run`.
+# The key length is the server operator's choice, not something a test run can fix.
+try:
+    from jwt.warnings import InsecureKeyLengthWarning
+
+    warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
+except ImportError:  # PyJWT before 2.10 does not warn
+    pass
 
 # A JWT is three base64url segments; LiveKit tokens start with the header `eyJ`.
 _JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")

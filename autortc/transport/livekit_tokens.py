@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 from livekit import api
 
+import autortc.transport.livekit_config  # noqa: F401  (installs the short-HMAC-key warning filter)
 from autortc.transport.base import Role
 
 MICROPHONE_SOURCE = "microphone"  # server compares with strings.ToLower(TrackSource.String())

@@ -15,13 +15,16 @@ CreateAgentDispatch, and runs the bots as processes. Checked here:
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import re
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -136,6 +139,34 @@ def _refused_url() -> str:
         return f"ws://127.0.0.1:{sock.getsockname()[1]}"
 
 
+class _NotLiveKit(http.server.BaseHTTPRequestHandler):
+    """A web server that is not LiveKit: 404 for everything."""
+
+    def _not_found(self) -> None:
+        body = b"404 page not found"
+        self.send_response(404)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _not_found
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def not_livekit_url() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotLiveKit)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"ws://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.mark.parametrize(
     ("what", "env", "expect"),
     [
@@ -147,7 +178,7 @@ def _refused_url() -> str:
             },
             "rejected",
         ),
-        ("wrong URL", {"LIVEKIT_URL": "ws://autortc-no-such-host.invalid:7880"}, "Cannot reach"),
+        ("wrong URL", {"LIVEKIT_URL": "not-livekit"}, "points at a LiveKit server"),
         ("refused port", {"LIVEKIT_URL": "refused"}, "connection refused"),
     ],
 )
@@ -156,8 +187,10 @@ def test_bad_livekit_settings_exit_2_with_one_sentence_within_5_s(
     what: str,
     env: dict[str, str],
     expect: str,
+    not_livekit_url: str,
 ) -> None:
-    env = {k: (_refused_url() if v == "refused" else v) for k, v in env.items()}
+    urls = {"refused": _refused_url(), "not-livekit": not_livekit_url}
+    env = {k: urls.get(v, v) for k, v in env.items()}
     code, out, err, wall_s = _autortc_run(
         tmp_path, "--suite", str(_suite(tmp_path, ("endpoint_short_hello",))), env=env, timeout_s=30
     )

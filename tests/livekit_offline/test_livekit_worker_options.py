@@ -192,10 +192,12 @@ async def test_check_livekit_names_rejected_credentials_in_one_sentence(
     assert "\n" not in msg
 
 
-async def _autortc_run(url: str, tmp_path: Path) -> tuple[int, str, str, float]:
+async def _autortc_run(
+    url: str, tmp_path: Path, *, key: str = KEY, secret: str = SECRET
+) -> tuple[int, str, str, float]:
     suite = tmp_path / "suite.yaml"
     suite.write_text("suite: one\ncases:\n  - endpoint_short_hello\n")
-    env = {**os.environ, "LIVEKIT_URL": url, "LIVEKIT_API_KEY": KEY, "LIVEKIT_API_SECRET": SECRET}
+    env = {**os.environ, "LIVEKIT_URL": url, "LIVEKIT_API_KEY": key, "LIVEKIT_API_SECRET": secret}
     t0 = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -237,6 +239,13 @@ async def test_autortc_run_on_a_refused_port_exits_2_in_one_sentence_within_5_s(
     ]
     assert "Traceback" not in out + err
     _assert_secret_nowhere(tmp_path, out, err)
+    _assert_no_run_dir(tmp_path)
+
+
+def _assert_no_run_dir(tmp_path: Path) -> None:
+    """A run refused by the LiveKit check leaves no empty run directory behind."""
+    out = tmp_path / "out"
+    assert not out.exists() or list(out.iterdir()) == []
 
 
 async def test_autortc_run_with_a_rejected_key_exits_2_within_5_s_and_never_leaks_the_secret(
@@ -250,3 +259,25 @@ async def test_autortc_run_with_a_rejected_key_exits_2_within_5_s_and_never_leak
     assert line.startswith("autortc: error: LiveKit check failed: LIVEKIT_API_KEY/SECRET rejected")
     _assert_secret_nowhere(tmp_path, out, err)
     assert stub.calls("/CreateRoom") == []  # stopped at ListRooms: no room, no process
+    _assert_no_run_dir(tmp_path)
+
+
+async def test_dev_server_credentials_still_give_exactly_one_line_on_stderr(
+    tmp_path: Path,
+) -> None:
+    """`livekit-server --dev` signs with the 6-byte secret "secret": PyJWT's short-key
+    warning must not add lines to the one-sentence error."""
+    server = await TwirpStub("devkey", "secret").start()
+    server.mode = "not_a_livekit_server"
+    try:
+        code, out, err, _ = await _autortc_run(server.url, tmp_path, key="devkey", secret="secret")
+    finally:
+        await server.stop()
+    assert code == 2, err
+    assert "Traceback" not in out + err
+    assert err.strip().splitlines() == [
+        "autortc: error: LiveKit check failed: ListRooms failed: "
+        f"{server.url} answered 404; "
+        "check that LIVEKIT_URL points at a LiveKit server."
+    ]
+    _assert_no_run_dir(tmp_path)

@@ -86,11 +86,13 @@ def test_stability_reads_metrics_csv_when_attempt_files_are_gone(tmp_path):
         if sub.is_dir():
             shutil.rmtree(sub)
     after = read_run(d)
+
     def key(rows):
         return sorted(
             (r["case_id"], r["eot_to_first_audio_ms"], r["turns"][0]["fast_lane_ttft_ms"])
             for r in rows
         )
+
     assert key(after.rows) == key(before.rows)
 
 
