@@ -260,7 +260,7 @@ class LiveKitTransport:
         rtc_room = rtc.Room()
         conn = LiveKitRoomConnection(rtc_room, role=role, owns_room=True)  # handlers first
         options = rtc.RoomOptions(
-            auto_subscribe=role_grants(role).can_subscribe,
+            auto_subscribe=role_grants(role).receives_audio,
             connect_timeout=self.connect_timeout_s,
         )
         try:

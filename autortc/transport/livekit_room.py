@@ -39,7 +39,7 @@ TRACK_NAME = "autortc-audio"
 MESSAGE_QUEUE_MAX = 4096
 EVENT_QUEUE_MAX = 1024
 FRAME_QUEUE_MAX_FRAMES = 3000  # 30 s of 10 ms frames; the SDK ring drops the oldest beyond it
-PUBLISH_TIMEOUT_S = 10.0
+PUBLISH_TIMEOUT_S = 12.0  # the SDK gives up at 10 s (TRACK_PUBLISH_TIMEOUT) with its own error
 CLOSE_TIMEOUT_S = 5.0
 
 
@@ -96,11 +96,12 @@ class LiveKitRoomConnection:
         self._room = room
         self._role = role
         self._owns_room = owns_room
-        self._can_subscribe = role_grants(role).can_subscribe
+        self._receives_audio = role_grants(role).receives_audio
         self._messages: asyncio.Queue[DataMessage | None] = asyncio.Queue(MESSAGE_QUEUE_MAX)
         self._events: asyncio.Queue[ParticipantEvent | None] = asyncio.Queue(EVENT_QUEUE_MAX)
         self._changed = asyncio.Event()
-        self._streams: dict[str, set[rtc.AudioStream]] = {}
+        # identity -> {stream: sid of the track it reads}
+        self._streams: dict[str, dict[rtc.AudioStream, str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._publisher: LiveKitAudioPublisher | None = None
         self._publish_lock = asyncio.Lock()
@@ -113,6 +114,7 @@ class LiveKitRoomConnection:
             "participant_disconnected": self._on_participant_disconnected,
             "track_published": self._on_track_published,
             "track_subscribed": self._on_track_subscribed,
+            "track_unsubscribed": self._on_track_unsubscribed,
             "data_received": self._on_data_received,
             "disconnected": self._on_disconnected,
         }
@@ -186,9 +188,10 @@ class LiveKitRoomConnection:
 
     # --- audio in -------------------------------------------------------------
     async def subscribe_audio(self, identity: str) -> AsyncIterator[ReceivedFrame]:
-        if not self._can_subscribe:
+        if not self._receives_audio:
             raise TransportError(
-                f"role '{self._role}' has no canSubscribe grant, so it cannot receive audio."
+                f"role '{self._role}' does not receive audio: AutoRTC never subscribes it "
+                "(it joins with auto_subscribe off)."
             )
         track = await self._wait_for_audio_track(identity)
         if track is None:
@@ -200,7 +203,7 @@ class LiveKitRoomConnection:
             frame_size_ms=10,
             capacity=FRAME_QUEUE_MAX_FRAMES,
         )
-        self._streams.setdefault(identity, set()).add(stream)
+        self._streams.setdefault(identity, {})[stream] = track.sid
         rechunker = FrameRechunker()
         try:
             async for event in stream:
@@ -212,7 +215,7 @@ class LiveKitRoomConnection:
                 for frame in rechunker.push(pcm):
                     yield ReceivedFrame(pcm=frame, recv_t_ns=recv_t_ns)
         finally:
-            self._streams.get(identity, set()).discard(stream)
+            self._streams.get(identity, {}).pop(stream, None)
             await _close_stream(stream)
 
     async def _wait_for_audio_track(self, identity: str) -> rtc.Track | None:
@@ -281,8 +284,7 @@ class LiveKitRoomConnection:
 
     def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
         self._put_event("left", participant)
-        for stream in list(self._streams.get(participant.identity, ())):
-            self._spawn(_close_stream(stream), name=f"autortc-lk-close-{participant.identity}")
+        self._close_streams(participant.identity)
         self._notify()
 
     def _on_track_published(
@@ -294,6 +296,26 @@ class LiveKitRoomConnection:
 
     def _on_track_subscribed(self, *_args: Any) -> None:
         self._notify()
+
+    def _on_track_unsubscribed(
+        self,
+        track: rtc.Track,
+        _publication: rtc.RemoteTrackPublication,
+        participant: rtc.RemoteParticipant,
+    ) -> None:
+        self._close_streams(participant.identity, track_sid=track.sid)
+        self._notify()
+
+    def _close_streams(self, identity: str, *, track_sid: str | None = None) -> None:
+        """End the subscriptions to `identity` (only those reading `track_sid`, if given).
+
+        The SDK never ends a track's AudioStream when its publisher unpublishes or
+        leaves (no end-of-stream from the FFI for that), so we close it ourselves;
+        `aclose` makes the FFI send end-of-stream and the iterator stops.
+        """
+        for stream, sid in list(self._streams.get(identity, {}).items()):
+            if track_sid is None or sid == track_sid:
+                self._spawn(_close_stream(stream), name=f"autortc-lk-close-{identity}")
 
     def _on_data_received(self, packet: rtc.DataPacket) -> None:
         msg = DataMessage(
@@ -310,6 +332,8 @@ class LiveKitRoomConnection:
 
     def _on_disconnected(self, reason: Any = None) -> None:
         logger.info("livekit room disconnected", extra={"reason": str(reason)})
+        for identity in list(self._streams):  # e.g. ROOM_DELETED: no per-participant events
+            self._close_streams(identity)
         self._end_queues()
         self._notify()
 
@@ -336,7 +360,7 @@ class LiveKitRoomConnection:
                 self._room.off(event, handler)
             self._end_queues()
             self._notify()
-            streams = [s for group in self._streams.values() for s in group]
+            streams = [s for group in self._streams.values() for s in list(group)]
             for stream in streams:
                 await _close_stream(stream)
             if self._tasks:

@@ -4,28 +4,34 @@ Pure: no clock beyond what `api.AccessToken.to_jwt` reads, no I/O.
 
 Grant decisions (LiveKit semantics, checked against the SDK and server source):
 
-| role  | canPublish | canPublishSources | canSubscribe | canPublishData | kind  |
-|-------|------------|-------------------|--------------|----------------|-------|
-| user  | yes        | ["microphone"]    | no           | yes            | -     |
-| probe | no         | -                 | yes          | yes            | -     |
-| agent | yes        | ["microphone"]    | yes          | yes            | agent |
-| admin | no         | -                 | yes          | yes            | -     |
+| role  | canPublish | canPublishSources | canSubscribe | canPublishData | kind  | receives audio |
+|-------|------------|-------------------|--------------|----------------|-------|----------------|
+| user  | yes        | ["microphone"]    | yes (*)      | yes            | -     | no             |
+| probe | no         | -                 | yes          | yes            | -     | yes            |
+| agent | yes        | ["microphone"]    | yes          | yes            | agent | yes            |
+| admin | no         | -                 | yes          | yes            | -     | yes            |
 
 Every token also has `roomJoin` and `room=<that one room>`; none has roomCreate,
 roomList, roomAdmin or roomRecord (the admin API signs its own per-call tokens).
 
-- `canSubscribe` governs media track subscription only. Receiving data packets
-  needs no grant: the server's `BroadcastDataPacketForRoom` forwards a user packet
-  to every ACTIVE participant except the sender, and `ParticipantImpl.SendDataMessage`
-  checks only the participant state. So the user bot, which never listens to audio,
-  gets no `canSubscribe` and still receives `probe_ready` / `agent_ready`.
+- (*) The user bot never listens to audio, yet its token must carry `canSubscribe`:
+  without it the server makes the publisher PeerConnection the primary one and
+  never offers the subscriber one, while the Rust client (two-PC mode) waits for
+  the subscriber to connect, so `Room.connect` times out (livekit/python-sdks#355).
+  Least privilege is kept one level up instead: the user bot connects with
+  `auto_subscribe=False` and `LiveKitRoomConnection` refuses `subscribe_audio`
+  for a role that does not receive audio (`RoleGrants.receives_audio`).
+- Receiving data packets needs no grant: the server's `BroadcastDataPacketForRoom`
+  forwards a packet to every participant but the sender.
 - Sending data needs `canPublishData` (every role sends protocol messages).
 - `canPublishSources` is compared by the server against
   `strings.ToLower(TrackSource.String())`, so the value is the lower-case name
   "microphone" (not the proto enum int, not "MICROPHONE"); the publisher must set
   `TrackPublishOptions.source = SOURCE_MICROPHONE`, or the server refuses the track.
-- `canPublish=false` makes the server refuse AddTrack ("no permission to publish
-  track"): the probe can never inject audio into the room it measures.
+- `canPublish=false` makes the server refuse AddTrack (a RequestResponse
+  NOT_ALLOWED, no TrackPublished): the probe can never inject audio into the room
+  it measures. The Rust SDK only notices through its 10 s TRACK_PUBLISH_TIMEOUT,
+  so the refusal surfaces as a PublishTrackError about 10 s later.
 - `kind="agent"` makes the server report the participant as
   `ParticipantKind.PARTICIPANT_KIND_AGENT` to everyone else.
 - The TTL is capped by the caller's case timeout. LiveKit checks `exp` only at the
@@ -51,6 +57,7 @@ class RoleGrants:
     can_publish: bool
     can_subscribe: bool
     can_publish_data: bool
+    receives_audio: bool  # policy: does AutoRTC ever subscribe this role to audio?
     kind: api.AccessToken.ParticipantKind | None = None
 
     @property
@@ -59,10 +66,18 @@ class RoleGrants:
 
 
 ROLE_GRANTS: dict[str, RoleGrants] = {
-    "user": RoleGrants(can_publish=True, can_subscribe=False, can_publish_data=True),
-    "probe": RoleGrants(can_publish=False, can_subscribe=True, can_publish_data=True),
-    "agent": RoleGrants(can_publish=True, can_subscribe=True, can_publish_data=True, kind="agent"),
-    "admin": RoleGrants(can_publish=False, can_subscribe=True, can_publish_data=True),
+    "user": RoleGrants(
+        can_publish=True, can_subscribe=True, can_publish_data=True, receives_audio=False
+    ),
+    "probe": RoleGrants(
+        can_publish=False, can_subscribe=True, can_publish_data=True, receives_audio=True
+    ),
+    "agent": RoleGrants(
+        can_publish=True, can_subscribe=True, can_publish_data=True, receives_audio=True, kind="agent"
+    ),
+    "admin": RoleGrants(
+        can_publish=False, can_subscribe=True, can_publish_data=True, receives_audio=True
+    ),
 }
 
 

@@ -15,6 +15,7 @@ import pytest
 from livekit import rtc
 
 from autortc.errors import TransportError
+from autortc.transport.livekit_frames import pcm_to_frame
 from autortc.transport.livekit_room import LiveKitAudioPublisher, LiveKitRoomConnection
 
 
@@ -77,7 +78,7 @@ async def test_participant_events_map_kind_and_identity_rule_to_is_agent() -> No
 
 async def test_user_role_cannot_subscribe_audio_and_says_why() -> None:
     conn = LiveKitRoomConnection(rtc.Room(), role="user", owns_room=True)
-    with pytest.raises(TransportError, match="canSubscribe"):
+    with pytest.raises(TransportError, match="does not receive audio"):
         await anext(conn.subscribe_audio("my-agent"))
     await conn.aclose()
 
@@ -137,3 +138,100 @@ async def test_publisher_paces_frames_in_real_time_and_reports_the_queue() -> No
     await publisher.aclose()
     with pytest.raises(TransportError):
         await publisher.capture_frame(frame)
+
+
+@dataclass
+class FakeRemote:
+    """A remote participant as `rtc.Room.remote_participants` holds it (the parts we read)."""
+
+    identity: str
+    track_publications: dict[str, object]
+    kind: int = rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+
+
+@dataclass
+class FakeAudioPublication:
+    track: rtc.Track
+    kind: int = rtc.TrackKind.KIND_AUDIO
+    subscribed: bool = True
+
+
+def _room_with_remote_audio(
+    identity: str,
+) -> tuple[rtc.Room, rtc.AudioSource, rtc.Track, FakeRemote]:
+    """An unconnected room whose remote participant `identity` 'publishes' a real SDK
+    track (a local track stands in for the remote one: same AudioStream path in the FFI)."""
+    room = rtc.Room()
+    source = rtc.AudioSource(48_000, 1, queue_size_ms=100)
+    track = rtc.LocalAudioTrack.create_audio_track("remote-stand-in", source)
+    track._info.sid = "TR_x"  # an unpublished track has no sid; a remote one always has
+    remote = FakeRemote(identity, {"TR_x": FakeAudioPublication(track)})
+    room._remote_participants[identity] = remote  # type: ignore[assignment]
+    return room, source, track, remote
+
+
+@pytest.mark.parametrize("how", ["track_unsubscribed", "participant_disconnected", "disconnected"])
+async def test_subscription_ends_when_the_track_goes_away(how: str) -> None:
+    """The SDK sends no end-of-stream for a track's AudioStream when its publisher
+    unpublishes or leaves; the connection must end the iterator itself."""
+    room, source, track, remote = _room_with_remote_audio("my-agent")
+    conn = LiveKitRoomConnection(room, role="probe", owns_room=True)
+    frames: list[np.ndarray] = []
+
+    async def receive() -> None:
+        async for frame in conn.subscribe_audio("my-agent"):
+            frames.append(frame.pcm)
+
+    receiver = asyncio.create_task(receive(), name="offline-sub")
+    try:
+        tone = np.full(480, 3000, dtype=np.int16)
+        async with asyncio.timeout(5):
+            while len(frames) < 10:
+                await source.capture_frame(pcm_to_frame(tone))
+        assert all(f.shape == (480,) and f.dtype == np.int16 for f in frames)
+        if how == "track_unsubscribed":
+            room.emit("track_unsubscribed", track, remote.track_publications["TR_x"], remote)
+        elif how == "participant_disconnected":
+            del room._remote_participants["my-agent"]
+            room.emit("participant_disconnected", remote)
+        else:  # the server closed the room (ROOM_DELETED): only `disconnected` fires
+            room.emit("disconnected", rtc.DisconnectReason.ROOM_DELETED)
+        async with asyncio.timeout(5):
+            await receiver  # ends by itself
+        assert receiver.exception() is None
+        assert conn._streams["my-agent"] == {}
+    finally:
+        receiver.cancel()
+        await conn.aclose()
+        await source.aclose()
+
+
+async def test_unsubscribing_another_track_leaves_the_subscription_running() -> None:
+    room, source, track, remote = _room_with_remote_audio("my-agent")
+    conn = LiveKitRoomConnection(room, role="probe", owns_room=True)
+    other_source = rtc.AudioSource(48_000, 1)
+    other = rtc.LocalAudioTrack.create_audio_track("other", other_source)
+    other._info.sid = "TR_other"
+    frames: list[np.ndarray] = []
+
+    async def receive() -> None:
+        async for frame in conn.subscribe_audio("my-agent"):
+            frames.append(frame.pcm)
+
+    receiver = asyncio.create_task(receive(), name="offline-sub-other")
+    try:
+        async with asyncio.timeout(5):
+            while len(frames) < 5:
+                await source.capture_frame(pcm_to_frame(np.zeros(480, dtype=np.int16)))
+        room.emit("track_unsubscribed", other, remote.track_publications["TR_x"], remote)
+        n = len(frames)
+        async with asyncio.timeout(5):
+            while len(frames) < n + 5:
+                await source.capture_frame(pcm_to_frame(np.zeros(480, dtype=np.int16)))
+        assert not receiver.done()
+    finally:
+        await conn.aclose()
+        async with asyncio.timeout(5):
+            await asyncio.gather(receiver, return_exceptions=True)
+        await source.aclose()
+        await other_source.aclose()

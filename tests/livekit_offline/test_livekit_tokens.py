@@ -32,7 +32,7 @@ def _raw(token: str) -> dict:
             {
                 "canPublish": True,
                 "canPublishSources": ["microphone"],
-                "canSubscribe": False,
+                "canSubscribe": True,  # needed to connect (python-sdks#355); never used
                 "canPublishData": True,
             },
         ),
