@@ -207,7 +207,7 @@ async def test_subscription_ends_when_the_track_goes_away(how: str) -> None:
 
 
 async def test_unsubscribing_another_track_leaves_the_subscription_running() -> None:
-    room, source, track, remote = _room_with_remote_audio("my-agent")
+    room, source, _track, remote = _room_with_remote_audio("my-agent")
     conn = LiveKitRoomConnection(room, role="probe", owns_room=True)
     other_source = rtc.AudioSource(48_000, 1)
     other = rtc.LocalAudioTrack.create_audio_track("other", other_source)
