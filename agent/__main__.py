@@ -73,6 +73,12 @@ def _add_livekit_parser(sub: argparse._SubParsersAction) -> None:  # type: ignor
         help="refuse jobs above this CPU load, 0-1 (default: %(default)s)",
     )
     lk.add_argument("--drain-timeout-s", type=int, default=LiveKitWorkerSettings.drain_timeout_s)
+    lk.add_argument(
+        "--max-retry",
+        type=int,
+        default=LiveKitWorkerSettings.max_retry,
+        help="connection attempts to LiveKit before the worker gives up (default: %(default)s)",
+    )
     lk.add_argument("--log-level", default="INFO")
 
 
@@ -96,6 +102,7 @@ def _main_livekit(args: argparse.Namespace) -> int:
             num_idle_processes=args.num_idle_processes,
             load_threshold=args.load_threshold,
             drain_timeout_s=args.drain_timeout_s,
+            max_retry=args.max_retry,
         )
         options = _agent_options(args)
     except ValueError as e:

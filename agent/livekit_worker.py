@@ -25,6 +25,7 @@ per machine, not a test harness on a shared 2-core CI box:
 | num_idle_processes | one per CPU (at most 4)          | 1                               |
 | load_threshold     | 0.7 (dev: disabled)              | 0.95 (a busy CI box would refuse dispatches at 0.7) |
 | drain_timeout      | 3600 s                           | 10 s                            |
+| max_retry          | 16 (about 2 min of retries)      | 3 (gives up after ~6 s)         |
 
 The values are the same in `start` and `dev`, so both modes behave alike.
 Credentials come from LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET in the
@@ -39,7 +40,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from livekit.agents import AgentServer, JobContext, JobProcess, WorkerOptions, cli
+from livekit.agents import AgentServer, AutoSubscribe, JobContext, JobProcess, WorkerOptions, cli
 
 from agent.session import AgentEngines, AgentOptions, run_agent_job
 from agent.worker import READY_LINE
@@ -63,7 +64,8 @@ class LiveKitWorkerSettings:
     health_port: int = DEFAULT_HEALTH_PORT  # 0: any free port (printed in the ready line)
     num_idle_processes: int = 1
     load_threshold: float = 0.95
-    drain_timeout_s: int = 10
+    drain_timeout_s: int = 10  # livekit-agents treats 0 as "wait forever": must be >= 1
+    max_retry: int = 3  # connection attempts before the worker gives up (resets once connected)
     initialize_process_timeout_s: float = 30.0  # prewarm loads the VAD model: slow on a busy box
 
     def __post_init__(self) -> None:
@@ -75,8 +77,10 @@ class LiveKitWorkerSettings:
             raise ValueError("num_idle_processes must be >= 0")
         if not 0.0 < self.load_threshold <= 1.0:
             raise ValueError(f"load_threshold must be in (0, 1], got {self.load_threshold}")
-        if self.drain_timeout_s < 0 or self.initialize_process_timeout_s <= 0:
-            raise ValueError("drain_timeout_s must be >= 0 and initialize_process_timeout_s > 0")
+        if self.drain_timeout_s < 1 or self.initialize_process_timeout_s <= 0:
+            raise ValueError("drain_timeout_s must be >= 1 and initialize_process_timeout_s > 0")
+        if self.max_retry < 0:
+            raise ValueError("max_retry must be >= 0")
 
 
 def prewarm(options: AgentOptions, proc: JobProcess) -> None:
@@ -86,7 +90,7 @@ def prewarm(options: AgentOptions, proc: JobProcess) -> None:
 
 async def entrypoint(options: AgentOptions, ctx: JobContext) -> None:
     """One dispatched job: the reference agent in `ctx.room` until the bots leave."""
-    await ctx.connect()
+    await ctx.connect(auto_subscribe=AutoSubscribe.AUDIO_ONLY)
     engines = ctx.proc.userdata.get(ENGINES_KEY) or AgentEngines.create(options)
     conn = LiveKitRoomConnection.from_room(ctx.room, role="agent")
     try:
@@ -114,6 +118,7 @@ def build_worker_options(settings: LiveKitWorkerSettings, options: AgentOptions)
         load_threshold=settings.load_threshold,
         drain_timeout=settings.drain_timeout_s,
         initialize_process_timeout=settings.initialize_process_timeout_s,
+        max_retry=settings.max_retry,
     )
 
 

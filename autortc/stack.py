@@ -153,7 +153,9 @@ class LiveKitAgentWorkerProcess(AgentWorkerProcess):
     killed with its job processes.
     """
 
-    stop_timeout_s = 15.0  # the worker's drain_timeout (10 s) plus shutdown
+    # SIGTERM -> SIGKILL. With a job still running, livekit-agents drains (10 s), waits
+    # for the entrypoint (up to 15 s) and for the job process (10 s) before it exits.
+    stop_timeout_s = 35.0
     new_session = True
 
     @classmethod

@@ -1,13 +1,15 @@
 """Make any livekit-agents `AgentSession` speak the AutoRTC protocol, in three lines.
 
+    await session.start(agent, room=ctx.room)
     hooks = AutortcHooks.attach(session, room=ctx.room, pre_rtc_dir="output/pre_rtc")
     try:
-        await session.start(agent, room=ctx.room)
-        ...
+        ...  # the job's work: e.g. wait until the room empties
     finally:
         await hooks.aclose()
 
-(or `async with AutortcHooks.attach(...) as hooks:`). `room` is a `livekit.rtc.Room`
+(or `async with AutortcHooks.attach(...) as hooks:`). Attaching before `start()`
+works too: the tee then goes in at the session's first state change, once RoomIO
+has made `session.output.audio`; attaching after is simpler to reason about. `room` is a `livekit.rtc.Room`
 or an AutoRTC `RoomConnection` (autortc.transport.base). The hooks then, per
 shared/spec/protocol.md:
 
@@ -37,236 +39,24 @@ import contextlib
 import json
 import logging
 import time
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
-from livekit import rtc
 from livekit.agents import metrics as lk_metrics
-from livekit.agents.voice import io
 
 from autortc import protocol as P
 from autortc.audio import SAMPLE_RATE_HZ, write_wav
+from autortc.integrations.messengers import Messenger, make_messenger
+from autortc.integrations.tee_output import TeeOutput, TeeReply, wall_to_monotonic_ns
+
+__all__ = ["AutortcHooks"]
 
 logger = logging.getLogger(__name__)
 
 USER_POINTS = frozenset({"user_speech_start", "user_eot", "stt_final"})
 OUTBOX_MAX = 1024  # overflow policy: drop the message and log (never block an event callback)
 DRAIN_TIMEOUT_S = 2.0
-
-
-# -- messengers: the tiny room interface the hooks need -----------------------
-
-
-class Messenger(Protocol):
-    metadata: str
-
-    async def send(self, topic: str, payload: bytes) -> None: ...
-
-    async def receive(self, on_message: Callable[[str, bytes], None]) -> None:
-        """Deliver topic messages until cancelled or the room closes."""
-        ...
-
-    def own_audio_published(self) -> bool: ...
-
-
-class RoomConnectionMessenger:
-    """Over an AutoRTC RoomConnection (the hooks become its one `messages()` consumer)."""
-
-    def __init__(self, conn: Any) -> None:
-        self._conn = conn
-        self.metadata = str(conn.room_metadata or "")
-
-    async def send(self, topic: str, payload: bytes) -> None:
-        await self._conn.send_message(topic, payload)
-
-    async def receive(self, on_message: Callable[[str, bytes], None]) -> None:
-        async for msg in self._conn.messages():
-            on_message(msg.topic, msg.payload)
-
-    def own_audio_published(self) -> bool:
-        return False  # the seam cannot tell; pass audio_track_published=True
-
-
-class RtcRoomMessenger:
-    """Over a livekit.rtc.Room: reliable data packets on topics."""
-
-    def __init__(self, room: rtc.Room) -> None:
-        self._room = room
-        self.metadata = str(room.metadata or "")
-
-    async def send(self, topic: str, payload: bytes) -> None:
-        await self._room.local_participant.publish_data(payload, reliable=True, topic=topic)
-
-    async def receive(self, on_message: Callable[[str, bytes], None]) -> None:
-        def on_data(packet: rtc.DataPacket) -> None:
-            on_message(packet.topic or "", bytes(packet.data))
-
-        self._room.on("data_received", on_data)
-        try:
-            await asyncio.Event().wait()  # until cancelled
-        finally:
-            self._room.off("data_received", on_data)
-
-    def own_audio_published(self) -> bool:
-        pubs = self._room.local_participant.track_publications.values()
-        return any(p.kind == rtc.TrackKind.KIND_AUDIO for p in pubs)
-
-
-def make_messenger(room: Any) -> Messenger:
-    if isinstance(room, rtc.Room):
-        return RtcRoomMessenger(room)
-    if hasattr(room, "send_message") and hasattr(room, "messages"):
-        return RoomConnectionMessenger(room)
-    raise TypeError(f"expected a livekit.rtc.Room or an AutoRTC RoomConnection, got {room!r}")
-
-
-# -- the pre_rtc tee ------------------------------------------------------------
-
-
-@runtime_checkable
-class ExactPlayoutSink(Protocol):
-    """A sink that knows exactly what it handed to the transport.
-
-    `current_playout` is set before it emits playback_started / playback_finished,
-    with `pcm` (48 kHz mono int16), `first_frame_t_ns` and `done_t_ns`.
-    """
-
-    current_playout: Any
-
-
-def wall_to_monotonic_ns(wall_s: float) -> int:
-    return time.monotonic_ns() - int((time.time() - wall_s) * 1e9)
-
-
-@dataclass
-class _Reply:
-    turn_id: int
-    frames: list[np.ndarray] = field(default_factory=list)
-    seq: int | None = None  # set at playback_started
-    finished: bool = False
-
-
-class _TeeOutput(io.AudioOutput):
-    """Pass-through AudioOutput: records captured PCM and reports segment events."""
-
-    def __init__(self, hooks: AutortcHooks, next_in_chain: io.AudioOutput) -> None:
-        super().__init__(
-            label="AutortcTee",
-            capabilities=io.AudioOutputCapabilities(pause=next_in_chain.can_pause),
-            next_in_chain=next_in_chain,
-        )
-        self._hooks = hooks
-        self._replies: deque[_Reply] = deque()
-        self._capturing: _Reply | None = None
-        self._resampler: rtc.AudioResampler | None = None
-
-    @property
-    def sample_rate(self) -> int | None:
-        return self.next_in_chain.sample_rate if self.next_in_chain else None
-
-    def exact_sink(self) -> ExactPlayoutSink | None:
-        node = self.next_in_chain
-        while node is not None:
-            if isinstance(node, ExactPlayoutSink):
-                return node
-            node = node.next_in_chain
-        return None
-
-    async def capture_frame(self, frame: rtc.AudioFrame) -> None:
-        await super().capture_frame(frame)
-        if self._capturing is None:
-            self._capturing = _Reply(turn_id=self._hooks._reply_turn_id())
-            self._replies.append(self._capturing)
-        self._capturing.frames.extend(self._to_48k_mono(frame))
-        assert self.next_in_chain is not None
-        await self.next_in_chain.capture_frame(frame)
-
-    def _to_48k_mono(self, frame: rtc.AudioFrame) -> list[np.ndarray]:
-        if frame.num_channels != 1:
-            data = np.frombuffer(frame.data, dtype=np.int16).reshape(-1, frame.num_channels)
-            frame = rtc.AudioFrame(
-                data=data.mean(axis=1).astype(np.int16).tobytes(),
-                sample_rate=frame.sample_rate,
-                num_channels=1,
-                samples_per_channel=frame.samples_per_channel,
-            )
-        frames = [frame]
-        if frame.sample_rate != SAMPLE_RATE_HZ:
-            if self._resampler is None:
-                self._resampler = rtc.AudioResampler(frame.sample_rate, SAMPLE_RATE_HZ)
-            frames = self._resampler.push(frame)
-        return [np.frombuffer(f.data, dtype=np.int16).copy() for f in frames]
-
-    def flush(self) -> None:
-        super().flush()
-        self._capturing = None
-        if self.next_in_chain is not None:
-            self.next_in_chain.flush()
-
-    def clear_buffer(self) -> None:
-        if self.next_in_chain is not None:
-            self.next_in_chain.clear_buffer()
-
-    def on_playback_started(self, *, created_at: float) -> None:
-        reply = next((r for r in self._replies if r.seq is None), None)
-        if reply is not None:
-            sink = self.exact_sink()
-            rec = sink.current_playout if sink is not None else None
-            t_ns = getattr(rec, "first_frame_t_ns", None) or wall_to_monotonic_ns(created_at)
-            self._hooks._on_reply_started(reply, t_ns)
-        super().on_playback_started(created_at=created_at)
-
-    def on_playback_finished(
-        self,
-        *,
-        playback_position: float,
-        interrupted: bool,
-        synchronized_transcript: str | None = None,
-    ) -> None:
-        pending_before = self._pending_playback_count
-        super().on_playback_finished(
-            playback_position=playback_position,
-            interrupted=interrupted,
-            synchronized_transcript=synchronized_transcript,
-        )
-        if self._pending_playback_count >= pending_before or not self._replies:
-            return  # not one of ours (the base class logged it)
-        reply = self._replies.popleft()
-        if reply is self._capturing:
-            self._capturing = None
-        reply.finished = True
-        if reply.seq is None:
-            return  # nothing reached the transport: no reply
-        sink = self.exact_sink()
-        rec = sink.current_playout if sink is not None else None
-        if rec is not None and getattr(rec, "first_frame_t_ns", None) is not None:
-            pcm, done_t_ns = np.asarray(rec.pcm, dtype=np.int16), rec.done_t_ns
-        else:
-            captured = np.concatenate(reply.frames) if reply.frames else np.zeros(0, np.int16)
-            pcm = captured[: round(playback_position * SAMPLE_RATE_HZ)]
-            done_t_ns = None
-        self._hooks._on_reply_finished(reply, pcm, interrupted, done_t_ns or time.monotonic_ns())
-
-    def abandon_open_replies(self) -> None:
-        """On close: a started reply that never finished is saved as interrupted."""
-        sink = self.exact_sink()
-        while self._replies:
-            reply = self._replies.popleft()
-            if reply.seq is None or reply.finished:
-                continue
-            rec = sink.current_playout if sink is not None else None
-            if rec is not None and getattr(rec, "first_frame_t_ns", None) is not None:
-                pcm = np.asarray(rec.pcm, dtype=np.int16)  # what the sink handed over so far
-            else:
-                pcm = np.concatenate(reply.frames) if reply.frames else np.zeros(0, np.int16)
-            self._hooks._on_reply_finished(reply, pcm, True, time.monotonic_ns())
-
-
-# -- the hooks --------------------------------------------------------------------
 
 
 class AutortcHooks:
@@ -290,7 +80,7 @@ class AutortcHooks:
         self.filter = P.MessageFilter(trace_id=self.meta.trace_id if self.meta else "")
         self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(maxsize=OUTBOX_MAX)
         self._tasks: list[asyncio.Task[None]] = []
-        self._tee: _TeeOutput | None = None
+        self._tee: TeeOutput | None = None
         self._closed = False
         # turn bookkeeping
         self._open_turn = 0
@@ -353,9 +143,14 @@ class AutortcHooks:
         ]
 
     def _install_tee(self) -> None:
+        """Put the tee in front of `session.output.audio` once that exists (RoomIO makes
+        it in `start()`). Never while the agent speaks: swapping the output detaches
+        and re-attaches the chain (RoomIO's transcript sync), which would cut that reply."""
         out = self._session.output.audio
+        if self._session.agent_state == "speaking":
+            return  # the next agent_state_changed installs it
         if self._tee is None and out is not None:
-            self._tee = _TeeOutput(self, out)
+            self._tee = TeeOutput(self, out)
             self._session.output.audio = self._tee
 
     # -- public --------------------------------------------------------------
@@ -367,7 +162,7 @@ class AutortcHooks:
         if not self.active or self._closed:
             return
         if turn_id is None:
-            turn_id = self._open_turn if point in USER_POINTS else self._reply_turn_id()
+            turn_id = self._open_turn if point in USER_POINTS else self.reply_turn_id()
         if (turn_id, point) in self._points_sent:
             return
         self._points_sent.add((turn_id, point))
@@ -422,6 +217,9 @@ class AutortcHooks:
         while True:
             topic, payload = await self._outbox.get()
             try:
+                if not self._messenger.connected():
+                    logger.debug("room gone: autortc message not sent", extra={"topic": topic})
+                    continue
                 await self._messenger.send(topic, payload)
             except Exception:
                 logger.exception("autortc message send failed", extra={"topic": topic})
@@ -450,7 +248,7 @@ class AutortcHooks:
 
     # -- session events -> trace points ---------------------------------------
 
-    def _reply_turn_id(self) -> int:
+    def reply_turn_id(self) -> int:
         return self._last_reply_turn if self._last_reply_turn >= 0 else self._open_turn
 
     def _on_agent_state(self, ev: Any) -> None:
@@ -490,14 +288,14 @@ class AutortcHooks:
 
     # -- replies (called by the tee) --------------------------------------------
 
-    def _on_reply_started(self, reply: _Reply, first_frame_t_ns: int) -> None:
+    def on_reply_started(self, reply: TeeReply, first_frame_t_ns: int) -> None:
         reply.seq = self._next_reply_seq
         self._next_reply_seq += 1
         self._send(P.TOPIC_REPLY, "reply_start", reply_seq=reply.seq, turn_id=reply.turn_id)
         self.mark("first_frame_published", t_ns=first_frame_t_ns, turn_id=reply.turn_id)
 
-    def _on_reply_finished(
-        self, reply: _Reply, pcm: np.ndarray, interrupted: bool, done_t_ns: int
+    def on_reply_finished(
+        self, reply: TeeReply, pcm: np.ndarray, interrupted: bool, done_t_ns: int
     ) -> None:
         self.mark("reply_done", t_ns=done_t_ns, turn_id=reply.turn_id)
         self._send(

@@ -73,7 +73,11 @@ ROLE_GRANTS: dict[str, RoleGrants] = {
         can_publish=False, can_subscribe=True, can_publish_data=True, receives_audio=True
     ),
     "agent": RoleGrants(
-        can_publish=True, can_subscribe=True, can_publish_data=True, receives_audio=True, kind="agent"
+        can_publish=True,
+        can_subscribe=True,
+        can_publish_data=True,
+        receives_audio=True,
+        kind="agent",
     ),
     "admin": RoleGrants(
         can_publish=False, can_subscribe=True, can_publish_data=True, receives_audio=True

@@ -54,6 +54,7 @@ def test_worker_options_pin_health_server_idle_processes_and_load_in_both_modes(
     assert _both_modes(opts.num_idle_processes) == (2, 2)
     assert _both_modes(opts.load_threshold) == (0.9, 0.9)  # default: 0.7 in start, off in dev
     assert opts.drain_timeout == settings.drain_timeout_s
+    assert opts.max_retry == 3  # a wrong URL or key ends the worker in seconds, not minutes
     assert opts.api_secret is None
     assert opts.ws_url is None
 
@@ -110,6 +111,8 @@ def test_ready_line_is_printed_once_on_registration(capsys: pytest.CaptureFixtur
         {"load_threshold": 0.0},
         {"load_threshold": 1.5},
         {"agent_name": ""},
+        {"drain_timeout_s": 0},  # livekit-agents reads 0 as "drain forever"
+        {"max_retry": -1},
     ],
 )
 def test_invalid_worker_settings_are_refused(bad: dict[str, object]) -> None:
