@@ -102,11 +102,11 @@ async def transport_stack(opts: RunOptions, run_dir: Path) -> AsyncIterator[tupl
 
     _make_dir(run_dir)
     server = start_local_server_process()
-    agent = None
+    local_agent: AgentWorkerProcess | None = None
     transport = LocalTransport(server.url)
     try:
         if opts.start_agent and opts.agent_name:
-            agent = await AgentWorkerProcess.start(
+            local_agent = await AgentWorkerProcess.start(
                 url=server.url,
                 agent_name=opts.agent_name,
                 pre_rtc_dir=opts.pre_rtc_root,
@@ -116,8 +116,8 @@ async def transport_stack(opts: RunOptions, run_dir: Path) -> AsyncIterator[tupl
         yield transport, server.url
     finally:
         await transport.aclose()
-        if agent is not None:
-            await agent.aclose()
+        if local_agent is not None:
+            await local_agent.aclose()
         server.stop()
 
 

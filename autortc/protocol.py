@@ -168,7 +168,8 @@ def parse_room_meta(text: str | None) -> RoomMeta | None:
     a = body.get("autortc") if isinstance(body, dict) else None
     if not isinstance(a, dict) or not isinstance(a.get("trace_id"), str):
         return None
-    agent = a.get("agent") if isinstance(a.get("agent"), dict) else {}
+    raw_agent = a.get("agent")
+    agent: dict[str, Any] = raw_agent if isinstance(raw_agent, dict) else {}
     extra = {k: v for k, v in agent.items() if k not in ("reply_text", "utterance_text")}
     return RoomMeta(
         run_id=str(a.get("run_id", "")),

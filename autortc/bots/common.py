@@ -9,7 +9,7 @@ import logging
 import sys
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,7 @@ def write_json(path: Path, body: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def bot_main(name: str, run: Callable[[BotJob], Awaitable[int]]) -> None:
+def bot_main(name: str, run: Callable[[BotJob], Coroutine[Any, Any, int]]) -> None:
     """Process entry: `python -m autortc.bots.<bot> JOB.json`. Exit 0 ok, 3 infra, 4 crash."""
     logging.basicConfig(
         level=logging.WARNING, format=f"[{name}] %(levelname)s %(name)s: %(message)s"
@@ -83,7 +83,7 @@ def bot_main(name: str, run: Callable[[BotJob], Awaitable[int]]) -> None:
         sys.exit(2)
     job = BotJob.read(sys.argv[1])
     try:
-        code = asyncio.run(run(job))
+        code: int = asyncio.run(run(job))
     except Exception as e:  # a crash must still leave a trace on disk
         crash = {
             "status": "BOT_CRASHED",
