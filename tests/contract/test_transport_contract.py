@@ -138,26 +138,36 @@ async def test_published_tone_arrives_in_order_with_same_level_and_pitch(
     probe = await transport.connect(room, PROBE, role="probe")
     agent = await transport.connect(room, AGENT, role="agent")
     sent = tone_frames(440.0, 50) + tone_frames(880.0, 50)
+    silence = np.zeros(480, dtype=np.int16)
     received: list[ReceivedFrame] = []
+    first_frame = asyncio.Event()
 
     async def receive() -> None:
         async for frame in probe.subscribe_audio(AGENT):
+            first_frame.set()
             if received or not is_silent(frame.pcm):
                 received.append(frame)
             if len(received) >= len(sent):
                 return
 
-    receiver = asyncio.create_task(receive(), name="contract-receive")
-    try:
+    async def send() -> None:
         publisher = await agent.publish_audio(queue_size_ms=100)
-        await asyncio.sleep(0.2)  # let the subscription settle before the audio starts
+        # the protocol's barrier in small: audio sent before anyone listens is lost,
+        # so the tone starts only once the subscriber has its first (silent) frame
+        while not first_frame.is_set():
+            await publisher.capture_frame(silence)
         for frame in sent:
             await publisher.capture_frame(frame)
-        await publisher.wait_for_playout()
-        async with asyncio.timeout(10):
+        while True:  # keep the 10 ms clock running until the receiver is done
+            await publisher.capture_frame(silence)
+
+    receiver = asyncio.create_task(receive(), name="contract-receive")
+    sender = asyncio.create_task(send(), name="contract-send")
+    try:
+        async with asyncio.timeout(15):
             await receiver
     finally:
-        await stop(receiver)
+        await stop(receiver, sender)
         await agent.aclose()
         await probe.aclose()
 
