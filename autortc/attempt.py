@@ -97,16 +97,24 @@ def _infra_status(rc_probe: int | None, rc_user: int | None, att_dir: Path) -> s
     return None
 
 
+def _pre_rtc_complete(src_json: Path) -> bool:
+    body = read_json(src_json) or {}
+    return bool(body.get("complete"))
+
+
 async def _collect_pre_rtc(pre_dir: Path, att_dir: Path, *, wait_s: float) -> bool:
-    """The agent writes pre_rtc in `finally` when its session ends: wait for it briefly."""
+    """The agent rewrites pre_rtc after every reply and marks it `complete` when its
+    session ends: wait briefly for that, else take the latest replies written.
+    The JSON is copied before the WAV: the writer replaces the WAV first, so the copy
+    never lists a reply its WAV lacks."""
     deadline = time.monotonic() + wait_s
     src_json = pre_dir / "pre_rtc.json"
     # another process writes the file: polling the file system is the only signal
-    while not src_json.exists() and time.monotonic() < deadline:  # noqa: ASYNC110
+    while not _pre_rtc_complete(src_json) and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     if not src_json.exists():
         return False
-    for name in ("pre_rtc.wav", "pre_rtc.json"):
+    for name in ("pre_rtc.json", "pre_rtc.wav"):
         if (pre_dir / name).exists():
             shutil.copyfile(pre_dir / name, att_dir / name)
     return True

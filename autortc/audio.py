@@ -6,6 +6,7 @@ Analysis works on float32 in [-1, 1] (linear full scale 1.0).
 
 from __future__ import annotations
 
+import os
 import wave
 from pathlib import Path
 
@@ -44,15 +45,21 @@ def split_frames(pcm_i16: np.ndarray) -> list[np.ndarray]:
 def write_wav(
     path: str | Path, pcm_i16: np.ndarray, *, sample_rate_hz: int = SAMPLE_RATE_HZ
 ) -> None:
-    """Write mono int16 PCM. Creates parent directories."""
+    """Write mono int16 PCM. Creates parent directories.
+
+    Atomic: the file is written beside its final name and renamed into place, so
+    another process (the harness collecting an agent's pre_rtc) never reads half a file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = np.asarray(pcm_i16, dtype="<i2").tobytes()
-    with wave.open(str(path), "wb") as w:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with wave.open(str(tmp), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(sample_rate_hz)
         w.writeframes(data)
+    os.replace(tmp, path)
 
 
 def read_wav(path: str | Path) -> tuple[np.ndarray, int]:

@@ -38,6 +38,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -191,7 +192,7 @@ class AutortcHooks:
             for task in self._tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            self.write_pre_rtc()
+            self.write_pre_rtc(complete=True)
             if self.active:
                 logger.info("autortc hooks closed", extra={"filter": self.filter.counters()})
 
@@ -318,8 +319,11 @@ class AutortcHooks:
         )
         self.write_pre_rtc()
 
-    def write_pre_rtc(self) -> Path | None:
-        """Write pre_rtc.wav + pre_rtc.json (replies so far). Returns the directory."""
+    def write_pre_rtc(self, *, complete: bool = False) -> Path | None:
+        """Write pre_rtc.wav + pre_rtc.json (replies so far; `complete` once the hooks
+        close, so a collector knows no reply will follow). Each file is replaced
+        atomically and the JSON last, so a reader that takes the JSON first and the
+        WAV second always gets a WAV covering every reply the JSON lists."""
         if self._pre_rtc_dir is None or self.meta is None:
             return None
         out_dir = self._pre_rtc_dir / self.meta.trace_id
@@ -327,6 +331,12 @@ class AutortcHooks:
             np.concatenate(self._pre_rtc_chunks) if self._pre_rtc_chunks else np.zeros(0, np.int16)
         )
         write_wav(out_dir / "pre_rtc.wav", pcm, sample_rate_hz=SAMPLE_RATE_HZ)
-        body = {"sample_rate_hz": SAMPLE_RATE_HZ, "replies": self._pre_rtc_replies}
-        (out_dir / "pre_rtc.json").write_text(json.dumps(body, indent=1))
+        body = {
+            "sample_rate_hz": SAMPLE_RATE_HZ,
+            "replies": self._pre_rtc_replies,
+            "complete": complete,
+        }
+        tmp = out_dir / f".pre_rtc.json.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(body, indent=1))
+        os.replace(tmp, out_dir / "pre_rtc.json")
         return out_dir

@@ -236,6 +236,7 @@ async def test_hooks_save_a_reply_cut_off_by_the_job_ending_mid_capture(tmp_path
     body = json.loads((tmp_path / TRACE_ID / "pre_rtc.json").read_text())
     pcm, _ = read_wav(tmp_path / TRACE_ID / "pre_rtc.wav")
     assert [(r["reply_seq"], r["interrupted"]) for r in body["replies"]] == [(0, True)]
+    assert body["complete"] is True  # written by aclose: no reply will follow
     assert 0.1 * 48000 < len(pcm) < 0.5 * 48000
     assert np.array_equal(pcm, ramp(48000)[: len(pcm)])
     ends = [m for m in hooks.messages_sent if m["type"] == "reply_end"]
