@@ -183,6 +183,13 @@ async def run_agent_job(
                     pre_rtc_dir=Path(options.pre_rtc_dir),
                     metadata=metadata,
                     audio_track_published=True,
+                    # spec: agent_ready once published and started; and once the user
+                    # bot is in the room, only when its audio reaches us (audio sent
+                    # before our subscription is live would be lost)
+                    hears_user=lambda: (
+                        USER_IDENTITY not in conn.remote_identities()
+                        or audio_in.frames_received > 0
+                    ),
                 )
                 relay.target = hooks.trace_mark
             await session.start(Agent(instructions=AGENT_INSTRUCTIONS), record=False)

@@ -10,9 +10,11 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from autortc.errors import EXIT_INFRA, AutortcError
 
@@ -130,10 +132,27 @@ def _run_options(args: argparse.Namespace):  # -> RunOptions
     )
 
 
+def run_until_stopped(coro: Coroutine[Any, Any, int]) -> int:
+    """asyncio.run, with SIGTERM treated like Ctrl-C: the main task is cancelled, so
+    every `finally` runs (rooms deleted, the agent worker stopped) and nothing is left
+    registered or running behind a killed CI job."""
+
+    async def main() -> int:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        try:
+            return await coro
+        except asyncio.CancelledError:
+            raise KeyboardInterrupt from None
+
+    return asyncio.run(main())
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from autortc.suite import run_and_report
 
-    return asyncio.run(run_and_report(_run_options(args)))
+    return run_until_stopped(run_and_report(_run_options(args)))
 
 
 def _cmd_baseline(args: argparse.Namespace) -> int:
@@ -147,7 +166,7 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
 def _cmd_stability(args: argparse.Namespace) -> int:
     from autortc.stability import stability_main
 
-    return asyncio.run(
+    return run_until_stopped(
         stability_main(_run_options(args), runs=args.runs, run_dirs=args.run_dirs, out=args.out)
     )
 

@@ -15,7 +15,8 @@ shared/spec/protocol.md:
 
 - answer every `probe_ready` for this room's trace_id with `agent_ready`
   (`in_reply_to` = the probe's msg_id), once the agent's audio track is published
-  and the session has started; stale, duplicate and malformed messages are dropped
+  and the session has started (and, given `hears_user`, once the user's audio
+  reaches the agent); stale, duplicate and malformed messages are dropped
   and counted (autortc.protocol.MessageFilter);
 - send `reply_start` / `reply_end` (`reply_seq` 0, 1, 2 ..., `interrupted`) around
   every playback segment of `session.output.audio`;
@@ -40,6 +41,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +73,7 @@ class AutortcHooks:
         pre_rtc_dir: str | Path | None,
         metadata: str | None = None,
         audio_track_published: bool | None = None,
+        hears_user: Callable[[], bool] | None = None,
     ) -> None:
         self._session = session
         self._messenger = messenger
@@ -78,6 +81,7 @@ class AutortcHooks:
         self.active = self.meta is not None
         self._pre_rtc_dir = Path(pre_rtc_dir) if pre_rtc_dir and self.meta else None
         self._audio_published = audio_track_published
+        self._hears_user = hears_user
         self.filter = P.MessageFilter(trace_id=self.meta.trace_id if self.meta else "")
         self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(maxsize=OUTBOX_MAX)
         self._tasks: list[asyncio.Task[None]] = []
@@ -106,6 +110,7 @@ class AutortcHooks:
         pre_rtc_dir: str | Path | None = "output/pre_rtc",
         metadata: str | None = None,
         audio_track_published: bool | None = None,
+        hears_user: Callable[[], bool] | None = None,
     ) -> AutortcHooks:
         """Hook into `session` (started or not). Call from inside the event loop."""
         hooks = cls(
@@ -114,6 +119,7 @@ class AutortcHooks:
             pre_rtc_dir=pre_rtc_dir,
             metadata=metadata,
             audio_track_published=audio_track_published,
+            hears_user=hears_user,
         )
         if hooks.active:
             hooks._start()
@@ -237,8 +243,13 @@ class AutortcHooks:
         self._maybe_answer_probe()
 
     def ready(self) -> bool:
+        """agent_ready may be sent: our track is published, the session has started and,
+        if the agent can tell (`hears_user`), the user's audio is reaching it. Audio
+        sent before the agent's subscription is live is lost, so the user bot must
+        not start speaking before that."""
         published = self._audio_published or self._messenger.own_audio_published()
-        return bool(published) and self._session.agent_state != "initializing"
+        hears = self._hears_user is None or self._hears_user()
+        return bool(published) and hears and self._session.agent_state != "initializing"
 
     def _maybe_answer_probe(self) -> None:
         if self._pending_probe is None or not self.ready() or self._closed:

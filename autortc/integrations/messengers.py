@@ -47,7 +47,7 @@ class RoomConnectionMessenger:
         return False  # the seam cannot tell; pass audio_track_published=True
 
     def connected(self) -> bool:
-        return True  # a closed connection refuses sends with a TransportError
+        return not self._conn.closed
 
 
 class RtcRoomMessenger:

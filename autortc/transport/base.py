@@ -76,6 +76,11 @@ class RoomConnection(Protocol):
     @property
     def room_metadata(self) -> str: ...
 
+    @property
+    def closed(self) -> bool:
+        """True once this connection has left the room or lost it: sends would fail."""
+        ...
+
     def remote_identities(self) -> list[str]:
         """Identities of the other participants present now."""
         ...

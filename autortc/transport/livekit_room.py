@@ -147,6 +147,10 @@ class LiveKitRoomConnection:
     def room_metadata(self) -> str:
         return self._room.metadata
 
+    @property
+    def closed(self) -> bool:
+        return self._closed or not self._room.isconnected()
+
     def remote_identities(self) -> list[str]:
         return list(self._room.remote_participants)
 
@@ -240,8 +244,8 @@ class LiveKitRoomConnection:
 
     # --- messages -------------------------------------------------------------
     async def send_message(self, topic: str, payload: bytes) -> None:
-        if self._closed:
-            raise TransportError("send_message on a closed LiveKit connection.")
+        if self.closed:
+            raise TransportError("send_message on a closed LiveKit connection (not in a room).")
         try:
             await self._room.local_participant.publish_data(payload, reliable=True, topic=topic)
         except Exception as exc:  # rtc.PublishDataError
@@ -299,11 +303,11 @@ class LiveKitRoomConnection:
 
     def _on_track_unsubscribed(
         self,
-        track: rtc.Track,
-        _publication: rtc.RemoteTrackPublication,
+        _track: rtc.Track | None,  # the SDK may pass None here
+        publication: rtc.RemoteTrackPublication,
         participant: rtc.RemoteParticipant,
     ) -> None:
-        self._close_streams(participant.identity, track_sid=track.sid)
+        self._close_streams(participant.identity, track_sid=publication.sid)
         self._notify()
 
     def _close_streams(self, identity: str, *, track_sid: str | None = None) -> None:

@@ -169,6 +169,43 @@ async def test_hooks_answer_probe_ready_only_for_their_trace_once_ready_and_drop
     assert hooks.filter.counters() == {"stale": 1, "duplicate": 1, "bad": 1}
 
 
+async def test_hooks_wait_until_the_agent_hears_the_user_before_agent_ready(tmp_path):
+    room, conn, _, out = await _output_with_room()
+    probe = room.connect("autortc-probe")
+    session = FakeSession()
+    session.agent_state = "listening"
+    session.output.audio = out
+    hears = False
+    hooks = AutortcHooks.attach(
+        session,
+        room=conn,
+        pre_rtc_dir=tmp_path,
+        audio_track_published=True,
+        hears_user=lambda: hears,
+    )
+    received: list[dict] = []
+
+    async def listen() -> None:
+        async for m in probe.messages():
+            received.append(json.loads(m.payload))
+
+    async def probe_ready() -> None:
+        msg = make_message("probe_ready", trace_id=TRACE_ID, case_id="c1", t_ns=1)
+        await probe.send_message(TOPIC_PROBE, encode(msg))
+        await asyncio.sleep(0.05)
+
+    async with asyncio.TaskGroup() as tg:
+        lt = tg.create_task(listen())
+        await probe_ready()
+        assert [m["type"] for m in received] == []  # published, started, but deaf
+        hears = True
+        await probe_ready()  # the probe repeats every 250 ms: the next one is answered
+        assert [m["type"] for m in received] == ["agent_ready"]
+        await hooks.aclose()
+        await probe.aclose()
+        lt.cancel()
+
+
 async def test_hooks_write_pre_rtc_for_an_interrupted_reply_and_send_reply_events(tmp_path):
     room, conn, _, out = await _output_with_room()
     probe = room.connect("autortc-probe")

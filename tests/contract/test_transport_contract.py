@@ -365,8 +365,12 @@ async def test_aclose_is_idempotent(transport_factory: TransportFactory) -> None
     room = await transport_factory.new_room("aclose")
     conn = await transport.connect(room, AGENT, role="agent")
     await conn.publish_audio()
+    assert not conn.closed
     await conn.aclose()
+    assert conn.closed
     await conn.aclose()
+    with pytest.raises(TransportError):
+        await conn.send_message("autortc.contract", b"after close")
     await transport.aclose()
     await transport.aclose()
 

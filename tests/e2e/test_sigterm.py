@@ -1,0 +1,62 @@
+"""A CI job killed with SIGTERM must not leave an agent worker, a room server or a
+bot running: `autortc run` cancels itself and every `finally` cleans up."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_sigterm_stops_the_run_and_every_process_it_started(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEKIT_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "autortc.cli", "run", "--suite", "mini", "--output", str(tmp_path)],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        parent = psutil.Process(proc.pid)
+        children: list[psutil.Process] = []
+        deadline = time.monotonic() + 60
+        # wait until the run is under way: room server, agent worker and a bot running
+        while time.monotonic() < deadline and proc.poll() is None:
+            children = parent.children(recursive=True)
+            if any("autortc.bots" in " ".join(c.cmdline()) for c in _alive(children)):
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.communicate()
+        assert len(children) >= 3, [c.cmdline() for c in children]
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 2, err
+    assert "autortc: interrupted" in err
+    assert "Traceback" not in err
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == [], [p.cmdline() for p in _alive(alive)]
+
+
+def _alive(procs: list[psutil.Process]) -> list[psutil.Process]:
+    out = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return out
