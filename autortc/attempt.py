@@ -24,6 +24,7 @@ from autortc.bots.jobspec import BotJob, TurnJob
 from autortc.case_audio import load_turn_audio
 from autortc.case_schema import Case
 from autortc.metrics.attempt import analyze_attempt
+from autortc.procs import die_with_parent
 from autortc.protocol import RoomMeta, room_name
 from autortc.transport.base import Transport
 
@@ -69,7 +70,13 @@ async def _run_bot(module: str, job_path: Path, log_path: Path, timeout_s: float
     """Run a bot process; returns its exit code, or None when it had to be killed."""
     with log_path.open("wb") as fh:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module, str(job_path), stdout=fh, stderr=asyncio.subprocess.STDOUT
+            sys.executable,
+            "-m",
+            module,
+            str(job_path),
+            stdout=fh,
+            stderr=asyncio.subprocess.STDOUT,
+            preexec_fn=die_with_parent,
         )
         try:
             async with asyncio.timeout(timeout_s):

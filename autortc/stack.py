@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Self
 
 from autortc.errors import InfraError
+from autortc.procs import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class AgentWorkerProcess:
             stderr=asyncio.subprocess.STDOUT,
             env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
             start_new_session=cls.new_session,
+            preexec_fn=die_with_parent,
         )
         self = cls(proc, log_path)
         fh = log_path.open("ab")

@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import IO
 
 from autortc.errors import InfraError
+from autortc.procs import die_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,9 @@ def start_local_server_process(
     cmd = [sys.executable, "-m", "autortc.transport.local_server", "--host", host, "--port", "0"]
     cmd += ["--log-level", log_level, "--parent-pid", str(os.getpid())]
     try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log_file, env=env)
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=log_file, env=env, preexec_fn=die_with_parent
+        )
     except OSError as e:
         if log_file is not None:
             log_file.close()

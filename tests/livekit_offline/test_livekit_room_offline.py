@@ -175,7 +175,7 @@ def _room_with_remote_audio(
 async def test_subscription_ends_when_the_track_goes_away(how: str) -> None:
     """The SDK sends no end-of-stream for a track's AudioStream when its publisher
     unpublishes or leaves; the connection must end the iterator itself."""
-    room, source, track, remote = _room_with_remote_audio("my-agent")
+    room, source, _track, remote = _room_with_remote_audio("my-agent")
     conn = LiveKitRoomConnection(room, role="probe", owns_room=True)
     frames: list[np.ndarray] = []
 
