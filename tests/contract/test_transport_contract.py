@@ -140,11 +140,15 @@ async def test_published_tone_arrives_in_order_with_same_level_and_pitch(
     sent = tone_frames(440.0, 50) + tone_frames(880.0, 50)
     silence = np.zeros(480, dtype=np.int16)
     received: list[ReceivedFrame] = []
-    first_frame = asyncio.Event()
+    listening = asyncio.Event()
+    n_before = 0
 
     async def receive() -> None:
+        nonlocal n_before
         async for frame in probe.subscribe_audio(AGENT):
-            first_frame.set()
+            n_before += 1
+            if n_before >= 10:  # the path is up and has carried 100 ms of audio
+                listening.set()
             if received or not is_silent(frame.pcm):
                 received.append(frame)
             if len(received) >= len(sent):
@@ -153,8 +157,8 @@ async def test_published_tone_arrives_in_order_with_same_level_and_pitch(
     async def send() -> None:
         publisher = await agent.publish_audio(queue_size_ms=100)
         # the protocol's barrier in small: audio sent before anyone listens is lost,
-        # so the tone starts only once the subscriber has its first (silent) frame
-        while not first_frame.is_set():
+        # so the tone starts only once the subscriber is receiving (silent) frames
+        while not listening.is_set():
             await publisher.capture_frame(silence)
         for frame in sent:
             await publisher.capture_frame(frame)

@@ -31,6 +31,7 @@ import pytest
 
 pytestmark = [
     pytest.mark.livekit,
+    pytest.mark.timeout(900),  # the module fixture runs the whole mini suite
     pytest.mark.skipif(
         not os.environ.get("LIVEKIT_URL"), reason="LIVEKIT_URL not set: needs a real livekit-server"
     ),
@@ -44,16 +45,22 @@ def _autortc_run(
     tmp: Path, *args: str, env: dict[str, str] | None = None, timeout_s: float = 600
 ) -> tuple[int, str, str, float]:
     t0 = time.monotonic()
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "autortc.cli", "run", "--output", str(tmp / "out"), *args],
         cwd=tmp,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout_s,
         env={**os.environ, **(env or {})},
     )
-    print(proc.stdout, proc.stderr[-3000:])
-    return proc.returncode, proc.stdout, proc.stderr, time.monotonic() - t0
+    try:
+        out, err = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.terminate()  # SIGTERM: the run deletes its rooms and stops its worker
+        out, err = proc.communicate(timeout=60)
+        pytest.fail(f"autortc run took over {timeout_s:.0f} s: {err[-3000:]}")
+    print(out, err[-3000:])
+    return proc.returncode, out, err, time.monotonic() - t0
 
 
 def _final_metrics(run_dir: Path, case_id: str) -> dict:

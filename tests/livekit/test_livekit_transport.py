@@ -39,9 +39,11 @@ async def transport() -> AsyncIterator[LiveKitTransport]:
     try:
         yield t
     finally:
-        for room in await t.list_rooms("autortc-lktest-"):
-            await t.delete_room(room)
-        await t.aclose()
+        try:
+            for room in await t.list_rooms("autortc-lktest-"):
+                await t.delete_room(room)
+        finally:
+            await t.aclose()
 
 
 async def _room(t: LiveKitTransport, tag: str, metadata: str = "{}") -> str:
