@@ -46,9 +46,9 @@ DEFAULT_REPLY_TEXT = "Hello. This is the AutoRTC reference agent."
 _TOKEN_RE = re.compile(r"\S+\s*|\s+")
 
 
-def _pick(texts: Any, k: int, fallback: str) -> str:
-    if isinstance(texts, list) and 0 <= k < len(texts) and str(texts[k]).strip():
-        return str(texts[k])
+def _pick(texts: tuple[str, ...], k: int, fallback: str) -> str:
+    if 0 <= k < len(texts) and texts[k].strip():
+        return texts[k]
     return fallback
 
 
@@ -64,13 +64,13 @@ class ScriptState:
         if self.meta is None:
             return DEFAULT_UTTERANCE_TEXT
         fallback = self.meta.utterance_text or DEFAULT_UTTERANCE_TEXT
-        return _pick(self.meta.extra.get("utterance_texts"), k, fallback)
+        return _pick(self.meta.utterance_texts, k, fallback)
 
     def reply_text(self, k: int) -> str:
         if self.meta is None:
             return DEFAULT_REPLY_TEXT
         fallback = self.meta.reply_text or DEFAULT_REPLY_TEXT
-        return _pick(self.meta.extra.get("reply_texts"), k, fallback)
+        return _pick(self.meta.reply_texts, k, fallback)
 
 
 def split_tokens(text: str) -> list[str]:
@@ -78,7 +78,7 @@ def split_tokens(text: str) -> list[str]:
     return _TOKEN_RE.findall(text)
 
 
-class ScriptedSTT(stt.STT):
+class ScriptedSTT(stt.STT[None]):
     """Non-streaming STT: each VAD speech segment is "recognised" as turn k's utterance.
 
     The session wraps it in livekit-agents' `stt.StreamAdapter` with its VAD.
@@ -118,7 +118,7 @@ class ScriptedSTT(stt.STT):
         )
 
 
-class ScriptedLLM(llm.LLM):
+class ScriptedLLM(llm.LLM[None]):
     """Streaming LLM: yields turn k's reply text in word-sized chunks.
 
     `first_token_delay_ms` and `inter_token_delay_ms` shape the stream (default 0).

@@ -92,7 +92,7 @@ def build_session(
     script: ScriptState,
     *,
     trace_mark: Callable[[str, int], None] | None = None,
-) -> AgentSession:
+) -> AgentSession[None]:
     """A fresh AgentSession for one room (its scripted engines are per room too)."""
     return AgentSession(
         vad=engines.vad,
@@ -219,7 +219,7 @@ class _JobDone(Exception):
     """Raised inside the job's TaskGroup to cancel its background tasks (the pump)."""
 
 
-async def _close_session_and_hooks(session: AgentSession, hooks: AutortcHooks | None) -> None:
+async def _close_session_and_hooks(session: AgentSession[None], hooks: AutortcHooks | None) -> None:
     """Idempotent: the session first (it ends any reply), then the hooks (pre_rtc)."""
     try:
         await session.aclose()

@@ -60,7 +60,7 @@ def pcm_to_frames(pcm_48k: np.ndarray) -> list[rtc.AudioFrame]:
     ]
 
 
-class EspeakTTS(tts.TTS):
+class EspeakTTS(tts.TTS[None]):
     """espeak-ng as a livekit-agents TTS. Cheap to construct: the library loads once.
 
     One instance per room is the intended use (it carries that room's `trace_mark`);

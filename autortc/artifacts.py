@@ -1,23 +1,32 @@
 """Load one attempt directory into `AttemptInputs` for the pure measurement core.
 
 An attempt directory (output/autortc/<run_id>/<case_id>/a<attempt>/) holds the
-files listed in shared/spec/measurement.md. This module only reads them; the
-figures are computed by `autortc.metrics`.
+files listed in docs/spec/measurement.md. This module only reads them; the figures
+are computed by `autortc.metrics`. A file that exists but cannot be read, or holds
+audio in the wrong format, raises `ArtifactError` with the file named: the attempt
+is then INFRA, with that one line as its reason.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import numpy as np
+from pydantic import ValidationError
 
 from autortc.audio import SAMPLE_RATE_HZ, read_wav, to_float
+from autortc.bots.results import EventRecord, ProbeResult, UserResult
+from autortc.errors import ArtifactError, map_exceptions
 from autortc.metrics.inputs import AttemptInputs, ReplyEvents, TracePoint, TurnTiming
+from autortc.protocol import Message, ReplyEnd, ReplyStart, Trace
+
+_R = TypeVar("_R", ProbeResult, UserResult)
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
+def read_json(path: Path) -> dict[str, object] | None:
+    """A JSON object from `path`, or None when it is missing or not a JSON object."""
     try:
         body = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -25,60 +34,93 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-def read_events(path: Path) -> list[dict[str, Any]]:
-    """Accepted protocol messages from events.jsonl, each with its `recv_t_ns`."""
-    out: list[dict[str, Any]] = []
+def read_events(path: Path) -> list[tuple[Message, int]]:
+    """Accepted protocol messages from events.jsonl, each with its receive time."""
+    out: list[tuple[Message, int]] = []
     if not path.exists():
         return out
-    for line in path.read_text().splitlines():
+    with map_exceptions(ArtifactError, f"{path}: unreadable"):
+        lines = path.read_text().splitlines()
+    for line in lines:
         try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if rec.get("accepted") and isinstance(rec.get("msg"), dict):
-            out.append({**rec["msg"], "recv_t_ns": rec["recv_t_ns"], "topic": rec["topic"]})
+            rec = EventRecord.model_validate_json(line)
+        except ValidationError:
+            continue  # a torn last line (the probe was killed mid-write) is not an event
+        if rec.accepted and rec.msg is not None:
+            out.append((rec.msg, rec.recv_t_ns))
     return out
 
 
-def reply_events(events: list[dict[str, Any]]) -> list[ReplyEvents]:
+def reply_events(events: list[tuple[Message, int]]) -> list[ReplyEvents]:
     """Pair reply_start/reply_end by reply_seq (events are already trace/case filtered)."""
-    by_seq: dict[int, dict[str, Any]] = {}
-    for ev in events:
-        if ev["type"] in ("reply_start", "reply_end") and isinstance(ev.get("reply_seq"), int):
-            slot = by_seq.setdefault(ev["reply_seq"], {})
-            slot.setdefault(ev["type"], ev)
+    starts: dict[int, int] = {}
+    ends: dict[int, tuple[int, bool]] = {}
+    for msg, recv_t_ns in events:
+        if isinstance(msg, ReplyStart):
+            starts.setdefault(msg.reply_seq, recv_t_ns)
+        elif isinstance(msg, ReplyEnd):
+            ends.setdefault(msg.reply_seq, (recv_t_ns, msg.interrupted))
     out = []
-    for seq in sorted(by_seq):
-        slot = by_seq[seq]
-        start, end = slot.get("reply_start"), slot.get("reply_end")
+    for seq in sorted(set(starts) | set(ends)):
+        end = ends.get(seq)
         out.append(
             ReplyEvents(
                 reply_seq=seq,
-                start_recv_t_ns=start["recv_t_ns"] if start else None,
-                end_recv_t_ns=end["recv_t_ns"] if end else None,
-                interrupted=bool(end.get("interrupted")) if end else None,
+                start_recv_t_ns=starts.get(seq),
+                end_recv_t_ns=end[0] if end else None,
+                interrupted=end[1] if end else None,
             )
         )
     return out
 
 
-def trace_points(events: list[dict[str, Any]]) -> list[TracePoint]:
+def trace_points(events: list[tuple[Message, int]]) -> list[TracePoint]:
     return [
-        TracePoint(
-            turn_id=int(ev.get("turn_id", 0)), point=str(ev.get("point")), t_ns=int(ev["t_ns"])
-        )
-        for ev in events
-        if ev["type"] == "trace"
+        TracePoint(turn_id=msg.turn_id, point=msg.point, t_ns=msg.t_ns)
+        for msg, _ in events
+        if isinstance(msg, Trace)
     ]
 
 
-def _wav_float(path: Path) -> np.ndarray | None:
+def read_audio(path: Path) -> np.ndarray | None:
+    """A 48 kHz mono 16-bit WAV as float32; None when absent. ArtifactError otherwise."""
     if not path.exists():
         return None
-    pcm, sr = read_wav(path)
+    with map_exceptions(ArtifactError, f"{path}: unreadable WAV"):
+        pcm, sr = read_wav(path)
     if sr != SAMPLE_RATE_HZ:
-        raise ValueError(f"{path}: sample rate {sr} Hz, expected {SAMPLE_RATE_HZ}")
+        raise ArtifactError(f"{path}: sample rate {sr} Hz, expected {SAMPLE_RATE_HZ} Hz")
     return to_float(pcm)
+
+
+def _model(cls: type[_R], path: Path) -> _R:
+    body = read_json(path)
+    if body is None:
+        return cls()
+    try:
+        return cls.model_validate(body)
+    except ValidationError as e:
+        field = ".".join(str(x) for x in e.errors()[0]["loc"])
+        raise ArtifactError(f"{path}: field '{field}': {e.errors()[0]['msg']}") from None
+
+
+def read_pre_rtc(attempt_dir: Path) -> tuple[np.ndarray | None, dict[int, tuple[int, int]] | None]:
+    """pre_rtc.wav and its reply boundaries (by reply_seq); (None, None) when absent."""
+    pre = read_audio(attempt_dir / "pre_rtc.wav")
+    meta = read_json(attempt_dir / "pre_rtc.json")
+    if pre is None or meta is None:
+        return None, None
+    with map_exceptions(
+        ArtifactError,
+        f"{attempt_dir / 'pre_rtc.json'}: bad reply boundaries",
+        catch=(KeyError, TypeError, ValueError),
+    ):
+        replies = meta.get("replies") or []
+        assert isinstance(replies, list)
+        bounds = {
+            int(r["reply_seq"]): (int(r["start_sample"]), int(r["end_sample"])) for r in replies
+        }
+    return pre, bounds
 
 
 def load_attempt(
@@ -91,27 +133,21 @@ def load_attempt(
     infra_status: str | None = None,
     blackbox: bool = False,
 ) -> AttemptInputs:
-    probe = read_json(attempt_dir / "probe_result.json") or {}
-    user = read_json(attempt_dir / "user_result.json") or {}
+    probe = _model(ProbeResult, attempt_dir / "probe_result.json")
+    user = _model(UserResult, attempt_dir / "user_result.json")
     events = read_events(attempt_dir / "events.jsonl")
-    post_full = _wav_float(attempt_dir / "post_rtc_full.wav")
-    input_audio = _wav_float(attempt_dir / "input.wav")
-    pre = _wav_float(attempt_dir / "pre_rtc.wav")
-    pre_meta = read_json(attempt_dir / "pre_rtc.json")
-    pre_replies = None
-    if pre is not None and pre_meta is not None:
-        pre_replies = {
-            int(r["reply_seq"]): (int(r["start_sample"]), int(r["end_sample"]))
-            for r in pre_meta.get("replies", [])
-        }
+    post_full = read_audio(attempt_dir / "post_rtc_full.wav")
+    input_audio = read_audio(attempt_dir / "input.wav")
+    pre, pre_replies = read_pre_rtc(attempt_dir)
     turns = [
         TurnTiming(
-            turn_index=t["turn_index"],
-            speech_start_left_t_ns=t["speech_start_left_t_ns"],
-            eot_left_t_ns=t["eot_left_t_ns"],
-            is_barge_in=bool(t.get("is_barge_in")),
+            turn_index=t.turn_index,
+            speech_start_left_t_ns=t.speech_start_left_t_ns,
+            eot_left_t_ns=t.eot_left_t_ns,
+            is_barge_in=t.is_barge_in,
+            eot_sample_in_input=t.eot_sample_in_input,
         )
-        for t in user.get("turns", [])
+        for t in user.turns
     ]
     return AttemptInputs(
         case_id=case_id,
@@ -120,18 +156,16 @@ def load_attempt(
         trace_id=trace_id,
         sample_rate_hz=SAMPLE_RATE_HZ,
         post_full=post_full if post_full is not None else np.zeros(0, np.float32),
-        post_frame_recv_t_ns=np.asarray(probe.get("agent_frames_recv_t_ns", []), dtype=np.int64),
+        post_frame_recv_t_ns=np.asarray(probe.agent_frames_recv_t_ns, dtype=np.int64),
         input_audio=input_audio if input_audio is not None else np.zeros(0, np.float32),
-        post_user=_wav_float(attempt_dir / "post_rtc_user.wav"),
-        pre_rtc=pre if pre_replies is not None else None,
+        post_user=read_audio(attempt_dir / "post_rtc_user.wav"),
+        post_user_recv_t_ns=np.asarray(probe.user_frames_recv_t_ns, dtype=np.int64),
+        pre_rtc=pre,
         pre_rtc_replies=pre_replies,
         replies=reply_events(events),
         turns=turns,
         agent_trace=trace_points(events),
         infra_status=infra_status,
         blackbox=blackbox,
-        extra={
-            "user_turns": user.get("turns", []),
-            "message_counters": probe.get("message_counters"),
-        },
+        message_counters=dict(probe.message_counters),
     )

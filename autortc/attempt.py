@@ -1,7 +1,15 @@
 """Run one case attempt: fresh room, agent dispatch, two bot processes, cleanup, analysis.
 
+    job = build_job(ctx, case, attempt)          # pure: ids, the bots' job, the metadata
+    write_job_files(job)                         # turn wavs, bot_job.json, room.json
+    status = await run_bots(ctx, job, timeout_s) # both bot processes in one TaskGroup
+    await collect_pre_rtc(...)                   # the agent's pre-network audio
+    record = analyze(ctx, job, infra_status)     # inputs -> AttemptRow + CaseView
+
 The room is always deleted, on success and failure alike. Bots run as separate
-processes with a hard timeout and are killed if stuck.
+processes with a hard timeout and are killed if stuck. A file of the attempt that
+cannot be read (e.g. a 16 kHz pre_rtc.wav) makes the attempt INFRA with a one-line
+reason; the run goes on.
 """
 
 from __future__ import annotations
@@ -14,24 +22,33 @@ import shutil
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+
+import numpy as np
 
 from autortc.artifacts import load_attempt, read_json
-from autortc.audio import to_int16, write_wav
+from autortc.audio import SAMPLE_RATE_HZ, to_int16, write_wav
 from autortc.bots.jobspec import BotJob, TurnJob
+from autortc.bots.results import ProbeResult, UserResult
 from autortc.case_audio import load_turn_audio
 from autortc.case_schema import Case
-from autortc.metrics.attempt import analyze_attempt
+from autortc.errors import ArtifactError
+from autortc.metrics.attempt import analyze_attempt, reply_slice_audio
+from autortc.metrics.inputs import AttemptInputs
+from autortc.metrics.rows import AttemptRow
+from autortc.metrics.status import BAD_ARTIFACT, BOT_CRASHED, TIMEOUT, should_retry
 from autortc.procs import die_with_parent
 from autortc.protocol import RoomMeta, room_name
+from autortc.report.html import CaseView
+from autortc.report.views import case_view
 from autortc.transport.base import Transport
 
 log = logging.getLogger(__name__)
 
 BOT_EXIT_INFRA = 3
 BOT_EXIT_CRASH = 4
+PRE_RTC_WAIT_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -46,8 +63,20 @@ class AttemptContext:
     room_prefix: str = "autortc"
     barrier_timeout_s: float = 15.0
     blackbox: bool = False
-    gates: Any = None
     local_agent: bool = True  # the agent runs on this host and can leave pre_rtc here
+
+
+@dataclass(frozen=True)
+class AttemptJob:
+    """Everything one attempt needs, decided before anything starts."""
+
+    case: Case
+    attempt: int
+    trace_id: str
+    room: str
+    dir: Path
+    meta: RoomMeta
+    bot_job: BotJob
 
 
 @dataclass
@@ -58,12 +87,72 @@ class AttemptRecord:
     trace_id: str
     room: str
     dir: Path
-    metrics: dict[str, Any]
+    row: AttemptRow
     wall_s: float
+    view: CaseView | None = None
+
+    @property
+    def retry(self) -> bool:
+        return should_retry(self.row.capture_status)
 
 
 def reply_texts(case: Case) -> list[str]:
     return [case.agent.reply_for_turn(k) for k in range(len(case.turns))]
+
+
+def build_job(ctx: AttemptContext, case: Case, attempt: int) -> AttemptJob:
+    """Ids, the bots' job and the room metadata of one attempt (no I/O but the case audio)."""
+    trace_id = uuid.uuid4().hex
+    room = room_name(ctx.room_prefix, case.id, ctx.run_id, attempt)
+    att_dir = ctx.run_dir / case.id / f"a{attempt}"
+    turns = []
+    for k, turn in enumerate(case.turns):
+        _, sidecar = load_turn_audio(case, k, ctx.audio_dir)
+        segments = sidecar.get("speech_segments") or [[0, sidecar["eot_sample"]]]
+        turns.append(
+            TurnJob(
+                turn_index=k,
+                audio_path=str((att_dir / f"turn{k}.wav").resolve()),
+                eot_sample=int(sidecar["eot_sample"]),
+                speech_start_sample=int(segments[0][0]),
+                barge_in_after_agent_ms=turn.barge_in.after_agent_ms if turn.barge_in else None,
+            )
+        )
+    texts = reply_texts(case)
+    meta = RoomMeta(
+        run_id=ctx.run_id,
+        case_id=case.id,
+        trace_id=trace_id,
+        attempt=attempt,
+        reply_text=texts[0],
+        utterance_text=case.turns[0].say,
+        reply_texts=tuple(texts),
+        utterance_texts=tuple(t.say for t in case.turns),
+        voice=case.agent.voice or case.turns[0].voice,
+    )
+    bot_job = BotJob(
+        transport_url=ctx.transport_url,
+        room=room,
+        trace_id=trace_id,
+        case_id=case.id,
+        out_dir=str(att_dir),
+        turns=turns,
+        barrier_timeout_s=ctx.barrier_timeout_s,
+        agent_join_timeout_s=ctx.barrier_timeout_s,
+        record_pad_ms=case.record_pad_ms,
+        blackbox=ctx.blackbox,
+    )
+    return AttemptJob(case, attempt, trace_id, room, att_dir, meta, bot_job)
+
+
+def write_job_files(ctx: AttemptContext, job: AttemptJob) -> None:
+    job.dir.mkdir(parents=True, exist_ok=True)
+    for k in range(len(job.case.turns)):
+        pcm, _ = load_turn_audio(job.case, k, ctx.audio_dir)
+        write_wav(job.dir / f"turn{k}.wav", pcm)
+    job.bot_job.write(job.dir / "bot_job.json")
+    room_doc = {"room": job.room, "metadata": json.loads(job.meta.to_json())}
+    (job.dir / "room.json").write_text(json.dumps(room_doc, indent=1))
 
 
 async def _run_bot(module: str, job_path: Path, log_path: Path, timeout_s: float) -> int | None:
@@ -92,16 +181,43 @@ async def _run_bot(module: str, job_path: Path, log_path: Path, timeout_s: float
                     await proc.wait()
 
 
-def _infra_status(rc_probe: int | None, rc_user: int | None, att_dir: Path) -> str | None:
+def infra_status(rc_probe: int | None, rc_user: int | None, att_dir: Path) -> str | None:
+    """The attempt's infrastructure outcome from the bots' exit codes and results."""
     if rc_probe is None or rc_user is None:
-        return "TIMEOUT"
-    if BOT_EXIT_CRASH in (rc_probe, rc_user) or rc_probe not in (0, 3) or rc_user not in (0, 3):
-        return "BOT_CRASHED"
-    for name in ("probe_result.json", "user_result.json"):
-        status = (read_json(att_dir / name) or {}).get("status")
+        return TIMEOUT
+    ok_codes = (0, BOT_EXIT_INFRA)
+    if rc_probe not in ok_codes or rc_user not in ok_codes:
+        return BOT_CRASHED
+    for name, model in (("probe_result.json", ProbeResult), ("user_result.json", UserResult)):
+        status = model.model_validate(read_json(att_dir / name) or {}).status
         if status in ("AGENT_NOT_JOINED", "BARRIER_TIMEOUT"):
-            return str(status)
+            return status
     return None
+
+
+async def run_bots(ctx: AttemptContext, job: AttemptJob) -> str | None:
+    """Create the room, run both bots to the end in one TaskGroup, delete the room."""
+    timeout_s = job.case.timeout_s
+    job_path = job.dir / "bot_job.json"
+    await ctx.transport.create_room(
+        job.room, metadata=job.meta.to_json(), agent_name=ctx.agent_name
+    )
+    try:
+        async with asyncio.TaskGroup() as tg:
+            probe = tg.create_task(
+                _run_bot("autortc.bots.probe_bot", job_path, job.dir / "probe.log", timeout_s),
+                name=f"attempt.probe.{job.room}",
+            )
+            user = tg.create_task(
+                _run_bot("autortc.bots.user_bot", job_path, job.dir / "user.log", timeout_s),
+                name=f"attempt.user.{job.room}",
+            )
+        return infra_status(probe.result(), user.result(), job.dir)
+    finally:
+        try:
+            await ctx.transport.delete_room(job.room)
+        except Exception as e:  # deletion failure must not hide the attempt's own outcome
+            log.warning("room delete failed", extra={"room": job.room, "error": str(e)})
 
 
 def _pre_rtc_complete(src_json: Path) -> bool:
@@ -109,7 +225,7 @@ def _pre_rtc_complete(src_json: Path) -> bool:
     return bool(body.get("complete"))
 
 
-async def _collect_pre_rtc(pre_dir: Path, att_dir: Path, *, wait_s: float) -> bool:
+async def collect_pre_rtc(pre_dir: Path, att_dir: Path, *, wait_s: float) -> bool:
     """The agent rewrites pre_rtc after every reply and marks it `complete` when its
     session ends: wait briefly for that, else take the latest replies written.
     The JSON is copied before the WAV: the writer replaces the WAV first, so the copy
@@ -127,122 +243,71 @@ async def _collect_pre_rtc(pre_dir: Path, att_dir: Path, *, wait_s: float) -> bo
     return True
 
 
-async def run_attempt(ctx: AttemptContext, case: Case, attempt: int) -> AttemptRecord:
-    t0 = time.monotonic()
-    trace_id = uuid.uuid4().hex
-    room = room_name(ctx.room_prefix, case.id, ctx.run_id, attempt)
-    att_dir = ctx.run_dir / case.id / f"a{attempt}"
-    att_dir.mkdir(parents=True, exist_ok=True)
-
-    turns = []
-    for k, turn in enumerate(case.turns):
-        pcm, sidecar = load_turn_audio(case, k, ctx.audio_dir)
-        turn_wav = att_dir / f"turn{k}.wav"
-        write_wav(turn_wav, pcm)
-        segments = sidecar.get("speech_segments") or [[0, sidecar["eot_sample"]]]
-        turns.append(
-            TurnJob(
-                turn_index=k,
-                audio_path=str(turn_wav.resolve()),
-                eot_sample=int(sidecar["eot_sample"]),
-                speech_start_sample=int(segments[0][0]),
-                barge_in_after_agent_ms=turn.barge_in.after_agent_ms if turn.barge_in else None,
-            )
-        )
-    texts = reply_texts(case)
-    meta = RoomMeta(
-        run_id=ctx.run_id,
-        case_id=case.id,
-        trace_id=trace_id,
-        attempt=attempt,
-        reply_text=texts[0],
-        utterance_text=case.turns[0].say,
-        extra={
-            "reply_texts": texts,
-            "utterance_texts": [t.say for t in case.turns],
-            "voice": case.agent.voice or case.turns[0].voice,
-        },
-    )
-    job = BotJob(
-        transport_url=ctx.transport_url,
-        room=room,
-        trace_id=trace_id,
-        case_id=case.id,
-        out_dir=str(att_dir),
-        turns=turns,
-        barrier_timeout_s=ctx.barrier_timeout_s,
-        agent_join_timeout_s=ctx.barrier_timeout_s,
-        record_pad_ms=case.record_pad_ms,
-        blackbox=ctx.blackbox,
-    )
-    job.write(att_dir / "bot_job.json")
-    (att_dir / "room.json").write_text(
-        json.dumps({"room": room, "metadata": json.loads(meta.to_json())}, indent=1)
-    )
-
-    infra: str | None = None
-    await ctx.transport.create_room(room, metadata=meta.to_json(), agent_name=ctx.agent_name)
-    try:
-        rc_probe, rc_user = await asyncio.gather(
-            _run_bot(
-                "autortc.bots.probe_bot",
-                att_dir / "bot_job.json",
-                att_dir / "probe.log",
-                case.timeout_s,
-            ),
-            _run_bot(
-                "autortc.bots.user_bot",
-                att_dir / "bot_job.json",
-                att_dir / "user.log",
-                case.timeout_s,
-            ),
-        )
-        infra = _infra_status(rc_probe, rc_user, att_dir)
-    finally:
-        try:
-            await ctx.transport.delete_room(room)
-        except Exception as e:  # deletion failure must not hide the attempt's own outcome
-            log.warning("room delete failed", extra={"room": room, "error": str(e)})
-    if not ctx.blackbox:
-        # a remote agent may still share the directory: look, but do not wait for it
-        wait_s = 3.0 if ctx.local_agent else 0.0
-        await _collect_pre_rtc(ctx.pre_rtc_root / trace_id, att_dir, wait_s=wait_s)
-
-    inputs = load_attempt(
-        att_dir,
-        case_id=case.id,
-        priority=case.priority,
-        attempt=attempt,
-        trace_id=trace_id,
+def _inputs(ctx: AttemptContext, job: AttemptJob, infra: str | None) -> AttemptInputs:
+    return load_attempt(
+        job.dir,
+        case_id=job.case.id,
+        priority=job.case.priority,
+        attempt=job.attempt,
+        trace_id=job.trace_id,
         infra_status=infra,
         blackbox=ctx.blackbox,
     )
-    result = analyze_attempt(inputs, gates=ctx.gates)
-    metrics = result.to_dict()
-    metrics.update(
-        {
-            "case_id": case.id,
-            "priority": case.priority,
-            "attempt": attempt,
-            "trace_id": trace_id,
-            "room": room,
-        }
-    )
-    reply = result.reply_slice(inputs) if hasattr(result, "reply_slice") else None
+
+
+def analyze(ctx: AttemptContext, job: AttemptJob, infra: str | None) -> tuple[AttemptRow, CaseView]:
+    """Load the attempt's files, compute every figure and the report's view of it.
+
+    A file that cannot be read makes the attempt BAD_ARTIFACT (INFRA, not retried):
+    its row carries the one-line reason, and no figure is computed from the others.
+    """
+    try:
+        inputs = _inputs(ctx, job, infra)
+    except ArtifactError as e:
+        log.warning("attempt artifacts unreadable", extra={"dir": str(job.dir), "error": str(e)})
+        empty = AttemptInputs(
+            case_id=job.case.id,
+            priority=job.case.priority,
+            attempt=job.attempt,
+            trace_id=job.trace_id,
+            sample_rate_hz=SAMPLE_RATE_HZ,
+            post_full=np.zeros(0, np.float32),
+            post_frame_recv_t_ns=np.zeros(0, np.int64),
+            input_audio=np.zeros(0, np.float32),
+            infra_status=BAD_ARTIFACT,
+        )
+        row = replace(analyze_attempt(empty), status_reason=str(e))
+        return row.with_room(job.room), case_view(empty, row)
+    row = analyze_attempt(inputs).with_room(job.room)
+    reply = reply_slice_audio(inputs, row)
     if reply is not None and len(reply):
-        write_wav(att_dir / "post_rtc_reply.wav", to_int16(reply))
+        write_wav(job.dir / "post_rtc_reply.wav", to_int16(reply))
     trace = [{"turn_id": p.turn_id, "point": p.point, "t_ns": p.t_ns} for p in inputs.agent_trace]
-    (att_dir / "agent_trace.json").write_text(
-        json.dumps({"trace_id": trace_id, "points": trace}, indent=1)
+    (job.dir / "agent_trace.json").write_text(
+        json.dumps({"trace_id": job.trace_id, "points": trace}, indent=1)
     )
-    (att_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, default=str))
+    return row, case_view(inputs, row)
+
+
+async def run_attempt(ctx: AttemptContext, case: Case, attempt: int) -> AttemptRecord:
+    t0 = time.monotonic()
+    job = build_job(ctx, case, attempt)
+    write_job_files(ctx, job)
+    infra = await run_bots(ctx, job)
+    if not ctx.blackbox:
+        # a remote agent may still share the directory: look, but do not wait for it
+        wait_s = PRE_RTC_WAIT_S if ctx.local_agent else 0.0
+        await collect_pre_rtc(ctx.pre_rtc_root / job.trace_id, job.dir, wait_s=wait_s)
+    row, view = analyze(ctx, job, infra)
+    (job.dir / "metrics.json").write_text(json.dumps(row.to_dict(), indent=1, default=str))
     return AttemptRecord(
         case_id=case.id,
         priority=case.priority,
         attempt=attempt,
-        trace_id=trace_id,
-        room=room,
-        dir=att_dir,
-        metrics=metrics,
+        trace_id=job.trace_id,
+        room=job.room,
+        dir=job.dir,
+        row=row,
         wall_s=time.monotonic() - t0,
+        view=view,
     )

@@ -17,10 +17,8 @@ import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from autortc.errors import InputError
-from autortc.report.outcome import final_rows
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +47,20 @@ def _keep(path: Path, *, include_full_audio: bool) -> bool:
     return not (path.name in SKIP_WAVS or (path.name.startswith("turn") and path.suffix == ".wav"))
 
 
-def _final_attempts(run_dir: Path, summary: dict[str, Any]) -> list[tuple[str, int]]:
+def _final_attempts(run_dir: Path, summary: dict[str, object]) -> list[tuple[str, int]]:
     """(case_id, attempt) of each case's final attempt: from summary.json, else the directories."""
-    cases = summary.get("cases") or []
-    if cases:
-        return [(str(c["case_id"]), int(c["attempt"])) for c in final_rows(cases)]
-    found: list[dict[str, Any]] = []
-    for att in run_dir.glob("*/a*"):
-        if att.is_dir() and att.name[1:].isdigit():
-            found.append({"case_id": att.parent.name, "attempt": int(att.name[1:])})
-    return [(str(c["case_id"]), int(c["attempt"])) for c in final_rows(found)]
+    found: list[tuple[str, int]] = []
+    cases = summary.get("cases")
+    if isinstance(cases, list) and cases:
+        found = [(str(c["case_id"]), int(c["attempt"])) for c in cases if isinstance(c, dict)]
+    else:
+        for att in run_dir.glob("*/a*"):
+            if att.is_dir() and att.name[1:].isdigit():
+                found.append((att.parent.name, int(att.name[1:])))
+    last: dict[str, int] = {}
+    for case_id, attempt in found:
+        last[case_id] = max(attempt, last.get(case_id, 0))
+    return list(last.items())
 
 
 def freeze(

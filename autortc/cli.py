@@ -14,9 +14,12 @@ import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autortc.errors import EXIT_INFRA, AutortcError
+
+if TYPE_CHECKING:
+    from autortc.orchestrator import RunOptions
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
@@ -106,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_options(args: argparse.Namespace):  # -> RunOptions
+def _run_options(args: argparse.Namespace) -> RunOptions:
     from autortc.orchestrator import DEFAULT_AGENT_NAME, RunOptions
 
     url = None if args.local else (args.livekit_url or os.environ.get("LIVEKIT_URL") or None)

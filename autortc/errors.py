@@ -1,16 +1,25 @@
-"""The error hierarchy of AutoRTC.
+"""The error hierarchy of AutoRTC, and the one place foreign errors are translated.
 
     AutortcError
-    ├── InputError            bad case file, config or CLI argument -> exit 2
+    ├── InputError            bad case file, config or CLI option -> exit 2
     │   └── CaseError         names the file and the field
     └── InfraError            the room, a bot, the agent or the server failed -> exit 2
         ├── TransportError    connect / publish / rooms API failures
-        └── BotError          a bot process crashed or timed out
+        │   └── WireError     a malformed packet on the local transport's wire
+        ├── BotError          a bot process crashed, hung, or left unreadable results
+        └── ArtifactError     an attempt's file is missing, unreadable or in the wrong format
 
 A gate failure is *not* an exception: it is data (`GateResult`), exit 1.
+
+Errors from the SDKs and the OS enter through `map_exceptions` at the boundary where
+they happen (transport calls, file reads); the CLI ends any error, ours or not, with
+one line and exit 2 (`cli.main`).
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 EXIT_PASS = 0
 EXIT_FAIL = 1
@@ -45,5 +54,37 @@ class TransportError(InfraError):
     """A transport call failed: connect, publish, rooms API."""
 
 
+class WireError(TransportError):
+    """A malformed packet or frame on the local transport's wire."""
+
+
 class BotError(InfraError):
-    """A bot process crashed or timed out."""
+    """A bot process crashed, hung, or left results that cannot be read."""
+
+
+class ArtifactError(InfraError):
+    """A file of a case attempt is missing, unreadable or not in the expected format."""
+
+
+@contextlib.contextmanager
+def map_exceptions(
+    error: type[AutortcError],
+    what: str,
+    *,
+    catch: tuple[type[BaseException], ...] = (
+        OSError,
+        ValueError,
+        EOFError,
+    ),
+) -> Iterator[None]:
+    """Translate foreign errors raised inside the block into `error("<what>: <cause>")`.
+
+    Our own errors pass through unchanged; so do cancellation and KeyboardInterrupt.
+    """
+    try:
+        yield
+    except AutortcError:
+        raise
+    except catch as e:
+        cause = getattr(e, "strerror", None) or str(e) or type(e).__name__
+        raise error(f"{what}: {cause}") from e

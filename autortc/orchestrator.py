@@ -12,17 +12,16 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from autortc.attempt import AttemptContext, AttemptRecord, run_attempt
 from autortc.case_audio import load_turn_audio
 from autortc.case_schema import Case, load_suite
 from autortc.errors import InfraError
-from autortc.metrics.status import should_retry
+from autortc.kpi import PRIMARY_KPI_METRIC
 from autortc.stack import AgentWorkerProcess, LiveKitAgentWorkerProcess
 from autortc.transport.base import Transport
 
@@ -50,7 +49,7 @@ class RunOptions:
     room_wait_s: float = 0.0
     max_attempts: int = 2
     run_id: str | None = None
-    echo: Any = print  # progress output
+    echo: Callable[[str], object] = print  # progress output
 
 
 @dataclass
@@ -171,9 +170,6 @@ async def _start_livekit_agent(opts: RunOptions, run_dir: Path) -> LiveKitAgentW
 async def run_cases(opts: RunOptions, cases: list[Case]) -> SuiteRun:
     run_id = opts.run_id or new_run_id()
     run_dir = opts.output_root / run_id  # made by transport_stack, after the LiveKit check
-    from autortc.gates import load_gates
-
-    gates = load_gates(opts.gates_path)
     t0 = time.monotonic()
     records: list[AttemptRecord] = []
     async with transport_stack(opts, run_dir) as (transport, url):
@@ -189,7 +185,6 @@ async def run_cases(opts: RunOptions, cases: list[Case]) -> SuiteRun:
             room_prefix=opts.room_prefix,
             barrier_timeout_s=opts.barrier_timeout_s,
             blackbox=opts.blackbox,
-            gates=gates,
         )
         for i, case in enumerate(cases, 1):
             if i > 1 and opts.room_wait_s > 0:
@@ -198,7 +193,7 @@ async def run_cases(opts: RunOptions, cases: list[Case]) -> SuiteRun:
                 rec = await run_attempt(ctx, case, attempt)
                 records.append(rec)
                 opts.echo(_progress_line(i, len(cases), rec))
-                if not should_retry(rec.metrics.get("capture_status", "")):
+                if not rec.retry:
                     break
     return SuiteRun(
         run_id=run_id,
@@ -211,12 +206,12 @@ async def run_cases(opts: RunOptions, cases: list[Case]) -> SuiteRun:
 
 
 def _progress_line(i: int, n: int, rec: AttemptRecord) -> str:
-    m = rec.metrics
-    lat = m.get("eot_to_first_audio_ms")
-    lat_s = f"{lat:.0f} ms" if isinstance(lat, (int, float)) else "n/a"
+    lat = rec.row.get(PRIMARY_KPI_METRIC)
+    lat_s = f"{lat:.0f} ms" if lat is not None else "n/a"
+    name = PRIMARY_KPI_METRIC.name.removesuffix("_ms")
     return (
-        f"[{i}/{n}] {rec.case_id} a{rec.attempt}: {m.get('capture_status')} "
-        f"eot_to_first_audio={lat_s} ({rec.wall_s:.1f} s)"
+        f"[{i}/{n}] {rec.case_id} a{rec.attempt}: {rec.row.capture_status} "
+        f"{name}={lat_s} ({rec.wall_s:.1f} s)"
     )
 
 

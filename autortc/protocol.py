@@ -1,8 +1,13 @@
-"""The AutoRTC room protocol v1 (shared/spec/protocol.md), as pure code.
+"""The AutoRTC room protocol v1 (docs/spec/protocol.md), as pure code.
 
-Identities, topics, message construction, the receive filter (stale trace_id,
-duplicate msg_id, malformed JSON / unknown type), room names and metadata.
-Nothing here does I/O or reads a clock: callers pass `t_ns`.
+Identities, topics, the typed messages (a discriminated union on `type`), the
+receive filter (stale trace_id, duplicate msg_id, malformed or wrongly typed
+payloads), room names and metadata. Nothing here does I/O or reads a clock:
+callers pass `t_ns`.
+
+Messages are pydantic models validated in strict mode where they are received:
+`reply_seq: "zero"` or `t_ns: 1.5` is dropped and counted as bad, never coerced.
+Unknown extra fields are ignored (a newer sender may add some).
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 PROTOCOL_VERSION = 1
 
@@ -24,15 +31,6 @@ TOPIC_USER = "autortc.user"
 TOPIC_REPLY = "autortc.reply"
 TOPIC_TRACE = "autortc.trace"
 
-TYPES_BY_TOPIC: dict[str, frozenset[str]] = {
-    TOPIC_PROBE: frozenset({"probe_ready"}),
-    TOPIC_AGENT: frozenset({"agent_ready"}),
-    TOPIC_USER: frozenset({"user_ready", "utterance_start", "utterance_end", "barge_in_start"}),
-    TOPIC_REPLY: frozenset({"reply_start", "reply_end"}),
-    TOPIC_TRACE: frozenset({"trace"}),
-}
-ALL_TOPICS = tuple(TYPES_BY_TOPIC)
-
 TRACE_POINTS = (
     "user_speech_start",
     "user_eot",
@@ -44,6 +42,99 @@ TRACE_POINTS = (
     "first_frame_published",
     "reply_done",
 )
+TracePointName = Literal[
+    "user_speech_start",
+    "user_eot",
+    "stt_final",
+    "llm_request",
+    "llm_first_token",
+    "tts_request",
+    "tts_first_audio",
+    "first_frame_published",
+    "reply_done",
+]
+
+
+class _Msg(BaseModel):
+    """Fields every message carries. `t_ns` is the sender's `time.monotonic_ns()`."""
+
+    model_config = ConfigDict(strict=True, frozen=True, extra="ignore")
+
+    trace_id: str
+    case_id: str
+    msg_id: str = Field(min_length=1)
+    t_ns: int
+
+    @classmethod
+    def new(cls, *, trace_id: str, case_id: str, t_ns: int, **fields: Any) -> Self:
+        """A message to send, with a fresh msg_id."""
+        return cls(trace_id=trace_id, case_id=case_id, msg_id=new_msg_id(), t_ns=t_ns, **fields)
+
+
+class ProbeReady(_Msg):
+    type: Literal["probe_ready"] = "probe_ready"
+
+
+class AgentReady(_Msg):
+    type: Literal["agent_ready"] = "agent_ready"
+    in_reply_to: str
+
+
+class UserReady(_Msg):
+    type: Literal["user_ready"] = "user_ready"
+
+
+class UtteranceStart(_Msg):
+    type: Literal["utterance_start"] = "utterance_start"
+    turn_index: int = Field(ge=0)
+
+
+class UtteranceEnd(_Msg):
+    type: Literal["utterance_end"] = "utterance_end"
+    turn_index: int = Field(ge=0)
+    eot_t_ns: int
+
+
+class ReplyStart(_Msg):
+    type: Literal["reply_start"] = "reply_start"
+    reply_seq: int = Field(ge=0)
+    turn_id: int | None = None
+
+
+class ReplyEnd(_Msg):
+    type: Literal["reply_end"] = "reply_end"
+    reply_seq: int = Field(ge=0)
+    turn_id: int | None = None
+    interrupted: bool = False
+
+
+class Trace(_Msg):
+    type: Literal["trace"] = "trace"
+    turn_id: int = Field(default=0, ge=0)
+    point: TracePointName
+
+
+Message = Annotated[
+    ProbeReady
+    | AgentReady
+    | UserReady
+    | UtteranceStart
+    | UtteranceEnd
+    | ReplyStart
+    | ReplyEnd
+    | Trace,
+    Field(discriminator="type"),
+]
+MESSAGE_ADAPTER: TypeAdapter[Message] = TypeAdapter(Message)
+
+TYPES_BY_TOPIC: dict[str, frozenset[str]] = {
+    TOPIC_PROBE: frozenset({"probe_ready"}),
+    TOPIC_AGENT: frozenset({"agent_ready"}),
+    TOPIC_USER: frozenset({"user_ready", "utterance_start", "utterance_end"}),
+    TOPIC_REPLY: frozenset({"reply_start", "reply_end"}),
+    TOPIC_TRACE: frozenset({"trace"}),
+}
+ALL_TOPICS = tuple(TYPES_BY_TOPIC)
 
 
 def is_agent_identity(identity: str) -> bool:
@@ -63,28 +154,27 @@ def make_message(
     t_ns: int,
     msg_id: str | None = None,
     **fields: Any,
-) -> dict[str, Any]:
-    """Build a protocol message. `t_ns` is the sender's `time.monotonic_ns()`."""
-    msg: dict[str, Any] = {
-        "type": type_,
-        "trace_id": trace_id,
-        "case_id": case_id,
-        "msg_id": msg_id or new_msg_id(),
-        "t_ns": int(t_ns),
-    }
-    msg.update(fields)
-    return msg
+) -> Message:
+    """Build and validate a message of type `type_` (ValidationError on a bad field)."""
+    body = {"type": type_, "trace_id": trace_id, "case_id": case_id, "t_ns": int(t_ns)}
+    body["msg_id"] = msg_id or new_msg_id()
+    return MESSAGE_ADAPTER.validate_python({**body, **fields})
 
 
-def encode(msg: dict[str, Any]) -> bytes:
-    return json.dumps(msg, separators=(",", ":")).encode("utf-8")
+def encode(msg: Message) -> bytes:
+    return msg.model_dump_json().encode("utf-8")
+
+
+def decode(payload: bytes | str) -> Message:
+    """Parse and validate one payload. Raises ValueError (pydantic's ValidationError)."""
+    return MESSAGE_ADAPTER.validate_json(payload)
 
 
 @dataclass
 class MessageFilter:
     """Receive-side rules: drop stale, duplicate and bad messages, and count them.
 
-    `accept(topic, payload)` returns the decoded message or None.
+    `accept(topic, payload)` returns the typed message or None.
     """
 
     trace_id: str
@@ -93,30 +183,29 @@ class MessageFilter:
     duplicate_count: int = 0
     bad_count: int = 0
 
-    def accept(self, topic: str, payload: bytes | str) -> dict[str, Any] | None:
+    def accept(self, topic: str, payload: bytes | str) -> Message | None:
         if topic not in TYPES_BY_TOPIC:
             return None  # not ours; neither bad nor stale
         try:
-            msg = json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
+            msg = decode(payload)
+        except (ValidationError, ValueError, UnicodeDecodeError):
             self.bad_count += 1
             return None
-        if (
-            not isinstance(msg, dict)
-            or msg.get("type") not in TYPES_BY_TOPIC[topic]
-            or not isinstance(msg.get("msg_id"), str)
-            or not isinstance(msg.get("t_ns"), int)
-        ):
+        if msg.type not in TYPES_BY_TOPIC[topic]:
             self.bad_count += 1
             return None
-        if msg.get("trace_id") != self.trace_id:
+        if msg.trace_id != self.trace_id:
             self.stale_count += 1
             return None
-        if msg["msg_id"] in self.seen_msg_ids:
+        if msg.msg_id in self.seen_msg_ids:
             self.duplicate_count += 1
             return None
-        self.seen_msg_ids.add(msg["msg_id"])
+        self.seen_msg_ids.add(msg.msg_id)
         return msg
+
+    def note_sent(self, msg: Message) -> None:
+        """Remember our own message, so a replay of it is dropped as a duplicate."""
+        self.seen_msg_ids.add(msg.msg_id)
 
     def counters(self) -> dict[str, int]:
         return {
@@ -131,19 +220,41 @@ def room_name(prefix: str, case_id: str, run_id: str, attempt: int) -> str:
     return f"{prefix}-{case_id}-{run_id[-6:]}-a{attempt}"
 
 
+class _AgentHints(BaseModel):
+    """`autortc.agent` of the metadata, as received (unknown keys ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    reply_text: str = ""
+    utterance_text: str = ""
+    reply_texts: list[str] = []
+    utterance_texts: list[str] = []
+    voice: str | None = None
+
+
 @dataclass(frozen=True)
 class RoomMeta:
+    """The room (and dispatch) metadata. The texts and voice are hints for the
+    reference agent's scripted engines; a real agent ignores them."""
+
     run_id: str
     case_id: str
     trace_id: str
     attempt: int
     reply_text: str = ""
     utterance_text: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    reply_texts: tuple[str, ...] = ()  # one per user turn
+    utterance_texts: tuple[str, ...] = ()
+    voice: str | None = None
 
     def to_json(self) -> str:
-        agent = {"reply_text": self.reply_text, "utterance_text": self.utterance_text}
-        agent.update(self.extra)
+        hints = _AgentHints(
+            reply_text=self.reply_text,
+            utterance_text=self.utterance_text,
+            reply_texts=list(self.reply_texts),
+            utterance_texts=list(self.utterance_texts),
+            voice=self.voice,
+        )
         body = {
             "autortc": {
                 "v": PROTOCOL_VERSION,
@@ -151,7 +262,7 @@ class RoomMeta:
                 "case_id": self.case_id,
                 "trace_id": self.trace_id,
                 "attempt": self.attempt,
-                "agent": agent,
+                "agent": hints.model_dump(exclude_none=True),
             }
         }
         return json.dumps(body)
@@ -168,15 +279,19 @@ def parse_room_meta(text: str | None) -> RoomMeta | None:
     a = body.get("autortc") if isinstance(body, dict) else None
     if not isinstance(a, dict) or not isinstance(a.get("trace_id"), str):
         return None
-    raw_agent = a.get("agent")
-    agent: dict[str, Any] = raw_agent if isinstance(raw_agent, dict) else {}
-    extra = {k: v for k, v in agent.items() if k not in ("reply_text", "utterance_text")}
+    try:
+        hints = _AgentHints.model_validate(a.get("agent") or {})
+        attempt = int(a.get("attempt", 1))
+    except (ValidationError, TypeError, ValueError):
+        return None
     return RoomMeta(
         run_id=str(a.get("run_id", "")),
         case_id=str(a.get("case_id", "")),
         trace_id=a["trace_id"],
-        attempt=int(a.get("attempt", 1)),
-        reply_text=str(agent.get("reply_text", "")),
-        utterance_text=str(agent.get("utterance_text", "")),
-        extra=extra,
+        attempt=attempt,
+        reply_text=hints.reply_text,
+        utterance_text=hints.utterance_text,
+        reply_texts=tuple(hints.reply_texts),
+        utterance_texts=tuple(hints.utterance_texts),
+        voice=hints.voice,
     )

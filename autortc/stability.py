@@ -2,7 +2,7 @@
 
 The statistics are pure (autortc.stability_stats); this module reads runs, renders
 baseline_stability.md and writes it with baseline_stability.json
-(shared/spec/measurement.md, "Stability").
+(docs/spec/measurement.md, "Stability").
 """
 
 from __future__ import annotations
@@ -10,52 +10,42 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from autortc.errors import InputError
 from autortc.gates import GatesConfig, load_gates
+from autortc.metrics.rows import AttemptRow
 from autortc.orchestrator import RunOptions, new_run_id
 from autortc.report.markdown import fmt
-from autortc.report.outcome import NESTED_KEYS
-from autortc.stability_stats import RunSample, stability_summary
+from autortc.stability_stats import RunSample, StabilitySummary, stability_summary
 
 log = logging.getLogger(__name__)
 
 
-def _rows_from_attempts(run_dir: Path) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
+def _rows_from_attempts(run_dir: Path) -> list[AttemptRow]:
+    rows: list[AttemptRow] = []
     for path in sorted(run_dir.glob("*/a*/metrics.json")):
         try:
             body = json.loads(path.read_text())
-        except ValueError as e:
+        except (OSError, ValueError) as e:
             raise InputError(f"{path}: not valid JSON ({e})") from None
         if isinstance(body, dict) and "case_id" in body:
-            rows.append(body)
+            rows.append(AttemptRow.from_dict(body, source=str(path)))
     return rows
 
 
-def _cell(v: Any) -> Any:
-    return None if isinstance(v, float) and v != v else v  # NaN -> None
-
-
-def _rows_from_csv(path: Path) -> list[dict[str, Any]]:
+def _rows_from_csv(path: Path) -> list[AttemptRow]:
     try:
         df = pd.read_csv(path)
     except (OSError, ValueError) as e:
         raise InputError(f"{path}: unreadable metrics.csv ({e})") from None
-    rows: list[dict[str, Any]] = []
-    for rec in df.to_dict(orient="records"):
-        row = {str(k): _cell(v) for k, v in rec.items()}
-        for k in NESTED_KEYS:
-            if isinstance(row.get(k), str):
-                row[k] = json.loads(row[k])
-        rows.append(row)
-    return rows
+    return [
+        AttemptRow.from_dict({str(k): v for k, v in rec.items()}, source=f"{path} row {i + 2}")
+        for i, rec in enumerate(df.to_dict(orient="records"))
+    ]
 
 
 def read_run(run_dir: Path) -> RunSample:
@@ -68,7 +58,7 @@ def read_run(run_dir: Path) -> RunSample:
         raise InputError(f"{summary_path}: not found: {run_dir} is not an AutoRTC run directory")
     try:
         summary = json.loads(summary_path.read_text())
-    except ValueError as e:
+    except (OSError, ValueError) as e:
         raise InputError(f"{summary_path}: not valid JSON ({e})") from None
     if not isinstance(summary, dict) or "verdict" not in summary:
         raise InputError(f"{summary_path}: field 'verdict' missing: not an AutoRTC summary.json")
@@ -84,32 +74,30 @@ def read_run(run_dir: Path) -> RunSample:
     )
 
 
-def _num(v: Any) -> str:
+def _num(v: float | None) -> str:
     if isinstance(v, float) and v == 0:
         return "0"
     return fmt(v, 1 if isinstance(v, float) and abs(v) >= 1 else 4)
 
 
-def render_stability_md(result: Mapping[str, Any], *, gates: GatesConfig) -> str:
+def render_stability_md(result: StabilitySummary, *, gates: GatesConfig) -> str:
     """baseline_stability.md. Pure."""
+    rate = None if result.retry_rate is None else result.retry_rate * 100
     out = [
-        f"# Baseline stability over {result['n_runs']} runs",
+        f"# Baseline stability over {result.n_runs} runs",
         "",
-        f"- runs: {', '.join(f'`{r}`' for r in result['run_ids'])}",
-        f"- verdicts: {', '.join(result['verdicts'])}; verdict flips between consecutive runs: "
-        f"**{result['verdict_flips']}**",
-        f"- retry rate: {fmt(None if result['retry_rate'] is None else result['retry_rate'] * 100, 1)} % "
-        "of cases (all runs)",
+        f"- runs: {', '.join(f'`{r}`' for r in result.run_ids)}",
+        f"- verdicts: {', '.join(result.verdicts)}; verdict flips between consecutive runs: "
+        f"**{result.verdict_flips}**",
+        f"- retry rate: {fmt(rate, 1)} % of cases (all runs)",
         "",
         "## Metrics (P0 final attempts, all runs pooled)",
         "",
         "| metric | n | median | P95 | σ |",  # noqa: RUF001
         "|---|---|---|---|---|",
     ]
-    for name, st in result["metrics"].items():
-        out.append(
-            f"| {name} | {st['n']} | {_num(st['median'])} | {_num(st['p95'])} | {_num(st['sigma'])} |"
-        )
+    for name, st in result.metrics.items():
+        out.append(f"| {name} | {st.n} | {_num(st.median)} | {_num(st.p95)} | {_num(st.sigma)} |")
     out += [
         "",
         "## Proposed thresholds",
@@ -117,18 +105,18 @@ def render_stability_md(result: Mapping[str, Any], *, gates: GatesConfig) -> str
         "| gate | current | proposed | method |",
         "|---|---|---|---|",
     ]
-    for attr, prop in result["proposed_thresholds"].items():
-        current = getattr(gates, attr, None)
-        out.append(f"| {attr} | {_num(current)} | {_num(prop['value'])} | {prop['method']} |")
+    for key, prop in result.proposed_thresholds.items():
+        current = float(getattr(gates, key))
+        out.append(f"| {key} | {_num(current)} | {_num(prop.value)} | {prop.method} |")
     out.append("")
     return "\n".join(out)
 
 
-def write_stability(out: Path, result: Mapping[str, Any], *, gates: GatesConfig) -> dict[str, Path]:
+def write_stability(out: Path, result: StabilitySummary, *, gates: GatesConfig) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "baseline_stability.json", "md": out / "baseline_stability.md"}
-    body = {**result, "current_gates": gates.model_dump()}
-    paths["json"].write_text(json.dumps(body, indent=1, default=str))
+    body = {**result.model_dump(), "current_gates": gates.model_dump()}
+    paths["json"].write_text(json.dumps(body, indent=1))
     paths["md"].write_text(render_stability_md(result, gates=gates))
     return paths
 
@@ -164,13 +152,12 @@ async def stability_main(
         raise InputError(
             f"run {', '.join(dupes)} given more than once: each run must be counted once"
         )
-    result = stability_summary(samples)
-    result["run_dirs"] = [str(d) for d in dirs]
+    result = stability_summary(samples).model_copy(update={"run_dirs": [str(d) for d in dirs]})
     dest = out or opts.output_root / ("stability-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
     paths = write_stability(dest, result, gates=gates)
     opts.echo(f"baseline stability over {len(samples)} runs: {paths['md']}")
-    for attr, prop in result["proposed_thresholds"].items():
+    for key, prop in result.proposed_thresholds.items():
         opts.echo(
-            f"  {attr}: current {getattr(gates, attr, None)} -> proposed {prop['value']} ({prop['method']})"
+            f"  {key}: current {getattr(gates, key)} -> proposed {prop.value} ({prop.method})"
         )
     return 0

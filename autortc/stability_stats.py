@@ -1,129 +1,131 @@
-"""Pure statistics for baseline_stability (shared/spec/measurement.md, Stability).
+"""Pure statistics for baseline_stability (docs/spec/measurement.md, Stability).
 
-Input: N runs of the same suite, each a `RunSample(run_id, verdict, rows)` where rows
-are `AttemptMetrics.to_dict()` dicts. For every metric, over all P0 samples of all runs
-(final attempt per case and run; first-reply figures, per-turn and per-reply figures
-pooled), report n, median, P95 (numpy linear) and sigma (sample standard deviation,
-ddof=1; 0.0 for a single sample).
+Input: N runs of the same suite, each a `RunSample(run_id, verdict, rows)`. For
+every registered metric, over all P0 samples of all runs (the final attempt per
+case and run; every value at the metric's own level: per reply, per turn or per
+attempt), report n, median, P95 and sigma (`metrics.stats.describe`).
 
-Threshold proposals, each with its method string:
-- latency P95-type gates (eot_to_first_audio, tts_first_to_publish, inter_arrival,
-  max_gap): P95 x 1.2 + margin (default 10 ms);
-- TTFT-type (fast_lane_ttft): median + 2 sigma;
-- hard rules stay hard: audible_dropout == 0, audio_valid rate 100 %, clipping < 0.1 %.
-Also the retry rate (cases whose final attempt > 1, over all cases of all runs) and the
-number of verdict flips between consecutive runs.
+Threshold proposals, one per gate of `autortc.gates`, from exactly the values that
+gate judges, each with its method string:
+- latency P95-type gates (`Tune.P95_X12`): P95 x 1.2 + margin (default 10 ms);
+- TTFT-type (`Tune.MEDIAN_2SIGMA`): median + 2 sigma;
+- hard rules (`Tune.HARD`) stay at their defaults, and so does audio_valid_rate.
+Also the retry rate (cases whose final attempt > 1, over all cases of all runs) and
+the number of verdict flips between consecutive runs.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-import numpy as np
+from pydantic import BaseModel
+
+from autortc.gates import AUDIO_VALID_RATE, SUITE_GATES, SuiteGate, Tune
+from autortc.gates_config import GatesConfig
+from autortc.metrics import registry as M
+from autortc.metrics import stats
+from autortc.metrics.rows import AttemptRow, final_attempts
 
 MARGIN_MS = 10.0
-
-# gate attribute -> (metric key, level, method)
-PROPOSALS: dict[str, tuple[str, str, str]] = {
-    "eot_to_first_audio_p95_ms": ("eot_to_first_audio_ms", "row", "p95x1.2"),
-    "tts_first_to_publish_p95_ms": ("tts_first_to_publish_ms", "turns", "p95x1.2"),
-    "inter_arrival_p95_ms": ("inter_arrival_p95_ms", "replies", "p95x1.2"),
-    "max_gap_ms": ("max_gap_ms", "replies", "p95x1.2"),
-    "fast_lane_ttft_p95_ms": ("fast_lane_ttft_ms", "turns", "median+2sigma"),
-}
-HARD_RULES: dict[str, tuple[float, str]] = {
-    "audible_dropout_max": (0, "hard rule: audible_dropout == 0"),
-    "audio_valid_rate_min": (1.0, "hard rule: audio_valid rate 100 %"),
-    "clipping_ratio_max": (0.001, "hard rule: clipping < 0.1 %"),
-}
-ROW_METRICS = (
-    "eot_to_first_audio_ms",
-    "agent_eot_to_first_audio_ms",
-    "post_rms",
-    "max_gap_ms",
-    "added_gap_ms",
-    "audible_dropout",
-    "clipping_ratio",
-    "inter_arrival_p95_ms",
-    "mel_distance",
-    "hf_ratio_drop",
-    "drift_ratio",
-)
-TURN_METRICS = ("tts_first_to_publish_ms", "fast_lane_ttft_ms", "barge_in_stop_ms")
 
 
 @dataclass(frozen=True)
 class RunSample:
     run_id: str
     verdict: str
-    rows: Sequence[Mapping[str, Any]] = field(default_factory=list)
+    rows: Sequence[AttemptRow] = field(default_factory=list)
 
 
-def metric_stats(samples: Sequence[float | None]) -> dict[str, float | int | None]:
-    v = np.asarray([float(x) for x in samples if x is not None], dtype=np.float64)
-    if v.size == 0:
-        return {"n": 0, "median": None, "p95": None, "sigma": None}
-    return {
-        "n": int(v.size),
-        "median": float(np.median(v)),
-        "p95": float(np.percentile(v, 95, method="linear")),
-        "sigma": float(np.std(v, ddof=1)) if v.size > 1 else 0.0,
-    }
+class MetricStats(BaseModel):
+    n: int
+    median: float | None
+    p95: float | None
+    sigma: float | None
 
 
-def _final_rows(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    last: dict[str, Mapping[str, Any]] = {}
-    for r in rows:
-        cid = str(r.get("case_id"))
-        if cid not in last or int(r.get("attempt", 1)) >= int(last[cid].get("attempt", 1)):
-            last[cid] = r
-    return list(last.values())
+class Proposal(BaseModel):
+    gate: str
+    value: float | None
+    method: str
+    basis: MetricStats | None
 
 
-def collect_samples(runs: Sequence[RunSample], *, priority: str = "P0") -> dict[str, list[float]]:
-    """metric -> pooled samples over all runs' final attempts of the given priority."""
+class StabilitySummary(BaseModel):
+    n_runs: int
+    run_ids: list[str]
+    run_dirs: list[str] = []
+    verdicts: list[str]
+    verdict_flips: int
+    retry_rate: float | None
+    metrics: dict[str, MetricStats]
+    proposed_thresholds: dict[str, Proposal]  # by GatesConfig field
+
+
+def metric_stats(samples: Sequence[float | None]) -> MetricStats:
+    n, med, p95, sigma = stats.describe(samples)
+    return MetricStats(n=n, median=med, p95=p95, sigma=sigma)
+
+
+def _p0_finals(runs: Sequence[RunSample]) -> list[AttemptRow]:
+    return [r for run in runs for r in final_attempts(run.rows) if r.is_p0]
+
+
+def collect_samples(runs: Sequence[RunSample]) -> dict[str, list[float]]:
+    """metric name -> pooled values over all runs' P0 final attempts (metrics with values)."""
+    rows = _p0_finals(runs)
     out: dict[str, list[float]] = {}
-    for run in runs:
-        for r in _final_rows(run.rows):
-            if r.get("priority", "P0") != priority:
-                continue
-            for k in ROW_METRICS:
-                if r.get(k) is not None:
-                    out.setdefault(k, []).append(float(r[k]))
-            for t in r.get("turns") or []:
-                for k in TURN_METRICS:
-                    if t.get(k) is not None:
-                        out.setdefault(k, []).append(float(t[k]))
-            for rep in r.get("replies") or []:
-                for k in ("max_gap_ms", "inter_arrival_p95_ms"):
-                    if rep.get(k) is not None:
-                        out.setdefault(f"replies.{k}", []).append(float(rep[k]))
+    for m in M.REGISTRY:
+        values = [v for r in rows for v in r.values(m)]
+        if values:
+            out[m.name] = values
     return out
 
 
+def _propose(
+    gate: SuiteGate, values: Sequence[float], default: float, margin_ms: float
+) -> Proposal:
+    basis = metric_stats(values)
+    if gate.tune is Tune.HARD:
+        return Proposal(
+            gate=gate.name,
+            value=default,
+            method=f"hard rule: {gate.name} stays at {default:g}",
+            basis=None,
+        )
+    if basis.n == 0:
+        return Proposal(gate=gate.name, value=None, method=f"{gate.tune}: no samples", basis=basis)
+    if gate.tune is Tune.P95_X12:
+        assert basis.p95 is not None
+        value = basis.p95 * 1.2 + margin_ms
+        text = (
+            f"P95 x 1.2 + {margin_ms:g} ms margin (P95 {basis.p95:.1f} ms over {basis.n} samples)"
+        )
+    else:
+        assert basis.median is not None
+        assert basis.sigma is not None
+        value = basis.median + 2.0 * basis.sigma
+        text = f"median + 2 sigma ({basis.median:.1f} + 2 x {basis.sigma:.1f} ms over {basis.n} samples)"
+    return Proposal(gate=gate.name, value=round(value, 1), method=text, basis=basis)
+
+
 def propose_thresholds(
-    samples: Mapping[str, Sequence[float]], *, margin_ms: float = MARGIN_MS
-) -> dict[str, dict[str, Any]]:
-    """gate attribute -> {"value", "method"}; value None when the metric has no sample."""
-    out: dict[str, dict[str, Any]] = {}
-    for attr, (key, level, method) in PROPOSALS.items():
-        src = samples.get(f"replies.{key}") if level == "replies" else None
-        st = metric_stats(list(src if src is not None else samples.get(key, [])))
-        if st["n"] == 0:
-            out[attr] = {"value": None, "method": f"{method}: no samples", "basis": st}
-            continue
-        if method == "p95x1.2":
-            value = float(st["p95"]) * 1.2 + margin_ms  # type: ignore[arg-type]
-            text = f"P95 x 1.2 + {margin_ms:g} ms margin (P95 {st['p95']:.1f} ms over {st['n']} samples)"
-        else:
-            value = float(st["median"]) + 2.0 * float(st["sigma"])  # type: ignore[arg-type]
-            text = f"median + 2 sigma ({st['median']:.1f} + 2 x {st['sigma']:.1f} ms over {st['n']} samples)"
-        out[attr] = {"value": round(value, 1), "method": text, "basis": st}
-    for attr, (hard, text) in HARD_RULES.items():
-        out[attr] = {"value": hard, "method": text, "basis": None}
+    runs: Sequence[RunSample], *, margin_ms: float = MARGIN_MS
+) -> dict[str, Proposal]:
+    """GatesConfig field -> its proposal, from the values each gate judges."""
+    rows = _p0_finals(runs)
+    defaults = GatesConfig()
+    out: dict[str, Proposal] = {}
+    for gate in SUITE_GATES:
+        values = [v for r in rows for v in gate.values(r)]
+        out[gate.config_key] = _propose(gate, values, gate.threshold(defaults), margin_ms)
+    out["audio_valid_rate_min"] = Proposal(
+        gate=AUDIO_VALID_RATE,
+        value=defaults.audio_valid_rate_min,
+        method=f"hard rule: {AUDIO_VALID_RATE} stays at 100 %",
+        basis=None,
+    )
     return out
 
 
@@ -134,23 +136,21 @@ def verdict_flips(verdicts: Sequence[str]) -> int:
 
 def retry_rate(runs: Sequence[RunSample]) -> float | None:
     """Retried cases / all cases, over all runs (a case is retried if it has attempt > 1)."""
-    total = retried = 0
-    for run in runs:
-        for r in _final_rows(run.rows):
-            total += 1
-            retried += int(int(r.get("attempt", 1)) > 1)
-    return retried / total if total else None
+    finals = [r for run in runs for r in final_attempts(run.rows)]
+    return sum(r.attempt > 1 for r in finals) / len(finals) if finals else None
 
 
-def stability_summary(runs: Sequence[RunSample], *, margin_ms: float = MARGIN_MS) -> dict[str, Any]:
+def stability_summary(
+    runs: Sequence[RunSample], *, margin_ms: float = MARGIN_MS
+) -> StabilitySummary:
     """Everything baseline_stability.json holds (the I/O side renders the .md)."""
     samples = collect_samples(runs)
-    return {
-        "n_runs": len(runs),
-        "run_ids": [r.run_id for r in runs],
-        "verdicts": [r.verdict for r in runs],
-        "verdict_flips": verdict_flips([r.verdict for r in runs]),
-        "retry_rate": retry_rate(runs),
-        "metrics": {k: metric_stats(v) for k, v in sorted(samples.items())},
-        "proposed_thresholds": propose_thresholds(samples, margin_ms=margin_ms),
-    }
+    return StabilitySummary(
+        n_runs=len(runs),
+        run_ids=[r.run_id for r in runs],
+        verdicts=[r.verdict for r in runs],
+        verdict_flips=verdict_flips([r.verdict for r in runs]),
+        retry_rate=retry_rate(runs),
+        metrics={k: metric_stats(v) for k, v in sorted(samples.items())},
+        proposed_thresholds=propose_thresholds(runs, margin_ms=margin_ms),
+    )

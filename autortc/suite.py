@@ -4,45 +4,55 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from autortc.errors import InputError
+from pydantic import ValidationError
+
+from autortc.errors import CaseError, InputError
 from autortc.gates import load_gates
+from autortc.kpi import Baseline
 from autortc.orchestrator import RunOptions, SuiteRun, preflight, run_cases
-from autortc.report.outcome import SuiteOutcome, summarize
+from autortc.report.outcome import RunInfo, SuiteOutcome, summarize
 from autortc.report.write import write_reports
 
 
-def load_baseline(path: Path) -> tuple[dict[str, Any], str]:
+def load_baseline(path: Path) -> tuple[Baseline, str]:
     """A golden baseline's summary.json and its version name (golden/<name>)."""
-    if not path.exists():
+    if not path.is_file():
         raise InputError(
-            f"{path}: baseline file not found (make one with `autortc baseline freeze RUN_DIR --name NAME`)"
+            f"{path}: baseline file not found (make one with "
+            "`autortc baseline freeze RUN_DIR --name NAME`)"
         )
     try:
         body = json.loads(path.read_text())
-    except ValueError as e:
+    except (OSError, ValueError) as e:
         raise InputError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(body, dict) or "PRIMARY_KPI_VALUE" not in body:
-        raise InputError(f"{path}: field 'PRIMARY_KPI_VALUE' missing: not an AutoRTC summary.json")
-    version = body.get("BASELINE_NAME") or f"{path.parent.parent.name}/{path.parent.name}"
-    return body, str(version)
+        raise CaseError(str(path), "PRIMARY_KPI_VALUE", "missing: not an AutoRTC summary.json")
+    try:
+        baseline = Baseline.model_validate(body)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(x) for x in err["loc"]) or "<root>"
+        raise CaseError(str(path), field, err["msg"]) from None
+    version = baseline.BASELINE_NAME or f"{path.parent.parent.name}/{path.parent.name}"
+    return baseline, version
 
 
 def outcome_for(run: SuiteRun, opts: RunOptions, started_wall: float) -> SuiteOutcome:
     config = load_gates(opts.gates_path)
     baseline, version = load_baseline(opts.baseline_path) if opts.baseline_path else (None, None)
-    run_info = {
-        "run_id": run.run_id,
-        "suite": opts.suite,
-        "transport": run.transport_name,
-        "agent_name": opts.agent_name,
-        "blackbox": opts.blackbox,
-        "started_unix_s": round(started_wall, 3),
-        "wall_s": round(run.wall_s, 2),
-    }
-    rows = [r.metrics for r in run.records]
+    run_info = RunInfo(
+        run_id=run.run_id,
+        suite=opts.suite,
+        transport=run.transport_name,
+        agent_name=opts.agent_name,
+        blackbox=opts.blackbox,
+        started_unix_s=round(started_wall, 3),
+        wall_s=round(run.wall_s, 2),
+    )
+    rows = [r.row for r in run.records]
     return summarize(
         rows, config=config, baseline=baseline, baseline_version=version, run_info=run_info
     )
@@ -59,30 +69,36 @@ async def run_and_report(opts: RunOptions) -> int:
     opts.echo(f"autortc: suite '{opts.suite}': {len(cases)} cases on {where}")
     run = await run_cases(opts, cases)
     outcome = outcome_for(run, opts, started_wall)
-    paths = write_reports(run.run_dir, outcome)
+    views = [r.view for r in run.records if r.view is not None]
+    paths = write_reports(run.run_dir, outcome, views)
     print_verdict(outcome, paths, wall_s=time.monotonic() - t0, echo=opts.echo)
     return outcome.exit_code
 
 
+def _ms(v: float | None, spec: str = ".1f") -> str:
+    return "n/a" if v is None else f"{v:{spec}} ms"
+
+
 def print_verdict(
-    outcome: SuiteOutcome, paths: dict[str, Path], *, wall_s: float, echo: Any = print
+    outcome: SuiteOutcome,
+    paths: dict[str, Path],
+    *,
+    wall_s: float,
+    echo: Callable[[str], object] = print,
 ) -> None:
     s = outcome.summary
-    kpi = s.get("PRIMARY_KPI_VALUE")
-    line = f"PRIMARY_KPI {s['PRIMARY_KPI_NAME']} = {kpi if kpi is None else f'{kpi:.1f}'} ms"
-    if s.get("BASELINE_VERSION"):
-        d = s.get("PRIMARY_KPI_DELTA_MS")
-        ci = s.get("PRIMARY_KPI_DELTA_CI95")
+    line = f"PRIMARY_KPI {s.PRIMARY_KPI_NAME} = {_ms(s.PRIMARY_KPI_VALUE)}"
+    if s.BASELINE_VERSION:
+        ci = s.PRIMARY_KPI_DELTA_CI95
         ci_s = f", 95% CI [{ci[0]:+.1f}, {ci[1]:+.1f}]" if ci else ""
         line += (
-            f"; baseline {s['BASELINE_VERSION']} = {s.get('BASELINE_PRIMARY_KPI')} ms; "
-            f"delta {d if d is None else f'{d:+.1f}'} ms{ci_s}"
+            f"; baseline {s.BASELINE_VERSION} = {_ms(s.BASELINE_PRIMARY_KPI)}; "
+            f"delta {_ms(s.PRIMARY_KPI_DELTA_MS, '+.1f')}{ci_s}"
         )
     echo(line)
-    for g in s.get("gates", []):
-        if g["verdict"] in ("FAIL", "INFRA", "WARN"):
-            echo(
-                f"  {g['verdict']:5s} {g['name']} ({g['scope']}): observed {g['observed']} vs {g['threshold']}"
-            )
+    for g in s.gates:
+        if g.verdict in ("FAIL", "INFRA", "WARN"):
+            obs = "n/a" if g.observed is None else f"{g.observed:g}"
+            echo(f"  {g.verdict:5s} {g.name} ({g.scope}): observed {obs} vs {g.threshold}")
     echo(f"VERDICT {outcome.verdict} (exit {outcome.exit_code}); report: {paths['md']}")
     echo(f"wall time {wall_s:.1f} s")

@@ -70,7 +70,7 @@ def test_missing_baseline_exits_2_before_running(tmp_path: Path) -> None:
 
 def test_bad_gates_config_names_the_field(tmp_path: Path) -> None:
     gates = tmp_path / "gates.yaml"
-    gates.write_text("max_gap_ms: lots\n")
+    gates.write_text("max_gap_limit_ms: lots\n")
     proc = _run("run", "--suite", "mini", "--local", "--gates", str(gates), cwd=tmp_path)
     assert proc.returncode == 2
     assert "gates.yaml" in proc.stderr

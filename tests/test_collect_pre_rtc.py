@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autortc.attempt import _collect_pre_rtc
+from autortc.attempt import collect_pre_rtc
 from autortc.audio import read_wav, write_wav
 
 
@@ -35,7 +35,7 @@ async def test_waits_for_the_complete_files_when_the_agent_finishes_in_time(tmp_
         _write(pre, 2, complete=True)
 
     writer = asyncio.create_task(agent_finishes())
-    assert await _collect_pre_rtc(pre, att, wait_s=3.0)
+    assert await collect_pre_rtc(pre, att, wait_s=3.0)
     await writer
     body = json.loads((att / "pre_rtc.json").read_text())
     pcm, _ = read_wav(att / "pre_rtc.wav")
@@ -49,7 +49,7 @@ async def test_takes_the_latest_replies_when_the_agent_never_completes(tmp_path:
     pre.mkdir()
     att.mkdir()
     _write(pre, 1, complete=False)
-    assert await _collect_pre_rtc(pre, att, wait_s=0.2)
+    assert await collect_pre_rtc(pre, att, wait_s=0.2)
     body = json.loads((att / "pre_rtc.json").read_text())
     pcm, _ = read_wav(att / "pre_rtc.wav")
     assert body["complete"] is False
@@ -57,7 +57,7 @@ async def test_takes_the_latest_replies_when_the_agent_never_completes(tmp_path:
 
 
 async def test_nothing_written_is_reported_as_missing(tmp_path: Path) -> None:
-    assert not await _collect_pre_rtc(tmp_path / "none", tmp_path, wait_s=0.1)
+    assert not await collect_pre_rtc(tmp_path / "none", tmp_path, wait_s=0.1)
 
 
 def test_write_wav_leaves_no_temporary_file(tmp_path: Path) -> None:

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import sys
-import time
 import traceback
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from autortc.bots.jobspec import BotJob
+from autortc.bots.results import BotCrash, EventRecord
 from autortc.bots.rules import StopRule
-from autortc.protocol import MessageFilter
+from autortc.clock import Clock
+from autortc.protocol import Message, MessageFilter
 from autortc.transport.base import RoomConnection
 
 log = logging.getLogger(__name__)
 
-MessageHandler = Callable[[dict[str, Any], str, int], None]
+MessageHandler = Callable[[Message, str, int], None]
 
 
 async def pump_messages(
@@ -36,16 +38,15 @@ async def pump_messages(
         async for dm in conn.messages():
             msg = flt.accept(dm.topic, dm.payload)
             if fh is not None:
-                rec = {
-                    "recv_t_ns": dm.recv_t_ns,
-                    "topic": dm.topic,
-                    "sender": dm.sender,
-                    "accepted": msg is not None,
-                    "msg": msg,
-                }
-                if msg is None:
-                    rec["raw"] = dm.payload[:200].decode("utf-8", "replace")
-                fh.write(json.dumps(rec) + "\n")
+                rec = EventRecord(
+                    recv_t_ns=dm.recv_t_ns,
+                    topic=dm.topic,
+                    sender=dm.sender,
+                    accepted=msg is not None,
+                    msg=msg,
+                    raw=None if msg is not None else dm.payload[:200].decode("utf-8", "replace"),
+                )
+                fh.write(rec.model_dump_json(exclude_none=True) + "\n")
                 fh.flush()
             if msg is not None:
                 handler(msg, dm.topic, dm.recv_t_ns)
@@ -54,10 +55,10 @@ async def pump_messages(
             fh.close()
 
 
-async def wait_stop(stop: StopRule, wake: asyncio.Event) -> None:
+async def wait_stop(stop: StopRule, wake: asyncio.Event, clock: Clock) -> None:
     """Stay in the room until the stop rule's deadline (it can move earlier)."""
     while (deadline := stop.deadline_ns()) is not None:
-        remaining_s = (deadline - time.monotonic_ns()) / 1e9
+        remaining_s = (deadline - clock.now_ns()) / 1e9
         if remaining_s <= 0:
             return
         wake.clear()
@@ -66,10 +67,11 @@ async def wait_stop(stop: StopRule, wake: asyncio.Event) -> None:
                 await wake.wait()
 
 
-def write_json(path: Path, body: dict[str, Any]) -> None:
+def write_json(path: Path, body: BaseModel) -> None:
+    """Write a result model atomically (a reader never sees half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(body, indent=1))
+    tmp.write_text(body.model_dump_json(indent=1))
     tmp.replace(path)
 
 
@@ -85,11 +87,7 @@ def bot_main(name: str, run: Callable[[BotJob], Coroutine[Any, Any, int]]) -> No
     try:
         code: int = asyncio.run(run(job))
     except Exception as e:  # a crash must still leave a trace on disk
-        crash = {
-            "status": "BOT_CRASHED",
-            "error": f"{type(e).__name__}: {e}",
-            "traceback": traceback.format_exc(),
-        }
+        crash = BotCrash(error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())
         write_json(Path(job.out_dir) / f"{name}_crash.json", crash)
         print(f"{name} crashed: {type(e).__name__}: {e}", file=sys.stderr)
         sys.exit(4)

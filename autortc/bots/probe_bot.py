@@ -11,26 +11,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from autortc.audio import write_wav
 from autortc.bots.common import bot_main, pump_messages, wait_stop, write_json
 from autortc.bots.jobspec import BotJob
+from autortc.bots.results import ProbeResult
 from autortc.bots.rules import BarrierState, StopRule
+from autortc.clock import MONOTONIC, Clock
 from autortc.protocol import (
     PROBE_IDENTITY,
     TOPIC_PROBE,
     USER_IDENTITY,
+    AgentReady,
+    Message,
     MessageFilter,
+    ProbeReady,
     encode,
     is_agent_identity,
-    make_message,
 )
-from autortc.transport.base import RoomConnection
+from autortc.transport.base import RoomConnection, Transport
 from autortc.transport.factory import transport_from_url
 
 PROBE_READY_PERIOD_S = 0.25
@@ -66,10 +68,13 @@ async def _wait_agent(conn: RoomConnection, timeout_s: float) -> str | None:
     return None
 
 
-async def run_probe(job: BotJob) -> int:
+async def run_probe(
+    job: BotJob, *, transport: Transport | None = None, clock: Clock = MONOTONIC
+) -> int:
+    """Record one attempt (see module doc). `transport` defaults to the job's URL."""
     out = Path(job.out_dir)
     out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (once, before any I/O starts)
-    transport = transport_from_url(job.transport_url)
+    transport = transport or transport_from_url(job.transport_url)
     flt = MessageFilter(job.trace_id)
     barrier = BarrierState(blackbox=job.blackbox)
     stop = StopRule(
@@ -77,18 +82,18 @@ async def run_probe(job: BotJob) -> int:
     )
     wake = asyncio.Event()
     agent_rec, user_rec = Recorder(), Recorder()
-    result: dict[str, Any] = {"status": "OK", "trace_id": job.trace_id}
+    result = ProbeResult(trace_id=job.trace_id)
     probe_msg_ids: list[str] = []
 
-    def on_msg(msg: dict[str, Any], topic: str, recv_t_ns: int) -> None:
-        if msg["type"] == "agent_ready" and msg.get("in_reply_to") not in probe_msg_ids:
-            result.setdefault("warnings", []).append("agent_ready without a matching in_reply_to")
+    def on_msg(msg: Message, topic: str, recv_t_ns: int) -> None:
+        if isinstance(msg, AgentReady) and msg.in_reply_to not in probe_msg_ids:
+            result.warnings.append("agent_ready without a matching in_reply_to")
         barrier.observe(msg, recv_t_ns=recv_t_ns)
         stop.observe(msg, recv_t_ns=recv_t_ns)
         wake.set()
 
     conn = await transport.connect(job.room, PROBE_IDENTITY, role="probe")
-    t_join_ns = time.monotonic_ns()
+    t_join_ns = clock.now_ns()
     try:
         async with asyncio.TaskGroup() as tg:
             tasks = [
@@ -99,36 +104,36 @@ async def run_probe(job: BotJob) -> int:
             ]
             agent_id = await _wait_agent(conn, job.agent_join_timeout_s)
             if agent_id is None:
-                result["status"] = "AGENT_NOT_JOINED"
+                result.status = "AGENT_NOT_JOINED"
             else:
-                result["agent_identity"] = agent_id
+                result.agent_identity = agent_id
                 tasks.append(
                     tg.create_task(agent_rec.record(conn, agent_id), name="probe.rec_agent")
                 )
                 tasks.append(
                     tg.create_task(user_rec.record(conn, USER_IDENTITY), name="probe.rec_user")
                 )
-                remaining_s = job.barrier_timeout_s - (time.monotonic_ns() - t_join_ns) / 1e9
+                remaining_s = job.barrier_timeout_s - (clock.now_ns() - t_join_ns) / 1e9
                 if not await _barrier(
-                    conn, job, agent_rec, barrier, wake, probe_msg_ids, remaining_s
+                    conn, job, agent_rec, barrier, wake, probe_msg_ids, remaining_s, clock, flt
                 ):
-                    result["status"] = "BARRIER_TIMEOUT"
+                    result.status = "BARRIER_TIMEOUT"
                 else:
-                    result["barrier_complete_t_ns"] = barrier.complete_t_ns
-                    await _wait_for_end(conn, stop, wake, job)
+                    result.barrier_complete_t_ns = barrier.complete_t_ns
+                    await _wait_for_end(conn, stop, wake, job, clock)
             for t in tasks:
                 t.cancel()
     finally:
-        result["agent_frames_recv_t_ns"] = agent_rec.recv_t_ns
-        result["user_frames_recv_t_ns"] = user_rec.recv_t_ns
-        result["message_counters"] = flt.counters()
-        result["final_reply_end_t_ns"] = stop.final_reply_end_t_ns
+        result.agent_frames_recv_t_ns = agent_rec.recv_t_ns
+        result.user_frames_recv_t_ns = user_rec.recv_t_ns
+        result.message_counters = flt.counters()
+        result.final_reply_end_t_ns = stop.final_reply_end_t_ns
         write_wav(out / "post_rtc_full.wav", agent_rec.pcm())
         write_wav(out / "post_rtc_user.wav", user_rec.pcm())
         write_json(out / "probe_result.json", result)
         await conn.aclose()
         await transport.aclose()
-    return 0 if result["status"] == "OK" else 3
+    return 0 if result.status == "OK" else 3
 
 
 async def _barrier(
@@ -139,6 +144,8 @@ async def _barrier(
     wake: asyncio.Event,
     sent_ids: list[str],
     timeout_s: float,
+    clock: Clock,
+    flt: MessageFilter,
 ) -> bool:
     """First frame -> probe_ready every 250 ms until agent_ready answers one that the
     user bot could also see (it was in the room when it was sent). Data packets reach
@@ -151,17 +158,15 @@ async def _barrier(
             await rec.first_frame.wait()
             while True:
                 user_present = USER_IDENTITY in conn.remote_identities()
-                msg = make_message(
-                    "probe_ready",
-                    trace_id=job.trace_id,
-                    case_id=job.case_id,
-                    t_ns=time.monotonic_ns(),
+                msg = ProbeReady.new(
+                    trace_id=job.trace_id, case_id=job.case_id, t_ns=clock.now_ns()
                 )
-                sent_ids.append(msg["msg_id"])
+                sent_ids.append(msg.msg_id)
+                flt.note_sent(msg)  # a replay of it by anyone is a duplicate
                 if user_present:
-                    seen_by_user.add(msg["msg_id"])
+                    seen_by_user.add(msg.msg_id)
                 await conn.send_message(TOPIC_PROBE, encode(msg))
-                barrier.observe(msg, recv_t_ns=msg["t_ns"])  # our own message is not echoed
+                barrier.observe(msg, recv_t_ns=msg.t_ns)  # our own message is not echoed
                 done = (barrier.blackbox and user_present) or (
                     barrier.agent_ready_in_reply_to & seen_by_user
                 )
@@ -178,7 +183,7 @@ async def _barrier(
 
 
 async def _wait_for_end(
-    conn: RoomConnection, stop: StopRule, wake: asyncio.Event, job: BotJob
+    conn: RoomConnection, stop: StopRule, wake: asyncio.Event, job: BotJob, clock: Clock
 ) -> None:
     """Record until the stop rule says so, or the user bot has left the room."""
     total_budget_s = job.barrier_timeout_s + 120 + job.record_pad_ms / 1000
@@ -193,7 +198,7 @@ async def _wait_for_end(
         while stop.deadline_ns() is None:
             wake.clear()
             await wake.wait()
-        await wait_stop(stop, wake)
+        await wait_stop(stop, wake, clock)
 
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(total_budget_s):

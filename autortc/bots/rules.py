@@ -6,7 +6,8 @@ No I/O and no clock: callers feed accepted protocol messages and `now_ns`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+from autortc.protocol import AgentReady, Message, ProbeReady, ReplyEnd, UtteranceEnd
 
 
 @dataclass
@@ -24,17 +25,17 @@ class BarrierState:
     agent_ready_in_reply_to: set[str] = field(default_factory=set)
     complete_t_ns: int | None = None
 
-    def observe(self, msg: dict[str, Any], *, recv_t_ns: int) -> bool:
+    def observe(self, msg: Message, *, recv_t_ns: int) -> bool:
         """Feed one accepted message; returns True when the barrier just completed."""
-        if msg["type"] == "agent_ready" and isinstance(msg.get("in_reply_to"), str):
-            self.agent_ready_in_reply_to.add(msg["in_reply_to"])
+        if isinstance(msg, AgentReady):
+            self.agent_ready_in_reply_to.add(msg.in_reply_to)
         if self.complete_t_ns is not None:
             return False
-        if msg["type"] == "probe_ready":
-            self.probe_msg_ids.add(msg["msg_id"])
+        if isinstance(msg, ProbeReady):
+            self.probe_msg_ids.add(msg.msg_id)
             if self.probe_ready_t_ns is None:
                 self.probe_ready_t_ns = recv_t_ns
-        elif msg["type"] == "agent_ready" and self.agent_ready_t_ns is None:
+        elif isinstance(msg, AgentReady) and self.agent_ready_t_ns is None:
             self.agent_ready_t_ns = recv_t_ns
         ready = self.probe_ready_t_ns is not None and (
             self.blackbox or self.agent_ready_t_ns is not None
@@ -66,15 +67,15 @@ class StopRule:
     last_utterance_end_t_ns: int | None = None
     final_reply_end_t_ns: int | None = None
 
-    def observe(self, msg: dict[str, Any], *, recv_t_ns: int) -> None:
-        if msg["type"] == "utterance_end":
+    def observe(self, msg: Message, *, recv_t_ns: int) -> None:
+        if isinstance(msg, UtteranceEnd):
             self.utterances_ended += 1
             if self.utterances_ended >= self.n_turns:
                 self.last_utterance_end_t_ns = recv_t_ns
         elif (
-            msg["type"] == "reply_end"
+            isinstance(msg, ReplyEnd)
             and self.last_utterance_end_t_ns is not None
-            and not msg.get("interrupted", False)
+            and not msg.interrupted
             and self.final_reply_end_t_ns is None
         ):
             self.final_reply_end_t_ns = recv_t_ns

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,10 +27,24 @@ from autortc.audio import (
 )
 from autortc.bots.common import bot_main, pump_messages, wait_stop, write_json
 from autortc.bots.jobspec import BotJob, TurnJob
+from autortc.bots.results import TurnResult, UserResult
 from autortc.bots.rules import BarrierState, StopRule, eot_left_t_ns
-from autortc.protocol import TOPIC_USER, USER_IDENTITY, MessageFilter, encode, make_message
-from autortc.transport.base import AudioPublisher, RoomConnection
+from autortc.clock import MONOTONIC, Clock
+from autortc.protocol import (
+    TOPIC_USER,
+    USER_IDENTITY,
+    Message,
+    MessageFilter,
+    ReplyEnd,
+    ReplyStart,
+    encode,
+    make_message,
+)
+from autortc.transport.base import AudioPublisher, RoomConnection, Transport
 from autortc.transport.factory import transport_from_url
+
+Say = Callable[..., Awaitable[None]]
+WaitFor = Callable[[Callable[[], bool], float], Awaitable[bool]]
 
 
 @dataclass
@@ -38,6 +52,7 @@ class Feeder:
     """Pushes frames continuously: queued turn audio, else silence. Records every frame."""
 
     pub: AudioPublisher
+    clock: Clock = MONOTONIC
     pending: list[tuple[int, int, np.ndarray]] = field(
         default_factory=list
     )  # (turn, frame_idx, pcm)
@@ -61,7 +76,7 @@ class Feeder:
             else:
                 turn, idx, pcm = -1, -1, silence_frame()
             await self.pub.capture_frame(pcm)
-            t_ns = time.monotonic_ns()
+            t_ns = self.clock.now_ns()
             queued_s = self.pub.queued_duration_s
             global_start = len(self.sent_pcm) * SAMPLES_PER_FRAME
             self.sent_pcm.append(pcm)
@@ -73,7 +88,7 @@ class Feeder:
                     self.turn_done[turn].set()
 
 
-def _turn_timing(turn: TurnJob, frames: list[tuple[int, int, float, int]]) -> dict[str, Any]:
+def _turn_timing(turn: TurnJob, frames: list[tuple[int, int, float, int]]) -> TurnResult:
     """Where the turn sits in input.wav and when its speech start / EoT left the bot."""
     by_idx = {idx: (t_ns, q, g) for idx, t_ns, q, g in frames}
 
@@ -89,45 +104,49 @@ def _turn_timing(turn: TurnJob, frames: list[tuple[int, int, float, int]]) -> di
         )
 
     first_global = by_idx[0][2]
-    return {
-        "turn_index": turn.turn_index,
-        "is_barge_in": turn.barge_in_after_agent_ms is not None,
-        "input_start_sample": first_global,
-        "eot_sample_in_input": first_global + turn.eot_sample,
-        "speech_start_sample_in_input": first_global + turn.speech_start_sample,
-        "eot_left_t_ns": left_t_ns(turn.eot_sample),
-        "speech_start_left_t_ns": left_t_ns(turn.speech_start_sample),
-    }
+    return TurnResult(
+        turn_index=turn.turn_index,
+        is_barge_in=turn.barge_in_after_agent_ms is not None,
+        input_start_sample=first_global,
+        eot_sample_in_input=first_global + turn.eot_sample,
+        speech_start_sample_in_input=first_global + turn.speech_start_sample,
+        eot_left_t_ns=left_t_ns(turn.eot_sample),
+        speech_start_left_t_ns=left_t_ns(turn.speech_start_sample),
+    )
 
 
-async def run_user(job: BotJob) -> int:
+async def run_user(
+    job: BotJob, *, transport: Transport | None = None, clock: Clock = MONOTONIC
+) -> int:
+    """Speak one attempt's turns (see module doc). `transport` defaults to the job's URL."""
     out = Path(job.out_dir)
-    transport = transport_from_url(job.transport_url)
+    transport = transport or transport_from_url(job.transport_url)
     flt = MessageFilter(job.trace_id)
     barrier = BarrierState(blackbox=job.blackbox)
     stop = StopRule(
         n_turns=len(job.turns), record_pad_ms=job.record_pad_ms, tail_ms=job.stop_tail_ms
     )
     barrier_ev, wake = asyncio.Event(), asyncio.Event()
-    replies: dict[int, dict[str, int | bool]] = {}
-    result: dict[str, Any] = {"status": "OK", "trace_id": job.trace_id, "turns": []}
+    replies: dict[int, dict[str, int]] = {}
+    result = UserResult(trace_id=job.trace_id)
 
-    def on_msg(msg: dict[str, Any], topic: str, recv_t_ns: int) -> None:
+    def on_msg(msg: Message, topic: str, recv_t_ns: int) -> None:
         if barrier.observe(msg, recv_t_ns=recv_t_ns):
             barrier_ev.set()
         stop.observe(msg, recv_t_ns=recv_t_ns)
-        if msg["type"] in ("reply_start", "reply_end"):
-            replies.setdefault(int(msg.get("reply_seq", -1)), {})[msg["type"]] = recv_t_ns
+        if isinstance(msg, ReplyStart | ReplyEnd):
+            replies.setdefault(msg.reply_seq, {})[msg.type] = recv_t_ns
         wake.set()
 
     async def say(type_: str, **fields: Any) -> None:
         m = make_message(
-            type_, trace_id=job.trace_id, case_id=job.case_id, t_ns=time.monotonic_ns(), **fields
+            type_, trace_id=job.trace_id, case_id=job.case_id, t_ns=clock.now_ns(), **fields
         )
+        flt.note_sent(m)
         await conn.send_message(TOPIC_USER, encode(m))
-        stop.observe(m, recv_t_ns=m["t_ns"])  # our own messages are not echoed back
+        stop.observe(m, recv_t_ns=m.t_ns)  # our own messages are not echoed back
 
-    async def wait_for(pred: Any, timeout_s: float) -> bool:
+    async def wait_for(pred: Callable[[], bool], timeout_s: float) -> bool:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
                 while not pred():
@@ -140,7 +159,7 @@ async def run_user(job: BotJob) -> int:
     feeder: Feeder | None = None
     try:
         pub = await conn.publish_audio(queue_size_ms=job.queue_size_ms)
-        feeder = Feeder(pub)
+        feeder = Feeder(pub, clock)
         async with asyncio.TaskGroup() as tg:
             pump = tg.create_task(pump_messages(conn, flt, on_msg), name="user.pump")
             feed = tg.create_task(feeder.run(), name="user.feeder")
@@ -149,19 +168,19 @@ async def run_user(job: BotJob) -> int:
                 async with asyncio.timeout(job.barrier_timeout_s):
                     await barrier_ev.wait()
             except TimeoutError:
-                result["status"] = "BARRIER_TIMEOUT"
-            if result["status"] == "OK":
-                result["barrier_complete_t_ns"] = barrier.complete_t_ns
+                result.status = "BARRIER_TIMEOUT"
+            if result.status == "OK":
+                result.barrier_complete_t_ns = barrier.complete_t_ns
                 await _play_turns(job, feeder, replies, say, wait_for, result)
-                await wait_stop(stop, wake)
+                await wait_stop(stop, wake, clock)
             pump.cancel()
             feed.cancel()
     finally:
-        result["message_counters"] = flt.counters()
+        result.message_counters = flt.counters()
         if feeder is not None:
             pcm = np.concatenate(feeder.sent_pcm) if feeder.sent_pcm else np.zeros(0, np.int16)
             write_wav(out / "input.wav", pcm)
-            result["turns"] = [
+            result.turns = [
                 _turn_timing(t, feeder.frame_log_by_turn[t.turn_index])
                 for t in job.turns
                 if t.turn_index in feeder.frame_log_by_turn
@@ -169,39 +188,36 @@ async def run_user(job: BotJob) -> int:
         write_json(out / "user_result.json", result)
         await conn.aclose()
         await transport.aclose()
-    return 0 if result["status"] == "OK" else 3
+    return 0 if result.status == "OK" else 3
 
 
 async def _play_turns(
     job: BotJob,
     feeder: Feeder,
-    replies: dict[int, dict[str, int | bool]],
-    say: Any,
-    wait_for: Any,
-    result: dict[str, Any],
+    replies: dict[int, dict[str, int]],
+    say: Say,
+    wait_for: WaitFor,
+    result: UserResult,
 ) -> None:
+    def seen(seq: int, type_: str) -> Callable[[], bool]:
+        return lambda: type_ in replies.get(seq, {})
+
     for k, turn in enumerate(job.turns):
         if turn.barge_in_after_agent_ms is not None:
             # barge in once the agent has been speaking for the given time
-            seq = k - 1
-            if not await wait_for(
-                lambda s=seq: "reply_start" in replies.get(s, {}), job.reply_wait_timeout_s
-            ):
-                result.setdefault("warnings", []).append(f"turn {k}: no reply_start to barge into")
+            if not await wait_for(seen(k - 1, "reply_start"), job.reply_wait_timeout_s):
+                result.warnings.append(f"turn {k}: no reply_start to barge into")
             await asyncio.sleep(turn.barge_in_after_agent_ms / 1000)
         elif k > 0:
-            seq = k - 1
-            if not await wait_for(
-                lambda s=seq: "reply_end" in replies.get(s, {}), job.reply_wait_timeout_s
-            ):
-                result.setdefault("warnings", []).append(f"turn {k}: no reply_end before speaking")
+            if not await wait_for(seen(k - 1, "reply_end"), job.reply_wait_timeout_s):
+                result.warnings.append(f"turn {k}: no reply_end before speaking")
             await asyncio.sleep(job.gap_between_turns_ms / 1000)
         pcm, _sr = read_wav(turn.audio_path)
         await say("utterance_start", turn_index=k)
         done = feeder.enqueue_turn(turn.turn_index, pcm)
         await done.wait()
         timing = _turn_timing(turn, feeder.frame_log_by_turn[turn.turn_index])
-        await say("utterance_end", turn_index=k, eot_t_ns=timing["eot_left_t_ns"])
+        await say("utterance_end", turn_index=k, eot_t_ns=timing.eot_left_t_ns)
 
 
 def main() -> None:

@@ -94,7 +94,7 @@ class AutortcHooks:
         self._points_sent: set[tuple[int, str]] = set()
         self._pending_probe: str | None = None
         self.agent_ready_sent = 0
-        self.messages_sent: list[dict[str, Any]] = []
+        self.messages_sent: list[P.Message] = []
         # pre_rtc
         self._pre_rtc_chunks: list[np.ndarray] = []
         self._pre_rtc_replies: list[dict[str, Any]] = []
@@ -237,9 +237,9 @@ class AutortcHooks:
 
     def _on_message(self, topic: str, payload: bytes) -> None:
         msg = self.filter.accept(topic, payload)
-        if msg is None or msg["type"] != "probe_ready":
+        if not isinstance(msg, P.ProbeReady):
             return
-        self._pending_probe = msg["msg_id"]
+        self._pending_probe = msg.msg_id
         self._maybe_answer_probe()
 
     def ready(self) -> bool:

@@ -17,11 +17,8 @@ Time conventions (one host clock, `time.monotonic_ns()`):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-
-INFRA_STATUSES = ("BARRIER_TIMEOUT", "AGENT_NOT_JOINED", "BOT_CRASHED", "TIMEOUT")
 
 
 @dataclass(frozen=True)
@@ -42,6 +39,7 @@ class TurnTiming:
     speech_start_left_t_ns: int  # first speech sample left the user bot
     eot_left_t_ns: int  # the clean utterance's EoT sample left the user bot
     is_barge_in: bool = False
+    eot_sample_in_input: int | None = None  # where that EoT sample is in input.wav
 
 
 @dataclass(frozen=True)
@@ -64,6 +62,7 @@ class AttemptInputs:
     # what the user bot played (float32) and the user track as heard at the probe
     input_audio: np.ndarray
     post_user: np.ndarray | None = None
+    post_user_recv_t_ns: np.ndarray | None = None  # int64, per frame of post_user
     # the agent's audio before the network; reply boundaries in samples, by reply_seq
     pre_rtc: np.ndarray | None = None
     pre_rtc_replies: dict[int, tuple[int, int]] | None = None
@@ -73,4 +72,4 @@ class AttemptInputs:
     # set by the orchestrator when the attempt failed for infrastructure reasons
     infra_status: str | None = None
     blackbox: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    message_counters: dict[str, int] = field(default_factory=dict)  # the probe's dropped messages

@@ -17,12 +17,12 @@ never -1). Both inputs are on the reply slice's sample axis (pre aligned by
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from scipy import signal
 
 from autortc.metrics import levels
+from autortc.metrics import registry as M
+from autortc.metrics.registry import Metric
 
 WIN_MS = 25
 HOP_MS = 10
@@ -118,9 +118,10 @@ def hf_ratio_drop(
 
 def optional_extras(
     pre_on_slice: np.ndarray, post_slice: np.ndarray, *, sample_rate_hz: int
-) -> dict[str, Any]:
-    """PESQ-WB / STOI when their packages import; never required, never raises."""
-    out: dict[str, Any] = {}
+) -> dict[Metric, float | None]:
+    """PESQ-WB / STOI when their packages import (a metric is absent when its package is
+    not installed, None when it failed on this pair); never required, never raises."""
+    out: dict[Metric, float | None] = {}
     n = min(len(pre_on_slice), len(post_slice))
     if n == 0:
         return out
@@ -135,17 +136,17 @@ def optional_extras(
     try:
         from pesq import pesq
 
-        out["pesq_wb"] = float(pesq(16000, ref16, deg16, "wb"))
+        out[M.PESQ_WB] = float(pesq(16000, ref16, deg16, "wb"))
     except ImportError:
         pass
     except Exception:
-        out["pesq_wb"] = None
+        out[M.PESQ_WB] = None
     try:
         from pystoi import stoi
 
-        out["stoi"] = float(stoi(ref16, deg16, 16000, extended=False))
+        out[M.STOI] = float(stoi(ref16, deg16, 16000, extended=False))
     except ImportError:
         pass
     except Exception:
-        out["stoi"] = None
+        out[M.STOI] = None
     return out

@@ -22,6 +22,7 @@ is the k-th user turn.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -95,12 +96,21 @@ def _diff_ms(points: dict[str, int], later: str, earlier: str) -> float | None:
     return None
 
 
-def trace_latencies(points: dict[str, int]) -> dict[str, float | None]:
-    return {
-        "agent_eot_to_first_audio_ms": _diff_ms(points, "first_frame_published", "user_eot"),
-        "tts_first_to_publish_ms": _diff_ms(points, "first_frame_published", "tts_first_audio"),
-        "fast_lane_ttft_ms": _diff_ms(points, "llm_first_token", "llm_request"),
-    }
+@dataclass(frozen=True)
+class TraceLatencies:
+    """The agent-clock differences of one turn's trace points (None where a point is missing)."""
+
+    agent_eot_to_first_audio_ms: float | None
+    tts_first_to_publish_ms: float | None
+    fast_lane_ttft_ms: float | None
+
+
+def trace_latencies(points: dict[str, int]) -> TraceLatencies:
+    return TraceLatencies(
+        agent_eot_to_first_audio_ms=_diff_ms(points, "first_frame_published", "user_eot"),
+        tts_first_to_publish_ms=_diff_ms(points, "first_frame_published", "tts_first_audio"),
+        fast_lane_ttft_ms=_diff_ms(points, "llm_first_token", "llm_request"),
+    )
 
 
 def barge_in_stop_ms(

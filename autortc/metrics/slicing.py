@@ -33,12 +33,25 @@ ENERGY_END_SILENCE_MS = 1500
 
 
 def sample_to_time_ns(n: int, recv_t_ns: np.ndarray, *, sample_rate_hz: int) -> float:
-    """Arrival time at the probe (host clock, ns) of sample `n` of `post_full`."""
+    """Arrival time at the probe (host clock, ns) of sample `n` of `post_full`.
+
+    Outside the recording (n < 0 or past the last frame) the time is extrapolated at
+    the nominal rate from the first / last frame.
+    """
+    return float(samples_to_time_ns(np.asarray([n]), recv_t_ns, sample_rate_hz=sample_rate_hz)[0])
+
+
+def samples_to_time_ns(
+    samples: np.ndarray, recv_t_ns: np.ndarray, *, sample_rate_hz: int
+) -> np.ndarray:
+    """`sample_to_time_ns` for many samples at once (float64 ns). The one sample -> time
+    mapping of AutoRTC: figures, slices and the report's waveforms all use it."""
     spf = levels.samples_per_frame(sample_rate_hz)
-    recv = np.asarray(recv_t_ns)
-    i = min(max(int(n) // spf, 0), len(recv) - 1)
-    j = int(n) - i * spf
-    return float(recv[i]) - (spf - 1 - j) * 1e9 / sample_rate_hz
+    recv = np.asarray(recv_t_ns, dtype=np.float64)
+    n = np.asarray(samples, dtype=np.int64)
+    i = np.clip(n // spf, 0, len(recv) - 1)
+    j = n - i * spf
+    return np.asarray(recv[i] - (spf - 1 - j) * 1e9 / sample_rate_hz, dtype=np.float64)
 
 
 def time_to_sample(t_ns: float, recv_t_ns: np.ndarray, *, sample_rate_hz: int) -> int:

@@ -2,9 +2,9 @@
 
 Reading of the spec's "first match wins" table:
 1. An infrastructure status set by the orchestrator (`inputs.infra_status`:
-   BARRIER_TIMEOUT, AGENT_NOT_JOINED, BOT_CRASHED, TIMEOUT, in that order of the table
-   if several are passed) wins over everything: when the bots never got to record
-   properly, the recordings prove nothing.
+   BARRIER_TIMEOUT, AGENT_NOT_JOINED, BOT_CRASHED, TIMEOUT, or BAD_ARTIFACT when a file
+   of the attempt could not be read) wins over everything: when the bots never got to
+   record properly, the recordings prove nothing.
 2. OK: audio valid, reply events for every turn, pre_rtc for the first reply.
 3. POST_SILENT: the probe heard nothing (max(reply_rms, full_rms) < 0.01), whatever
    else is missing: without audio the other checks are moot.
@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from autortc.metrics.inputs import INFRA_STATUSES
-
 OK = "OK"
 POST_SILENT = "POST_SILENT"
 NO_REPLY_EVENTS = "NO_REPLY_EVENTS"
@@ -28,6 +26,7 @@ BARRIER_TIMEOUT = "BARRIER_TIMEOUT"
 AGENT_NOT_JOINED = "AGENT_NOT_JOINED"
 BOT_CRASHED = "BOT_CRASHED"
 TIMEOUT = "TIMEOUT"
+BAD_ARTIFACT = "BAD_ARTIFACT"
 
 ALL_STATUSES = (
     OK,
@@ -38,7 +37,9 @@ ALL_STATUSES = (
     AGENT_NOT_JOINED,
     BOT_CRASHED,
     TIMEOUT,
+    BAD_ARTIFACT,
 )
+INFRA_STATUSES = (BARRIER_TIMEOUT, AGENT_NOT_JOINED, BOT_CRASHED, TIMEOUT, BAD_ARTIFACT)
 RETRY_STATUSES = frozenset({POST_SILENT, BARRIER_TIMEOUT, AGENT_NOT_JOINED})
 AUDIO_VALID_RMS = 0.01
 

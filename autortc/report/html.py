@@ -13,17 +13,20 @@ from __future__ import annotations
 import base64
 import io
 import wave
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
-from typing import Any
 
 import numpy as np
 from scipy.signal import resample_poly
 
 from autortc.audio import to_int16
-from autortc.report.markdown import fmt
-from autortc.report.outcome import final_rows
+from autortc.gates import GateResult
+from autortc.kpi import PRIMARY_KPI_METRIC
+from autortc.metrics import registry as M
+from autortc.metrics.rows import AttemptRow, final_attempts
+from autortc.report.markdown import case_cells, fmt
+from autortc.report.outcome import SuiteSummary
 from autortc.report.plots import Marker, Track, latency_svg, waveform_svg
 
 EMBED_RATE_HZ = 16_000
@@ -56,7 +59,7 @@ class CaseView:
 
     case_id: str
     attempt: int
-    row: Mapping[str, Any]
+    row: AttemptRow
     tracks: list[Track] = field(default_factory=list)
     markers: list[Marker] = field(default_factory=list)
     clips: list[AudioClip] = field(default_factory=list)
@@ -84,7 +87,7 @@ def wav_data_uri(
     return "data:audio/wav;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _v(verdict: Any) -> str:
+def _v(verdict: object) -> str:
     v = escape(str(verdict))
     return f'<span class="v-{v}">{v}</span>'
 
@@ -95,21 +98,21 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, cls: str) ->
     return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def kpi_block(s: Mapping[str, Any]) -> str:
-    ci = s.get("PRIMARY_KPI_DELTA_CI95")
+def kpi_block(s: SuiteSummary) -> str:
+    ci = s.PRIMARY_KPI_DELTA_CI95
     items = [
-        f"<li><b>PRIMARY_KPI</b> <code>{escape(str(s.get('PRIMARY_KPI_NAME')))}</code> = "
-        f"<b>{fmt(s.get('PRIMARY_KPI_VALUE'))} ms</b> over {s.get('PRIMARY_KPI_N', 0)} P0 first replies</li>"
+        f"<li><b>PRIMARY_KPI</b> <code>{escape(s.PRIMARY_KPI_NAME)}</code> = "
+        f"<b>{fmt(s.PRIMARY_KPI_VALUE)} ms</b> over {s.PRIMARY_KPI_N} P0 first replies</li>"
     ]
-    if s.get("BASELINE_VERSION"):
+    if s.BASELINE_VERSION:
         ci_s = f" (95 % CI {fmt(ci[0])} … {fmt(ci[1])} ms)" if ci else ""
         items.append(
-            f"<li><b>Baseline</b> <code>{escape(str(s['BASELINE_VERSION']))}</code>: "
-            f"{fmt(s.get('BASELINE_PRIMARY_KPI'))} ms</li>"
+            f"<li><b>Baseline</b> <code>{escape(s.BASELINE_VERSION)}</code>: "
+            f"{fmt(s.BASELINE_PRIMARY_KPI)} ms</li>"
         )
         items.append(
-            f"<li><b>Delta</b>: {fmt(s.get('PRIMARY_KPI_DELTA_MS'))} ms{escape(ci_s)}; regression "
-            f"above +{fmt(s.get('PRIMARY_KPI_REGRESSION_MS'))} ms</li>"
+            f"<li><b>Delta</b>: {fmt(s.PRIMARY_KPI_DELTA_MS)} ms{escape(ci_s)}; regression "
+            f"above +{fmt(s.PRIMARY_KPI_REGRESSION_MS)} ms</li>"
         )
     else:
         items.append(
@@ -117,23 +120,23 @@ def kpi_block(s: Mapping[str, Any]) -> str:
             "</code>)</li>"
         )
     items.append(
-        f"<li>Verdict {_v(s.get('verdict'))} (exit {s.get('exit_code')}); run <code>{escape(str(s.get('run_id')))}"
-        f"</code> on the {escape(str(s.get('transport')))} transport; {s.get('n_cases')} cases, "
-        f"{s.get('n_attempts')} attempts, retry rate {fmt((s.get('retry_rate') or 0) * 100, 0)} %; "
-        f"wall time {fmt(s.get('wall_s'))} s</li>"
+        f"<li>Verdict {_v(s.verdict)} (exit {s.exit_code}); run <code>{escape(s.run_id)}"
+        f"</code> on the {escape(s.transport)} transport; {s.n_cases} cases, "
+        f"{s.n_attempts} attempts, retry rate {fmt((s.retry_rate or 0) * 100, 0)} %; "
+        f"wall time {fmt(s.wall_s)} s</li>"
     )
     return f'<section id="kpi" class="kpi"><ul>{"".join(items)}</ul></section>'
 
 
-def gates_table(gates: Sequence[Mapping[str, Any]]) -> str:
+def gates_table(gates: Sequence[GateResult]) -> str:
     rows = [
         [
-            escape(g["name"]),
-            escape(str(g["scope"])),
-            fmt(g.get("observed"), 3),
-            fmt(g.get("threshold"), 3),
-            _v(g["verdict"]),
-            escape(str(g.get("detail", ""))),
+            escape(g.name),
+            escape(g.scope),
+            fmt(g.observed, 3),
+            fmt(g.threshold, 3),
+            _v(g.verdict),
+            escape(g.detail),
         ]
         for g in gates
     ]
@@ -144,66 +147,40 @@ def gates_table(gates: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
-CASE_COLUMNS = (
-    ("eot→first audio ms", "eot_to_first_audio_ms", 1),
-    ("agent eot→publish ms", "agent_eot_to_first_audio_ms", 1),
-    ("max gap ms", "max_gap_ms", 1),
-    ("added gap ms", "added_gap_ms", 1),
-    ("dropouts", "audible_dropout", 1),
-    ("clipping", "clipping_ratio", 4),
-    ("inter-arrival p95 ms", "inter_arrival_p95_ms", 1),
-    ("mel dist dB", "mel_distance", 2),
-    ("hf drop", "hf_ratio_drop", 3),
-    ("barge-in stop ms", "barge_in_stop_ms", 1),
-)
-
-
-def cases_table(rows: Sequence[Mapping[str, Any]]) -> str:
+def cases_table(rows: Sequence[AttemptRow]) -> str:
     body = []
     for r in rows:
-        cid = escape(str(r["case_id"]))
-        interrupted = [rep.get("interrupted") for rep in (r.get("replies") or [])]
+        cid = escape(r.case_id)
+        interrupted = [rep.interrupted for rep in r.replies]
         body.append(
             [
                 f'<a href="#case-{cid}">{cid}</a>',
-                escape(str(r.get("priority"))),
-                str(r.get("attempt")),
-                _v(r.get("capture_status")),
-                escape(str(r.get("slice_source"))),
+                escape(r.priority),
+                str(r.attempt),
+                _v(r.capture_status),
+                escape(str(r.slice_source)),
+                *case_cells(r),
+                escape(str(interrupted)),
             ]
-            + [fmt(r.get(k), nd) for _, k, nd in CASE_COLUMNS]
-            + [escape(str(interrupted))]
         )
-    header = (
-        ["case", "prio", "attempt", "status", "slice"]
-        + [c for c, _, _ in CASE_COLUMNS]
-        + ["interrupted"]
-    )
+    header = ["case", "prio", "attempt", "status", "slice", *(m.header for m in M.CASE_TABLE)]
+    header.append("interrupted")
     return f'<section id="cases"><h2>Cases</h2>{_table(header, body, cls="cases")}</section>'
 
 
-def fixes_block(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> str:
-    fixes = [
-        g
-        for g in summary.get("gates", [])
-        if g["verdict"] in ("FAIL", "WARN", "INFRA") and g.get("fix")
-    ]
+def fixes_block(summary: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
     items = [
-        f"<li><b>{escape(g['name'])}</b> ({escape(str(g['scope']))}, {_v(g['verdict'])}): "
-        f"{escape(g['fix'])}</li>"
-        for g in fixes
+        f"<li><b>{escape(g.name)}</b> ({escape(g.scope)}, {_v(g.verdict)}): "
+        f"{escape(g.fix or '')}</li>"
+        for g in summary.gates_with_fixes()
     ] or ["<li>none</li>"]
     out = f'<section id="fixes"><h2>Suggested fixes</h2><ul>{"".join(items)}</ul>'
-    nulls = [
-        (r["case_id"], r["attempt"], k, v)
-        for r in rows
-        for k, v in (r.get("null_reasons") or {}).items()
-    ]
+    nulls = [(r.case_id, r.attempt, k, v) for r in rows for k, v in r.null_reasons.items()]
     if nulls:
         out += (
             "<h3>Figures without a value, and why</h3><ul>"
             + "".join(
-                f"<li>{escape(str(c))} a{a}: <code>{escape(k)}</code> — {escape(str(v))}</li>"
+                f"<li>{escape(c)} a{a}: <code>{escape(k)}</code> — {escape(v)}</li>"
                 for c, a, k, v in nulls
             )
             + "</ul>"
@@ -211,18 +188,18 @@ def fixes_block(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -
     return out + "</section>"
 
 
-def latency_block(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> str:
+def latency_block(summary: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
     vals = [
-        (str(r["case_id"]), float(r["eot_to_first_audio_ms"]))
-        for r in final_rows(rows)
-        if r.get("eot_to_first_audio_ms") is not None
+        (r.case_id, float(v))
+        for r in final_attempts(rows)
+        if (v := r.get(PRIMARY_KPI_METRIC)) is not None
     ]
-    thr = (summary.get("gates_config") or {}).get("eot_to_first_audio_p95_ms")
-    svg = latency_svg(vals, p95_ms=summary.get("PRIMARY_KPI_VALUE"), threshold_ms=thr)
+    thr = summary.gates_config.eot_to_first_audio_p95_ms
+    svg = latency_svg(vals, p95_ms=summary.PRIMARY_KPI_VALUE, threshold_ms=thr)
     return (
-        '<section id="latency"><h2>Latency distribution: eot_to_first_audio_ms (final attempts)</h2>'
-        f"{svg}<p>P95 (PRIMARY_KPI, P0 only) in red, gate threshold {fmt(thr)} ms in black; "
-        "one dot per case.</p></section>"
+        f'<section id="latency"><h2>Latency distribution: {PRIMARY_KPI_METRIC.name} '
+        f"(final attempts)</h2>{svg}<p>P95 (PRIMARY_KPI, P0 only) in red, gate threshold "
+        f"{fmt(thr)} ms in black; one dot per case.</p></section>"
     )
 
 
@@ -231,10 +208,10 @@ def case_block(view: CaseView) -> str:
     r = view.row
     out = [
         f'<section class="case" id="case-{cid}"><h3>{cid} (attempt {view.attempt}) — '
-        f"{_v(r.get('capture_status'))}</h3>",
-        f"<p>eot→first audio {fmt(r.get('eot_to_first_audio_ms'))} ms; slice source "
-        f"{escape(str(r.get('slice_source')))}; reply samples {r.get('reply_start_sample')}…"
-        f"{r.get('reply_end_sample')}; onset sample {r.get('onset_sample')}</p>",
+        f"{_v(r.capture_status)}</h3>",
+        f"<p>eot→first audio {fmt(r.get(PRIMARY_KPI_METRIC))} ms; slice source "
+        f"{escape(str(r.slice_source))}; reply samples {r.reply_start_sample}…"
+        f"{r.reply_end_sample}; onset sample {r.get(M.ONSET_SAMPLE)}</p>",
     ]
     out += [f'<p class="note">{escape(n)}</p>' for n in view.notes]
     if view.tracks:
@@ -269,16 +246,16 @@ def case_block(view: CaseView) -> str:
 
 
 def render_html(
-    summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], views: Sequence[CaseView]
+    summary: SuiteSummary, rows: Sequence[AttemptRow], views: Sequence[CaseView]
 ) -> str:
     """The whole page. `views` are the final attempts' case views (may be empty)."""
     s = summary
-    title = f"AutoRTC report: {s.get('suite')} — {s.get('verdict')}"
+    title = f"AutoRTC report: {s.suite} — {s.verdict}"
     details = "".join(case_block(v) for v in views) or "<p>no case attempts</p>"
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
-        f"<h1>{escape(title)}</h1>{kpi_block(s)}{gates_table(s.get('gates', []))}"
+        f"<h1>{escape(title)}</h1>{kpi_block(s)}{gates_table(s.gates)}"
         f"{latency_block(s, rows)}{cases_table(rows)}{fixes_block(s, rows)}"
         f'<section id="case-details"><h2>Case details (final attempts)</h2>{details}</section>'
         "</body></html>\n"

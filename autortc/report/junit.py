@@ -12,27 +12,25 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from autortc.report.outcome import final_rows
-
-OK_STATUS = "OK"
-
-
-def _gate_message(g: Mapping[str, Any]) -> str:
-    return (
-        f"{g['name']} ({g['scope']}): {g['verdict']}: observed {g.get('observed')} "
-        f"vs threshold {g.get('threshold')}"
-    )
+from autortc.gates import GateResult, Verdict
+from autortc.kpi import PRIMARY_KPI_METRIC
+from autortc.metrics.rows import AttemptRow, final_attempts
+from autortc.metrics.status import OK
+from autortc.report.outcome import SuiteSummary
 
 
-def _gate_body(g: Mapping[str, Any]) -> str:
+def _gate_message(g: GateResult) -> str:
+    return f"{g.name} ({g.scope}): {g.verdict}: observed {g.observed} vs threshold {g.threshold}"
+
+
+def _gate_body(g: GateResult) -> str:
     lines = [_gate_message(g)]
-    if g.get("detail"):
-        lines.append(f"detail: {g['detail']}")
-    if g.get("fix"):
-        lines.append(f"fix: {g['fix']}")
+    if g.detail:
+        lines.append(f"detail: {g.detail}")
+    if g.fix:
+        lines.append(f"fix: {g.fix}")
     return "\n".join(lines)
 
 
@@ -56,47 +54,46 @@ def _suite(parent: ET.Element, name: str, cases: list[ET.Element]) -> ET.Element
     return suite
 
 
-def gate_testcases(gates: Sequence[Mapping[str, Any]], *, suite_name: str) -> list[ET.Element]:
+def gate_testcases(gates: Sequence[GateResult], *, suite_name: str) -> list[ET.Element]:
     out: list[ET.Element] = []
     for g in gates:
         tc = ET.Element(
             "testcase",
-            {"classname": f"{suite_name}.gates", "name": f"{g['name']}[{g['scope']}]", "time": "0"},
+            {"classname": f"{suite_name}.gates", "name": f"{g.name}[{g.scope}]", "time": "0"},
         )
-        verdict = g["verdict"]
-        if verdict == "FAIL":
+        verdict = g.verdict
+        if verdict == Verdict.FAIL:
             ET.SubElement(
                 tc, "failure", {"message": _gate_message(g), "type": "GateFailure"}
             ).text = _gate_body(g)
-        elif verdict == "INFRA":
+        elif verdict == Verdict.INFRA:
             ET.SubElement(
                 tc, "error", {"message": _gate_message(g), "type": "Infrastructure"}
             ).text = _gate_body(g)
-        elif verdict == "SKIP":
-            ET.SubElement(tc, "skipped", {"message": g.get("detail") or "skipped"})
-        elif verdict == "WARN":
+        elif verdict == Verdict.SKIP:
+            ET.SubElement(tc, "skipped", {"message": g.detail or "skipped"})
+        elif verdict == Verdict.WARN:
             ET.SubElement(tc, "system-out").text = "WARN: " + _gate_body(g)
         out.append(tc)
     return out
 
 
-def case_testcases(rows: Sequence[Mapping[str, Any]], *, suite_name: str) -> list[ET.Element]:
+def case_testcases(rows: Sequence[AttemptRow], *, suite_name: str) -> list[ET.Element]:
     out: list[ET.Element] = []
-    for r in sorted(final_rows(rows), key=lambda r: str(r["case_id"])):
+    for r in sorted(final_attempts(rows), key=lambda r: r.case_id):
         tc = ET.Element(
             "testcase",
             {
                 "classname": f"{suite_name}.cases",
-                "name": f"{r['case_id']}[a{r['attempt']}]",
+                "name": f"{r.case_id}[a{r.attempt}]",
                 "time": "0",
             },
         )
-        status = str(r.get("capture_status"))
-        lat = r.get("eot_to_first_audio_ms")
-        note = f"priority {r.get('priority')}, capture_status {status}, eot_to_first_audio_ms {lat}"
-        if status != OK_STATUS:
-            reasons = r.get("null_reasons") or {}
-            body = [note, "null reasons:"] + [f"  {k}: {v}" for k, v in reasons.items()]
+        status = r.capture_status
+        lat = r.get(PRIMARY_KPI_METRIC)
+        note = f"priority {r.priority}, capture_status {status}, {PRIMARY_KPI_METRIC.name} {lat}"
+        if status != OK:
+            body = [note, "null reasons:"] + [f"  {k}: {v}" for k, v in r.null_reasons.items()]
             ET.SubElement(
                 tc, "failure", {"message": f"capture_status {status}", "type": "CaptureStatus"}
             ).text = "\n".join(body)
@@ -106,11 +103,11 @@ def case_testcases(rows: Sequence[Mapping[str, Any]], *, suite_name: str) -> lis
     return out
 
 
-def render_junit(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> str:
+def render_junit(summary: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
     """The junit.xml text for one run."""
-    suite_name = f"autortc.{summary.get('suite') or 'suite'}"
-    root = ET.Element("testsuites", {"name": f"{suite_name} {summary.get('run_id')}"})
-    gates = _suite(root, "gates", gate_testcases(summary.get("gates", []), suite_name=suite_name))
+    suite_name = f"autortc.{summary.suite or 'suite'}"
+    root = ET.Element("testsuites", {"name": f"{suite_name} {summary.run_id}"})
+    gates = _suite(root, "gates", gate_testcases(summary.gates, suite_name=suite_name))
     props = ET.SubElement(ET.Element("x"), "properties")
     for k in (
         "run_id",
@@ -120,7 +117,7 @@ def render_junit(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) 
         "BASELINE_VERSION",
         "PRIMARY_KPI_DELTA_MS",
     ):
-        v = summary.get(k)
+        v = getattr(summary, k)
         ET.SubElement(
             props,
             "property",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+
+from autortc.metrics import registry as M
+from autortc.metrics.rows import AttemptRow
+from autortc.report.outcome import SuiteSummary
 
 
-def fmt(v: Any, nd: int = 1) -> str:
+def fmt(v: object, nd: int = 1) -> str:
     if v is None:
         return "–"  # noqa: RUF001 (an en dash reads as "no value" in tables)
     if isinstance(v, bool):
@@ -16,76 +19,60 @@ def fmt(v: Any, nd: int = 1) -> str:
     return str(v)
 
 
-def kpi_lines(s: Mapping[str, Any]) -> list[str]:
-    ci = s.get("PRIMARY_KPI_DELTA_CI95")
+def kpi_lines(s: SuiteSummary) -> list[str]:
+    ci = s.PRIMARY_KPI_DELTA_CI95
     ci_s = f" (95 % CI {fmt(ci[0])} … {fmt(ci[1])} ms)" if ci else ""
-    base = s.get("BASELINE_VERSION")
     lines = [
-        f"- **PRIMARY_KPI** `{s['PRIMARY_KPI_NAME']}` = **{fmt(s.get('PRIMARY_KPI_VALUE'))} ms** "
-        f"over {s.get('PRIMARY_KPI_N', 0)} P0 first replies",
+        f"- **PRIMARY_KPI** `{s.PRIMARY_KPI_NAME}` = **{fmt(s.PRIMARY_KPI_VALUE)} ms** "
+        f"over {s.PRIMARY_KPI_N} P0 first replies",
     ]
-    if base:
-        lines.append(f"- **Baseline** `{base}`: {fmt(s.get('BASELINE_PRIMARY_KPI'))} ms")
+    if s.BASELINE_VERSION:
+        lines.append(f"- **Baseline** `{s.BASELINE_VERSION}`: {fmt(s.BASELINE_PRIMARY_KPI)} ms")
         lines.append(
-            f"- **Delta**: {fmt(s.get('PRIMARY_KPI_DELTA_MS'), 1)} ms{ci_s}; "
-            f"regression above +{fmt(s.get('PRIMARY_KPI_REGRESSION_MS'))} ms"
+            f"- **Delta**: {fmt(s.PRIMARY_KPI_DELTA_MS, 1)} ms{ci_s}; "
+            f"regression above +{fmt(s.PRIMARY_KPI_REGRESSION_MS)} ms"
         )
     else:
         lines.append("- **Baseline**: none given (`--baseline golden/<name>/summary.json`)")
     return lines
 
 
-def render_report(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> str:
-    s = summary
-    out = [f"# AutoRTC report: {s.get('suite')} — {s['verdict']}", ""]
+def case_cells(r: AttemptRow) -> list[str]:
+    """The case table's figure cells of one row, in `registry.CASE_TABLE` order."""
+    return [fmt(r.get(m), m.shown_digits) for m in M.CASE_TABLE]
+
+
+def render_report(s: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
+    out = [f"# AutoRTC report: {s.suite} — {s.verdict}", ""]
     out += kpi_lines(s)
     out += [
-        f"- Verdict **{s['verdict']}** (exit {s['exit_code']}); run `{s.get('run_id')}` on the "
-        f"{s.get('transport')} transport; {s.get('n_cases')} cases, {s.get('n_attempts')} attempts, "
-        f"retry rate {fmt((s.get('retry_rate') or 0) * 100, 0)} %; wall time {fmt(s.get('wall_s'))} s",
+        f"- Verdict **{s.verdict}** (exit {s.exit_code}); run `{s.run_id}` on the "
+        f"{s.transport} transport; {s.n_cases} cases, {s.n_attempts} attempts, "
+        f"retry rate {fmt((s.retry_rate or 0) * 100, 0)} %; wall time {fmt(s.wall_s)} s",
         "",
         "## Gates",
         "",
         "| gate | scope | observed | threshold | verdict | detail |",
         "|---|---|---|---|---|---|",
     ]
-    for g in s.get("gates", []):
+    for g in s.gates:
         out.append(
-            f"| {g['name']} | {g['scope']} | {fmt(g['observed'], 3)} | {fmt(g['threshold'], 3)} | "
-            f"**{g['verdict']}** | {g.get('detail', '')} |"
+            f"| {g.name} | {g.scope} | {fmt(g.observed, 3)} | {fmt(g.threshold, 3)} | "
+            f"**{g.verdict}** | {g.detail} |"
         )
-    out += [
-        "",
-        "## Cases",
-        "",
-        "| case | prio | attempt | status | slice | eot→first audio ms | agent eot→publish ms | "
-        "max gap ms | added gap ms | dropouts | clipping | inter-arrival p95 ms | mel dist dB | "
-        "hf drop | barge-in stop ms | interrupted |",
-        "|---" * 16 + "|",
-    ]
+    headers = ["case", "prio", "attempt", "status", "slice", *(m.header for m in M.CASE_TABLE)]
+    headers.append("interrupted")
+    out += ["", "## Cases", "", "| " + " | ".join(headers) + " |", "|---" * len(headers) + "|"]
     for r in rows:
-        interrupted = [rep.get("interrupted") for rep in (r.get("replies") or [])]
-        out.append(
-            f"| {r['case_id']} | {r['priority']} | {r['attempt']} | {r.get('capture_status')} | "
-            f"{r.get('slice_source')} | {fmt(r.get('eot_to_first_audio_ms'))} | "
-            f"{fmt(r.get('agent_eot_to_first_audio_ms'))} | {fmt(r.get('max_gap_ms'))} | "
-            f"{fmt(r.get('added_gap_ms'))} | {fmt(r.get('audible_dropout'))} | "
-            f"{fmt(r.get('clipping_ratio'), 4)} | {fmt(r.get('inter_arrival_p95_ms'))} | "
-            f"{fmt(r.get('mel_distance'), 2)} | {fmt(r.get('hf_ratio_drop'), 3)} | "
-            f"{fmt(r.get('barge_in_stop_ms'))} | {interrupted} |"
-        )
-    fixes = [
-        g for g in s.get("gates", []) if g["verdict"] in ("FAIL", "WARN", "INFRA") and g.get("fix")
-    ]
+        interrupted = [rep.interrupted for rep in r.replies]
+        cells = [r.case_id, r.priority, str(r.attempt), r.capture_status, str(r.slice_source)]
+        cells += [*case_cells(r), str(interrupted)]
+        out.append("| " + " | ".join(cells) + " |")
     out += ["", "## Suggested fixes", ""]
-    out += [f"- **{g['name']}** ({g['scope']}, {g['verdict']}): {g['fix']}" for g in fixes] or [
+    out += [f"- **{g.name}** ({g.scope}, {g.verdict}): {g.fix}" for g in s.gates_with_fixes()] or [
         "- none"
     ]
-    nulls = [
-        (r["case_id"], r["attempt"], k, v)
-        for r in rows
-        for k, v in (r.get("null_reasons") or {}).items()
-    ]
+    nulls = [(r.case_id, r.attempt, k, v) for r in rows for k, v in r.null_reasons.items()]
     if nulls:
         out += ["", "## Figures without a value, and why", ""]
         out += [f"- {cid} a{a}: `{k}` — {v}" for cid, a, k, v in nulls]

@@ -1,49 +1,95 @@
-"""The suite outcome: everything the reports render, built purely from attempt rows."""
+"""The suite outcome: everything the reports render, built purely from attempt rows.
+
+`SuiteSummary` is summary.json: the KPI block first (`KpiSummary`), then the run's
+identity and timings (`RunInfo`), the verdict, the gates, the gate thresholds and
+one brief per case (its final attempt). Renderers read this typed object, never
+a dict.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from autortc.gates import GateResult, GatesConfig, evaluate_gates, overall_verdict
-from autortc.kpi import build_kpi_summary, primary_kpi_samples
+from pydantic import BaseModel, JsonValue
 
-# keys that are lists/dicts in an attempt's metrics; metrics.csv gets them as JSON
-NESTED_KEYS = ("replies", "turns", "null_reasons")
+from autortc.gates import GateResult, GatesConfig, Verdict, evaluate_gates, overall_verdict
+from autortc.kpi import Baseline, KpiSummary, build_kpi_summary, primary_kpi_samples
+from autortc.metrics import registry as M
+from autortc.metrics.rows import AttemptRow, final_attempts
+
+
+class RunInfo(BaseModel):
+    """Who ran what, where and how long (the I/O side fills it in)."""
+
+    run_id: str
+    suite: str
+    transport: str
+    agent_name: str | None = None
+    blackbox: bool = False
+    started_unix_s: float | None = None
+    wall_s: float | None = None
+
+
+class SuiteSummary(RunInfo, KpiSummary):
+    """summary.json."""
+
+    verdict: str
+    exit_code: int
+    n_cases: int
+    n_attempts: int
+    retry_rate: float | None
+    capture_status_counts: dict[str, int]
+    gates: list[GateResult]
+    gates_config: GatesConfig
+    cases: list[dict[str, JsonValue]]
+
+    def failed_gates(self) -> list[GateResult]:
+        return [g for g in self.gates if g.verdict in (Verdict.FAIL, Verdict.INFRA)]
+
+    def gates_with_fixes(self) -> list[GateResult]:
+        bad = (Verdict.FAIL, Verdict.WARN, Verdict.INFRA)
+        return [g for g in self.gates if g.verdict in bad and g.fix]
 
 
 @dataclass
 class SuiteOutcome:
-    summary: dict[str, Any]
-    rows: list[dict[str, Any]]  # one per attempt
+    summary: SuiteSummary
+    rows: list[AttemptRow]  # one per attempt
     gates: list[GateResult] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
-        return str(self.summary["verdict"])
+        return self.summary.verdict
 
     @property
     def exit_code(self) -> int:
-        return int(self.summary["exit_code"])
+        return self.summary.exit_code
 
 
-def final_rows(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    last: dict[str, Mapping[str, Any]] = {}
-    for r in rows:
-        cid = str(r["case_id"])
-        if cid not in last or int(r["attempt"]) >= int(last[cid]["attempt"]):
-            last[cid] = r
-    return list(last.values())
+def case_brief(row: AttemptRow) -> dict[str, JsonValue]:
+    """A case's final attempt in summary.json: identity, status and the brief figures."""
+    brief: dict[str, JsonValue] = {
+        "case_id": row.case_id,
+        "priority": row.priority,
+        "attempt": row.attempt,
+        "capture_status": row.capture_status,
+        "slice_source": row.slice_source,
+        "audio_valid": row.audio_valid,
+    }
+    brief.update({m.name: row.get(m) for m in M.CASE_BRIEF})
+    brief["replies_interrupted"] = [r.interrupted for r in row.replies]
+    return brief
 
 
 def summarize(
-    rows: list[dict[str, Any]],
+    rows: Sequence[AttemptRow],
     *,
     config: GatesConfig,
-    baseline: Mapping[str, Any] | None,
+    baseline: Baseline | None,
     baseline_version: str | None,
-    run_info: Mapping[str, Any],
+    run_info: RunInfo,
 ) -> SuiteOutcome:
     """Gates, KPI and verdict for one run. Pure: `run_info` carries ids and timings."""
     kpi = build_kpi_summary(
@@ -52,89 +98,52 @@ def summarize(
         baseline_version=baseline_version,
         regression_ms=config.kpi_regression_ms,
     )
-    gates = evaluate_gates(rows, config=config, kpi_delta_ms=kpi["PRIMARY_KPI_DELTA_MS"])
+    gates = evaluate_gates(rows, config=config, kpi_delta_ms=kpi.PRIMARY_KPI_DELTA_MS)
     verdict, exit_code = overall_verdict(gates)
-    finals = final_rows(rows)
-    n_cases = len(finals)
-    retried = sum(1 for r in finals if int(r["attempt"]) > 1)
-    summary: dict[str, Any] = {
-        **kpi,
-        **run_info,
-        "verdict": verdict,
-        "exit_code": exit_code,
-        "n_cases": n_cases,
-        "n_attempts": len(rows),
-        "retry_rate": (retried / n_cases) if n_cases else None,
-        "capture_status_counts": _count(r.get("capture_status") for r in finals),
-        "gates": [g.to_dict() for g in gates],
-        "gates_config": config.model_dump(),
-        "cases": [_case_brief(r) for r in finals],
-    }
-    return SuiteOutcome(summary=summary, rows=rows, gates=gates)
-
-
-def _count(values: Any) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for v in values:
-        out[str(v)] = out.get(str(v), 0) + 1
-    return out
-
-
-CASE_BRIEF_KEYS = (
-    "case_id",
-    "priority",
-    "attempt",
-    "capture_status",
-    "slice_source",
-    "audio_valid",
-    "eot_to_first_audio_ms",
-    "agent_eot_to_first_audio_ms",
-    "tts_first_to_publish_ms",
-    "fast_lane_ttft_ms",
-    "max_gap_ms",
-    "added_gap_ms",
-    "audible_dropout",
-    "clipping_ratio",
-    "inter_arrival_p95_ms",
-    "mel_distance",
-    "hf_ratio_drop",
-    "barge_in_stop_ms",
-    "post_rms",
-)
-
-
-def _case_brief(row: Mapping[str, Any]) -> dict[str, Any]:
-    brief = {k: row.get(k) for k in CASE_BRIEF_KEYS}
-    replies = row.get("replies") or []
-    brief["replies_interrupted"] = [r.get("interrupted") for r in replies]
-    return brief
-
-
-def brief_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
-    """summary_brief.json: the few figures a dashboard or a CI job needs."""
-    keys = (
-        "run_id",
-        "suite",
-        "transport",
-        "verdict",
-        "exit_code",
-        "PRIMARY_KPI_NAME",
-        "PRIMARY_KPI_VALUE",
-        "BASELINE_VERSION",
-        "BASELINE_PRIMARY_KPI",
-        "PRIMARY_KPI_DELTA_MS",
-        "PRIMARY_KPI_DELTA_CI95",
-        "n_cases",
-        "retry_rate",
-        "wall_s",
+    finals = final_attempts(rows)
+    retried = sum(1 for r in finals if r.attempt > 1)
+    summary = SuiteSummary(
+        **kpi.model_dump(),
+        **run_info.model_dump(),
+        verdict=verdict,
+        exit_code=exit_code,
+        n_cases=len(finals),
+        n_attempts=len(rows),
+        retry_rate=(retried / len(finals)) if finals else None,
+        capture_status_counts=dict(Counter(r.capture_status for r in finals)),
+        gates=gates,
+        gates_config=config,
+        cases=[case_brief(r) for r in finals],
     )
-    out = {k: summary.get(k) for k in keys}
-    out["failed_gates"] = [
-        g["name"] + "/" + g["scope"]
-        for g in summary.get("gates", [])
-        if g["verdict"] in ("FAIL", "INFRA")
-    ]
-    out["warned_gates"] = [
-        g["name"] + "/" + g["scope"] for g in summary.get("gates", []) if g["verdict"] == "WARN"
-    ]
-    return out
+    return SuiteOutcome(summary=summary, rows=list(rows), gates=gates)
+
+
+class BriefSummary(BaseModel):
+    """summary_brief.json: the few figures a dashboard or a CI job needs."""
+
+    run_id: str
+    suite: str
+    transport: str
+    verdict: str
+    exit_code: int
+    PRIMARY_KPI_NAME: str
+    PRIMARY_KPI_VALUE: float | None
+    BASELINE_VERSION: str | None
+    BASELINE_PRIMARY_KPI: float | None
+    PRIMARY_KPI_DELTA_MS: float | None
+    PRIMARY_KPI_DELTA_CI95: list[float] | None
+    n_cases: int
+    retry_rate: float | None
+    wall_s: float | None
+    failed_gates: list[str]
+    warned_gates: list[str]
+
+
+def brief_summary(s: SuiteSummary) -> BriefSummary:
+    derived = ("failed_gates", "warned_gates")
+    fields = {k: getattr(s, k) for k in BriefSummary.model_fields if k not in derived}
+    return BriefSummary(
+        **fields,
+        failed_gates=[f"{g.name}/{g.scope}" for g in s.failed_gates()],
+        warned_gates=[f"{g.name}/{g.scope}" for g in s.gates if g.verdict == Verdict.WARN],
+    )

@@ -29,15 +29,41 @@ MARKER_COLORS = {
 
 @dataclass
 class Track:
-    """One waveform: samples and the time (s, shared axis) of each sample's frame."""
+    """One waveform as per-frame (min, max) envelopes, with the time (s, shared axis)
+    of each frame's first sample. `from_samples` builds it from audio."""
 
     label: str
-    samples: np.ndarray
-    frame_t_s: np.ndarray  # time of each frame's first sample
-    samples_per_frame: int
-    sample_rate_hz: int = 48_000
+    lo: np.ndarray
+    hi: np.ndarray
+    frame_t_s: np.ndarray
+    frame_s: float = 0.01
     note: str = ""
     regions: list[tuple[float, float, str]] = field(default_factory=list)  # (t0_s, t1_s, label)
+
+    @classmethod
+    def from_samples(
+        cls,
+        label: str,
+        samples: np.ndarray,
+        frame_t_s: np.ndarray,
+        *,
+        samples_per_frame: int,
+        sample_rate_hz: int,
+        note: str = "",
+    ) -> Track:
+        lo, hi = frame_envelope(samples, samples_per_frame)
+        return cls(
+            label,
+            lo,
+            hi,
+            np.asarray(frame_t_s, dtype=np.float64),
+            samples_per_frame / sample_rate_hz,
+            note,
+        )
+
+    @property
+    def empty(self) -> bool:
+        return len(self.lo) == 0
 
 
 @dataclass(frozen=True)
@@ -89,11 +115,9 @@ def waveform_svg(
     tracks: Sequence[Track], markers: Sequence[Marker], *, title: str, width_px: int = PLOT_WIDTH_PX
 ) -> str:
     """Stacked envelopes on one time axis. Returns an <svg> element as text."""
-    live = [tr for tr in tracks if len(tr.samples)]
+    live = [tr for tr in tracks if not tr.empty]
     ts = [float(tr.frame_t_s[0]) for tr in live] + [m.t_s for m in markers]
-    te = [float(tr.frame_t_s[-1]) + tr.samples_per_frame / tr.sample_rate_hz for tr in live] + [
-        m.t_s for m in markers
-    ]
+    te = [float(tr.frame_t_s[-1]) + tr.frame_s for tr in live] + [m.t_s for m in markers]
     t0_s, t1_s = (min(ts), max(te)) if ts else (0.0, 1.0)
     if t1_s - t0_s < 0.1:
         t1_s = t0_s + 0.1
@@ -124,13 +148,13 @@ def waveform_svg(
             parts.append(
                 f'<text x="4" y="{mid + 12:.0f}" font-size="10" fill="#777">{escape(tr.note)}</text>'
             )
-        if not len(tr.samples):
+        if tr.empty:
             parts.append(
                 f'<text x="{LABEL_WIDTH_PX + 10}" y="{mid:.0f}" font-size="12" fill="#a00">'
                 "missing</text>"
             )
             continue
-        lo, hi = frame_envelope(tr.samples, tr.samples_per_frame)
+        lo, hi = tr.lo, tr.hi
         n = min(len(lo), len(tr.frame_t_s))
         bins, bmin, bmax = binned_envelope(
             tr.frame_t_s[:n], lo[:n], hi[:n], t0_s=t0_s, t1_s=t1_s, n_bins=n_bins

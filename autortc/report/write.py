@@ -1,28 +1,38 @@
-"""Write a run's reports: summary.json, summary_brief.json, metrics.csv, report.md (+ extras)."""
+"""Write a run's reports: summary.json, summary_brief.json, metrics.csv, report.md,
+junit.xml and report.html."""
 
 from __future__ import annotations
 
 import json
-import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
+from autortc.metrics.rows import AttemptRow
+from autortc.report.extras import write_extras
+from autortc.report.html import CaseView
 from autortc.report.markdown import render_report
-from autortc.report.outcome import NESTED_KEYS, SuiteOutcome, brief_summary
+from autortc.report.outcome import SuiteOutcome, brief_summary
 
-log = logging.getLogger(__name__)
+# row fields that are lists / mappings; metrics.csv holds them as JSON text
+NESTED_FIELDS = ("replies", "turns", "null_reasons")
+ID_COLUMNS = ("case_id", "priority", "attempt", "capture_status")
 
 
-def metrics_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    flat = [{k: (json.dumps(v) if k in NESTED_KEYS else v) for k, v in r.items()} for r in rows]
+def metrics_frame(rows: Sequence[AttemptRow]) -> pd.DataFrame:
+    flat = [
+        {k: (json.dumps(v) if k in NESTED_FIELDS else v) for k, v in r.to_dict().items()}
+        for r in rows
+    ]
     df = pd.DataFrame(flat)
-    first = [c for c in ("case_id", "priority", "attempt", "capture_status") if c in df.columns]
+    first = [c for c in ID_COLUMNS if c in df.columns]
     return df[first + [c for c in df.columns if c not in first]]
 
 
-def write_reports(run_dir: Path, outcome: SuiteOutcome) -> dict[str, Path]:
+def write_reports(
+    run_dir: Path, outcome: SuiteOutcome, views: Sequence[CaseView] = ()
+) -> dict[str, Path]:
     run_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "summary": run_dir / "summary.json",
@@ -30,13 +40,9 @@ def write_reports(run_dir: Path, outcome: SuiteOutcome) -> dict[str, Path]:
         "csv": run_dir / "metrics.csv",
         "md": run_dir / "report.md",
     }
-    paths["summary"].write_text(json.dumps(outcome.summary, indent=1, default=str))
-    paths["brief"].write_text(json.dumps(brief_summary(outcome.summary), indent=1, default=str))
+    paths["summary"].write_text(outcome.summary.model_dump_json(indent=1))
+    paths["brief"].write_text(brief_summary(outcome.summary).model_dump_json(indent=1))
     metrics_frame(outcome.rows).to_csv(paths["csv"], index=False)
     paths["md"].write_text(render_report(outcome.summary, outcome.rows))
-    try:
-        from autortc.report import extras
-    except ImportError:
-        return paths
-    paths.update(extras.write_extras(run_dir, outcome))
+    paths.update(write_extras(run_dir, outcome, views))
     return paths

@@ -23,6 +23,7 @@ import struct
 from typing import Any
 
 from autortc.errors import TransportError
+from autortc.errors import WireError as WireError
 
 KIND_CONTROL = 1
 KIND_AUDIO = 2
@@ -36,10 +37,6 @@ CONNECT_TIMEOUT_S = 10.0
 
 HEADER = struct.Struct(">IB")
 _U16 = struct.Struct(">H")
-
-
-class WireError(Exception):
-    """A packet violates the wire format (the peer gets disconnected or ignored)."""
 
 
 async def read_packet(reader: asyncio.StreamReader) -> tuple[int, bytes]:

@@ -216,7 +216,7 @@ async def test_barge_in_interrupts_the_reply_and_the_track_goes_silent(engines, 
         attempt=1,
         reply_text=long_reply,
         utterance_text="Tell me a story.",
-        extra={"reply_texts": [long_reply, "Okay, stopping."]},
+        reply_texts=(long_reply, "Okay, stopping."),
     )
     first = synthesize_48k(engines.synth, "Tell me a story.", voice="en-us", rate_wpm=175)
     barge = synthesize_48k(engines.synth, "Wait, stop, stop please.", voice="en-us", rate_wpm=175)

@@ -20,7 +20,7 @@ def synth() -> EspeakSynth:
     return EspeakSynth(voice="en-us")
 
 
-def _meta(**extra: object) -> RoomMeta:
+def _meta(**texts: list[str]) -> RoomMeta:
     return RoomMeta(
         run_id="r",
         case_id="c",
@@ -28,7 +28,7 @@ def _meta(**extra: object) -> RoomMeta:
         attempt=1,
         reply_text="First reply.",
         utterance_text="First question?",
-        extra=dict(extra),
+        **{k: tuple(v) for k, v in texts.items()},
     )
 
 

@@ -14,7 +14,7 @@ from livekit import rtc
 from agent.io_adapters import TransportAudioOutput
 from autortc.audio import read_wav
 from autortc.integrations.livekit_agents import AutortcHooks
-from autortc.protocol import TOPIC_PROBE, RoomMeta, encode, make_message
+from autortc.protocol import TOPIC_PROBE, ReplyEnd, RoomMeta, encode, make_message
 from tests.agent.fakes import FakeRoom
 
 TRACE_ID = "trace-unit"
@@ -143,7 +143,7 @@ async def test_hooks_answer_probe_ready_only_for_their_trace_once_ready_and_drop
         msg = make_message("probe_ready", trace_id=trace_id, case_id="c1", t_ns=1, msg_id=msg_id)
         await probe.send_message(TOPIC_PROBE, encode(msg))
         await asyncio.sleep(0.05)
-        return msg["msg_id"]
+        return msg.msg_id
 
     async with asyncio.TaskGroup() as tg:
         lt = tg.create_task(listen())
@@ -276,5 +276,5 @@ async def test_hooks_save_a_reply_cut_off_by_the_job_ending_mid_capture(tmp_path
     assert body["complete"] is True  # written by aclose: no reply will follow
     assert 0.1 * 48000 < len(pcm) < 0.5 * 48000
     assert np.array_equal(pcm, ramp(48000)[: len(pcm)])
-    ends = [m for m in hooks.messages_sent if m["type"] == "reply_end"]
-    assert [m["interrupted"] for m in ends] == [True]
+    ends = [m for m in hooks.messages_sent if isinstance(m, ReplyEnd)]
+    assert [m.interrupted for m in ends] == [True]

@@ -3,9 +3,17 @@
 from autortc.bots.rules import BarrierState, StopRule, eot_left_t_ns
 from autortc.protocol import make_message
 
+DEFAULTS = {
+    "agent_ready": {"in_reply_to": "p0"},
+    "utterance_end": {"turn_index": 0, "eot_t_ns": 0},
+    "reply_end": {"reply_seq": 0},
+}
+
 
 def _m(type_: str, **kw):
-    return make_message(type_, trace_id="t", case_id="c", t_ns=0, **kw)
+    return make_message(
+        type_, trace_id="t", case_id="c", t_ns=0, **{**DEFAULTS.get(type_, {}), **kw}
+    )
 
 
 def test_barrier_needs_both_probe_ready_and_agent_ready():
@@ -19,7 +27,7 @@ def test_barrier_needs_both_probe_ready_and_agent_ready():
 
 def test_barrier_agent_ready_alone_is_not_enough():
     b = BarrierState()
-    assert not b.observe(_m("agent_ready"), recv_t_ns=5)
+    assert not b.observe(_m("agent_ready", in_reply_to="x"), recv_t_ns=5)
     assert not b.complete
 
 

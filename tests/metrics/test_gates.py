@@ -12,6 +12,7 @@ from autortc.gates import (
     load_gates,
     overall_verdict,
 )
+from autortc.metrics.rows import AttemptRow
 
 
 def row(
@@ -54,7 +55,7 @@ def row(
         "fp_distortion_warn": False,
     }
     r.update(extra)
-    return r
+    return AttemptRow.from_dict(r)
 
 
 def by_name(results, name, scope="P0"):
@@ -63,15 +64,15 @@ def by_name(results, name, scope="P0"):
 
 def test_default_yaml_equals_python_defaults():
     assert load_gates() == GatesConfig()
-    assert load_gates(DEFAULT_GATES_PATH).max_gap_ms == 350.0
+    assert load_gates(DEFAULT_GATES_PATH).max_gap_limit_ms == 350.0
 
 
 def test_bad_gates_file_names_file_and_field(tmp_path: Path):
     p = tmp_path / "g.yaml"
-    p.write_text(yaml.safe_dump({"max_gap_ms": -1}))
+    p.write_text(yaml.safe_dump({"max_gap_limit_ms": -1}))
     with pytest.raises(CaseError) as e:
         load_gates(p)
-    assert e.value.field == "max_gap_ms"
+    assert e.value.field == "max_gap_limit_ms"
     assert str(p) in str(e.value)
     p.write_text(yaml.safe_dump({"max_gap": 300}))
     with pytest.raises(CaseError) as e2:
@@ -183,7 +184,7 @@ def test_fingerprints_only_warn():
 
 
 def test_thresholds_come_from_config():
-    cfg = GatesConfig(max_gap_ms=600.0)
+    cfg = GatesConfig(max_gap_limit_ms=600.0)
     assert by_name(evaluate_gates([row("a", gap=500.0)], config=cfg), "max_gap").verdict == "PASS"
 
 

@@ -78,12 +78,10 @@ def test_trace_latencies_per_turn(synth):
     trace = [TracePoint(7, p, t) for p, t in pts.items()]
     by_turn = ring2.trace_by_turn(trace, [TurnTiming(0, 0, 0)])
     lat = ring2.trace_latencies(by_turn[0])
-    assert lat == {
-        "agent_eot_to_first_audio_ms": 229.0,
-        "tts_first_to_publish_ms": 30.0,
-        "fast_lane_ttft_ms": 60.0,
-    }
-    assert ring2.trace_latencies({})["fast_lane_ttft_ms"] is None
+    assert lat == ring2.TraceLatencies(
+        agent_eot_to_first_audio_ms=229.0, tts_first_to_publish_ms=30.0, fast_lane_ttft_ms=60.0
+    )
+    assert ring2.trace_latencies({}).fast_lane_ttft_ms is None
 
 
 def _barge_case(synth, *, with_events):

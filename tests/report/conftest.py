@@ -17,10 +17,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+from autortc.artifacts import load_attempt
 from autortc.audio import to_int16, write_wav
 from autortc.gates import GatesConfig
+from autortc.metrics.rows import AttemptRow
 from autortc.metrics.slicing import time_to_sample
-from autortc.report.outcome import SuiteOutcome, summarize
+from autortc.report.html import CaseView
+from autortc.report.outcome import RunInfo, SuiteOutcome, summarize
+from autortc.report.views import case_view
 from autortc.report.write import write_reports
 
 SR = 48_000
@@ -57,7 +61,7 @@ def burst(n: int, *, freq_hz: float, amp: float = 0.3) -> np.ndarray:
     return amp * np.sin(2 * np.pi * freq_hz * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
 
 
-def _attempt(att: Path, spec: CaseSpec, attempt: int, status: str) -> dict[str, Any]:
+def _attempt(att: Path, spec: CaseSpec, attempt: int, status: str) -> AttemptRow:
     att.mkdir(parents=True, exist_ok=True)
     n_post = int(POST_S * SR)
     recv = recv_grid(n_post)
@@ -106,7 +110,15 @@ def _attempt(att: Path, spec: CaseSpec, attempt: int, status: str) -> dict[str, 
                     "recv_t_ns": t,
                     "topic": "autortc.agent",
                     "accepted": True,
-                    "msg": {"type": typ, "reply_seq": 0, "t_ns": t - 1000, "interrupted": False},
+                    "msg": {
+                        "type": typ,
+                        "trace_id": f"t{attempt}",
+                        "case_id": spec.case_id,
+                        "msg_id": f"{typ}-{attempt}",
+                        "reply_seq": 0,
+                        "t_ns": t - 1000,
+                        "interrupted": False,
+                    },
                 }
             )
     (att / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
@@ -196,14 +208,32 @@ def _attempt(att: Path, spec: CaseSpec, attempt: int, status: str) -> dict[str, 
         else {"mel_distance": f"capture_status {status} (Ring 1 only when OK)"},
     }
     (att / "metrics.json").write_text(json.dumps(row, indent=1))
-    return row
+    return AttemptRow.from_dict(row)
+
+
+def views_of(run_dir: Path, rows: list[AttemptRow]) -> list[CaseView]:
+    """The report's case views, built from each attempt's files as the runner does."""
+    out = []
+    for r in rows:
+        att = run_dir / r.case_id / f"a{r.attempt}"
+        infra = r.capture_status if r.is_infra else None
+        inputs = load_attempt(
+            att,
+            case_id=r.case_id,
+            priority=r.priority,
+            attempt=r.attempt,
+            trace_id=r.trace_id,
+            infra_status=infra,
+        )
+        out.append(case_view(inputs, r))
+    return out
 
 
 def make_run(
     root: Path, cases: list[CaseSpec], *, run_id: str = "run1", config: GatesConfig | None = None
 ) -> tuple[Path, SuiteOutcome]:
     run_dir = root / run_id
-    rows: list[dict[str, Any]] = []
+    rows: list[AttemptRow] = []
     for spec in cases:
         for k in range(1, spec.attempts + 1):
             status = spec.status if k == spec.attempts else "POST_SILENT"
@@ -213,9 +243,9 @@ def make_run(
         config=config or GatesConfig(),
         baseline=None,
         baseline_version=None,
-        run_info={"run_id": run_id, "suite": "mini", "transport": "local", "wall_s": 12.3},
+        run_info=RunInfo(run_id=run_id, suite="mini", transport="local", wall_s=12.3),
     )
-    write_reports(run_dir, outcome)
+    write_reports(run_dir, outcome, views_of(run_dir, rows))
     return run_dir, outcome
 
 

@@ -23,9 +23,9 @@ def test_freeze_copies_summary_reports_and_final_attempt_artifacts(mixed_run, tm
     assert dest == tmp_path / "golden" / "v1"
     summary = json.loads((dest / "summary.json").read_text())
     assert summary["BASELINE_NAME"] == "v1"
-    assert summary["FROZEN_FROM"] == outcome.summary["run_id"]
+    assert summary["FROZEN_FROM"] == outcome.summary.run_id
     assert summary["frozen_at"]
-    assert summary["PRIMARY_KPI_VALUE"] == outcome.summary["PRIMARY_KPI_VALUE"]
+    assert summary["PRIMARY_KPI_VALUE"] == outcome.summary.PRIMARY_KPI_VALUE
     for f in ("metrics.csv", "report.md"):
         assert (dest / f).read_bytes() == (run_dir / f).read_bytes()
     att = dest / "endpoint_short_hello" / "a1"

@@ -1,0 +1,433 @@
+"""The metric registry: every figure AutoRTC reports is declared here, once.
+
+A `Metric` names a figure and says what it is: unit, ring, level, a one-line
+definition, how a gate aggregates it over a suite, how it is rounded in the rows,
+and its tolerance: the bound its known-answer test holds it to (tests/metrics/),
+so that "equal within each metric's tolerance" has one meaning everywhere.
+
+Levels:
+- `REPLY`: one value per reply slice (`AttemptRow.replies`);
+- `TURN`: one value per user turn (`AttemptRow.turns`);
+- `ATTEMPT`: one value per case attempt.
+
+The attempt row also carries a *first* view of reply and turn figures (`promote`):
+the first reply's Ring 0/1 figures and turn 0's latencies, which is what the
+PRIMARY_KPI and the case tables show. CSV columns, report tables, gates,
+stability and the KPI all read this registry; no other module spells a metric
+name (a test checks it).
+
+Adding a figure: one `Metric` entry here, and one pure function that computes it.
+Definitions: docs/spec/measurement.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Level(StrEnum):
+    REPLY = "reply"
+    TURN = "turn"
+    ATTEMPT = "attempt"
+
+
+class Ring(StrEnum):
+    TRANSPORT = "0 transport"
+    QUALITY = "1 quality"
+    LATENCY = "2 latency"
+    FINGERPRINT = "P1 fingerprint"
+    DIAGNOSTIC = "diagnostic"
+
+
+class Agg(StrEnum):
+    """How a gate turns many values into one observation."""
+
+    MAX = "max"
+    P95 = "p95"
+    NONE = "none"  # reported, never gated
+
+
+class Promote(StrEnum):
+    """Which reply / turn value the attempt row shows as its own."""
+
+    NONE = "none"  # not on the attempt row (or already attempt-level)
+    FIRST = "first"  # the first reply (the reply to turn 0), or turn 0
+    FIRST_BARGE_IN = "first_barge_in"  # the first barge-in turn
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    unit: str
+    ring: Ring
+    level: Level
+    definition: str
+    aggregation: Agg
+    tolerance: float  # absolute bound of the known-answer tests, in `unit`
+    digits: int | None = 3  # rounding in rows; None: an integer count
+    promote: Promote = Promote.NONE
+    label: str = ""  # short column header in the report tables
+    shown_digits: int = 1  # decimals shown in the report tables
+
+    @property
+    def is_count(self) -> bool:
+        return self.digits is None
+
+    def round(self, value: float | int | None) -> float | int | None:
+        """The value as stored in a row: rounded to `digits`, or an int for a count."""
+        if value is None:
+            return None
+        if self.digits is None:
+            return int(value)
+        return round(float(value), self.digits)
+
+    @property
+    def header(self) -> str:
+        return self.label or self.name
+
+
+_ALL: dict[str, Metric] = {}
+
+
+def _m(metric: Metric) -> Metric:
+    if metric.name in _ALL:
+        raise RuntimeError(f"metric {metric.name} declared twice")
+    _ALL[metric.name] = metric
+    return metric
+
+
+# -- Ring 0: transport, per reply slice ------------------------------------------------
+POST_RMS = _m(
+    Metric(
+        name="post_rms",
+        unit="rms",
+        ring=Ring.TRANSPORT,
+        level=Level.REPLY,
+        definition="RMS of the reply slice (linear full scale 1.0)",
+        aggregation=Agg.NONE,
+        tolerance=1e-4,
+        digits=5,
+        promote=Promote.FIRST,
+    )
+)
+MAX_GAP = _m(
+    Metric(
+        name="max_gap_ms",
+        unit="ms",
+        ring=Ring.TRANSPORT,
+        level=Level.REPLY,
+        definition="longest run of silent 10 ms frames strictly between the first and last audible frame",
+        aggregation=Agg.MAX,
+        tolerance=10.0,
+        promote=Promote.FIRST,
+        label="max gap ms",
+    )
+)
+ADDED_GAP = _m(
+    Metric(
+        name="added_gap_ms",
+        unit="ms",
+        ring=Ring.TRANSPORT,
+        level=Level.REPLY,
+        definition="longest such gap that is not silent in the aligned pre_rtc (the network added it)",
+        aggregation=Agg.NONE,
+        tolerance=10.0,
+        promote=Promote.FIRST,
+        label="added gap ms",
+    )
+)
+AUDIBLE_DROPOUT = _m(
+    Metric(
+        name="audible_dropout",
+        unit="count",
+        ring=Ring.TRANSPORT,
+        level=Level.REPLY,
+        definition="runs of >= 2 frames audible in the aligned pre_rtc but silent (or 20 dB lower) in post",
+        aggregation=Agg.MAX,
+        tolerance=0.0,
+        digits=None,
+        promote=Promote.FIRST,
+        label="dropouts",
+    )
+)
+CLIPPING_RATIO = _m(
+    Metric(
+        name="clipping_ratio",
+        unit="ratio",
+        ring=Ring.TRANSPORT,
+        level=Level.REPLY,
+        definition="fraction of reply samples with |x| >= 0.999",
+        aggregation=Agg.MAX,
+        tolerance=1e-6,
+        digits=7,
+        promote=Promote.FIRST,
+        label="clipping",
+        shown_digits=4,
+    )
+)
+INTER_ARRIVAL_P95 = _m(
+    Metric(
+        name="inter_arrival_p95_ms",
+        unit="ms",
+        ring=Ring.TRANSPORT,
+        level=Level.REPLY,
+        definition="P95 of the gaps between receive times of consecutive probe frames in the slice",
+        aggregation=Agg.P95,
+        tolerance=1.0,
+        promote=Promote.FIRST,
+        label="inter-arrival p95 ms",
+    )
+)
+ALIGN_LAG_SAMPLES = _m(
+    Metric(
+        name="align_lag_samples",
+        unit="samples",
+        ring=Ring.DIAGNOSTIC,
+        level=Level.REPLY,
+        definition="lag of the reply slice against its pre_rtc reply, by cross-correlation within +-1 s",
+        aggregation=Agg.NONE,
+        tolerance=1.0,
+        digits=None,
+    )
+)
+# -- Ring 1: quality, per reply slice, only when capture_status is OK --------------------
+MEL_DISTANCE = _m(
+    Metric(
+        name="mel_distance",
+        unit="dB",
+        ring=Ring.QUALITY,
+        level=Level.REPLY,
+        definition="mean |log-mel difference| between aligned pre_rtc and post, over frames pre is audible",
+        aggregation=Agg.NONE,
+        tolerance=0.5,
+        promote=Promote.FIRST,
+        label="mel dist dB",
+        shown_digits=2,
+    )
+)
+HF_RATIO_DROP = _m(
+    Metric(
+        name="hf_ratio_drop",
+        unit="ratio",
+        ring=Ring.QUALITY,
+        level=Level.REPLY,
+        definition="1 - (E_4-8k / E_0-8k)_post / (E_4-8k / E_0-8k)_pre; larger is duller",
+        aggregation=Agg.MAX,
+        tolerance=0.02,
+        digits=4,
+        promote=Promote.FIRST,
+        label="hf drop",
+        shown_digits=3,
+    )
+)
+# -- per attempt ---------------------------------------------------------------------------
+FULL_RMS = _m(
+    Metric(
+        name="full_rms",
+        unit="rms",
+        ring=Ring.TRANSPORT,
+        level=Level.ATTEMPT,
+        definition="RMS of everything the probe heard from the agent (audio_valid uses it)",
+        aggregation=Agg.NONE,
+        tolerance=1e-4,
+        digits=5,
+    )
+)
+ALIGN_LAG_MS = _m(
+    Metric(
+        name="align_lag_ms",
+        unit="ms",
+        ring=Ring.DIAGNOSTIC,
+        level=Level.ATTEMPT,
+        definition="the first reply's alignment lag against pre_rtc, in ms",
+        aggregation=Agg.NONE,
+        tolerance=0.03,
+    )
+)
+PESQ_WB = _m(
+    Metric(
+        name="pesq_wb",
+        unit="MOS",
+        ring=Ring.QUALITY,
+        level=Level.ATTEMPT,
+        definition="PESQ wide-band of the first reply at 16 kHz (only when the pesq package is installed)",
+        aggregation=Agg.NONE,
+        tolerance=0.1,
+    )
+)
+STOI = _m(
+    Metric(
+        name="stoi",
+        unit="ratio",
+        ring=Ring.QUALITY,
+        level=Level.ATTEMPT,
+        definition="STOI of the first reply at 16 kHz (only when the pystoi package is installed)",
+        aggregation=Agg.NONE,
+        tolerance=0.02,
+    )
+)
+# -- Ring 2: latency, per user turn --------------------------------------------------------
+EOT_TO_FIRST_AUDIO = _m(
+    Metric(
+        name="eot_to_first_audio_ms",
+        unit="ms",
+        ring=Ring.LATENCY,
+        level=Level.TURN,
+        definition="first audible reply sample at the probe - the EoT sample leaving the user bot (host clock)",
+        aggregation=Agg.P95,
+        tolerance=1.0,
+        promote=Promote.FIRST,
+        label="eot→first audio ms",
+    )
+)
+ONSET_SAMPLE = _m(
+    Metric(
+        name="onset_sample",
+        unit="samples",
+        ring=Ring.DIAGNOSTIC,
+        level=Level.TURN,
+        definition="sample of post_rtc_full.wav where that first audible reply sample lies",
+        aggregation=Agg.NONE,
+        tolerance=48.0,
+        digits=None,
+        promote=Promote.FIRST,
+    )
+)
+AGENT_EOT_TO_FIRST_AUDIO = _m(
+    Metric(
+        name="agent_eot_to_first_audio_ms",
+        unit="ms",
+        ring=Ring.LATENCY,
+        level=Level.TURN,
+        definition="first_frame_published - user_eot, on the agent's clock",
+        aggregation=Agg.NONE,
+        tolerance=0.001,
+        promote=Promote.FIRST,
+        label="agent eot→publish ms",
+    )
+)
+TTS_FIRST_TO_PUBLISH = _m(
+    Metric(
+        name="tts_first_to_publish_ms",
+        unit="ms",
+        ring=Ring.LATENCY,
+        level=Level.TURN,
+        definition="first_frame_published - tts_first_audio, on the agent's clock",
+        aggregation=Agg.P95,
+        tolerance=0.001,
+        promote=Promote.FIRST,
+    )
+)
+FAST_LANE_TTFT = _m(
+    Metric(
+        name="fast_lane_ttft_ms",
+        unit="ms",
+        ring=Ring.LATENCY,
+        level=Level.TURN,
+        definition="llm_first_token - llm_request, on the agent's clock",
+        aggregation=Agg.P95,
+        tolerance=0.001,
+        promote=Promote.FIRST,
+    )
+)
+BARGE_IN_STOP = _m(
+    Metric(
+        name="barge_in_stop_ms",
+        unit="ms",
+        ring=Ring.LATENCY,
+        level=Level.TURN,
+        definition="barge-in speech leaving the user bot -> last audible sample of the interrupted reply",
+        aggregation=Agg.MAX,
+        tolerance=10.0,
+        promote=Promote.FIRST_BARGE_IN,
+        label="barge-in stop ms",
+    )
+)
+# -- P1 fingerprints, on the attempt -------------------------------------------------------
+INPUT_SPIKE_COUNT = _m(
+    Metric(
+        name="input_spike_count",
+        unit="count",
+        ring=Ring.FINGERPRINT,
+        level=Level.ATTEMPT,
+        definition="spikes in the input wav (|x| > 0.5 and > 8 x the local RMS); boom risk",
+        aggregation=Agg.MAX,
+        tolerance=0.0,
+        digits=None,
+    )
+)
+INPUT_MAX_ABS_PEAK = _m(
+    Metric(
+        name="input_max_abs_peak",
+        unit="abs",
+        ring=Ring.FINGERPRINT,
+        level=Level.ATTEMPT,
+        definition="max |x| of the input wav",
+        aggregation=Agg.NONE,
+        tolerance=1e-4,
+        digits=5,
+    )
+)
+DRIFT_RATIO = _m(
+    Metric(
+        name="drift_ratio",
+        unit="ratio",
+        ring=Ring.FINGERPRINT,
+        level=Level.ATTEMPT,
+        definition="the first reply's speech duration in post / in pre_rtc (transport-added silence removed)",
+        aggregation=Agg.MAX,
+        tolerance=0.002,
+        digits=5,
+    )
+)
+
+REGISTRY: tuple[Metric, ...] = tuple(_ALL.values())
+REPLY_METRICS = tuple(m for m in REGISTRY if m.level is Level.REPLY)
+TURN_METRICS = tuple(m for m in REGISTRY if m.level is Level.TURN)
+ATTEMPT_METRICS = tuple(m for m in REGISTRY if m.level is Level.ATTEMPT)
+OPTIONAL_EXTRAS = (PESQ_WB, STOI)  # present in a row only when their package imports
+# the figures of the report's case table and of summary.json's case briefs, in order
+CASE_TABLE = (
+    EOT_TO_FIRST_AUDIO,
+    AGENT_EOT_TO_FIRST_AUDIO,
+    MAX_GAP,
+    ADDED_GAP,
+    AUDIBLE_DROPOUT,
+    CLIPPING_RATIO,
+    INTER_ARRIVAL_P95,
+    MEL_DISTANCE,
+    HF_RATIO_DROP,
+    BARGE_IN_STOP,
+)
+CASE_BRIEF = (
+    EOT_TO_FIRST_AUDIO,
+    AGENT_EOT_TO_FIRST_AUDIO,
+    TTS_FIRST_TO_PUBLISH,
+    FAST_LANE_TTFT,
+    MAX_GAP,
+    ADDED_GAP,
+    AUDIBLE_DROPOUT,
+    CLIPPING_RATIO,
+    INTER_ARRIVAL_P95,
+    MEL_DISTANCE,
+    HF_RATIO_DROP,
+    BARGE_IN_STOP,
+    POST_RMS,
+)
+
+
+def by_name(name: str) -> Metric:
+    """The metric called `name`; KeyError names the unknown one."""
+    try:
+        return _ALL[name]
+    except KeyError:
+        raise KeyError(f"no metric named {name!r} in the registry") from None
+
+
+def row_metrics() -> Iterator[Metric]:
+    """The metrics an attempt row shows as its own (attempt-level and promoted), in order."""
+    for m in REGISTRY:
+        if m.level is Level.ATTEMPT or m.promote is not Promote.NONE:
+            yield m
