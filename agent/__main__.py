@@ -15,6 +15,7 @@ import sys
 
 from agent.session import AgentOptions
 from agent.worker import run_local_worker
+from autortc.errors import InputError
 
 
 def _add_agent_options(p: argparse.ArgumentParser, *, agent_name_default: str) -> None:
@@ -105,7 +106,7 @@ def _main_livekit(args: argparse.Namespace) -> int:
             max_retry=args.max_retry,
         )
         options = _agent_options(args)
-    except ValueError as e:
+    except InputError as e:
         print(f"python -m agent livekit: error: {e}", file=sys.stderr)
         return 2
     run_livekit_worker(args.mode, settings, options, log_level=args.log_level)

@@ -32,6 +32,7 @@ from livekit import rtc
 from livekit.agents.voice import io
 
 from autortc.audio import SAMPLE_RATE_HZ, SAMPLES_PER_FRAME
+from autortc.errors import UsageError
 from autortc.transport.base import AudioPublisher, ReceivedFrame, RoomConnection
 
 logger = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ class TransportAudioOutput(io.AudioOutput):
     async def capture_frame(self, frame: rtc.AudioFrame) -> None:
         await super().capture_frame(frame)
         if frame.sample_rate != SAMPLE_RATE_HZ or frame.num_channels != 1:
-            raise ValueError(
+            raise UsageError(
                 f"expected 48 kHz mono frames, got {frame.sample_rate} Hz x{frame.num_channels}"
             )
         seg = self._capturing

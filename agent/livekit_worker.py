@@ -44,6 +44,7 @@ from livekit.agents import AgentServer, AutoSubscribe, JobContext, JobProcess, W
 
 from agent.session import AgentEngines, AgentOptions, run_agent_job
 from agent.worker import READY_LINE
+from autortc.errors import InputError
 from autortc.transport.livekit_room import LiveKitRoomConnection
 
 logger = logging.getLogger(__name__)
@@ -70,17 +71,17 @@ class LiveKitWorkerSettings:
 
     def __post_init__(self) -> None:
         if not self.agent_name:
-            raise ValueError("agent_name must be non-empty (the worker uses explicit dispatch)")
+            raise InputError("agent_name must be non-empty (the worker uses explicit dispatch)")
         if not 0 <= self.health_port <= 65535:
-            raise ValueError(f"health_port must be 0..65535, got {self.health_port}")
+            raise InputError(f"health_port must be 0..65535, got {self.health_port}")
         if self.num_idle_processes < 0:
-            raise ValueError("num_idle_processes must be >= 0")
+            raise InputError("num_idle_processes must be >= 0")
         if not 0.0 < self.load_threshold <= 1.0:
-            raise ValueError(f"load_threshold must be in (0, 1], got {self.load_threshold}")
+            raise InputError(f"load_threshold must be in (0, 1], got {self.load_threshold}")
         if self.drain_timeout_s < 1 or self.initialize_process_timeout_s <= 0:
-            raise ValueError("drain_timeout_s must be >= 1 and initialize_process_timeout_s > 0")
+            raise InputError("drain_timeout_s must be >= 1 and initialize_process_timeout_s > 0")
         if self.max_retry < 0:
-            raise ValueError("max_retry must be >= 0")
+            raise InputError("max_retry must be >= 0")
 
 
 def prewarm(options: AgentOptions, proc: JobProcess) -> None:
@@ -145,10 +146,10 @@ def livekit_cli_argv(mode: Mode, *, log_level: str) -> list[str]:
     """What livekit-agents' CLI gets to parse: the mode and the log level, nothing of ours
     (and never a credential: those stay in the environment)."""
     if mode not in ("start", "dev"):
-        raise ValueError(f"mode must be 'start' or 'dev', got {mode!r}")
+        raise InputError(f"mode must be 'start' or 'dev', got {mode!r}")
     level = log_level.upper()
     if level not in LOG_LEVELS:
-        raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
+        raise InputError(f"log level must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
     argv = [mode, "--log-level", level]
     if mode == "dev":
         argv.append("--no-reload")  # in-process reload is gone from this CLI anyway

@@ -29,6 +29,7 @@ from livekit.agents.voice import Agent, AgentSession
 from agent.io_adapters import DEFAULT_PUMP_LEAD_MS, TransportAudioInput, TransportAudioOutput
 from agent.scripted import ScriptedLLM, ScriptedSTT, ScriptState
 from agent.tts_espeak import EspeakTTS
+from autortc.errors import InputError
 from autortc.espeak import EspeakSynth
 from autortc.integrations.livekit_agents import AutortcHooks
 from autortc.protocol import BOT_IDENTITIES, USER_IDENTITY, parse_room_meta
@@ -60,11 +61,11 @@ class AgentOptions:
     def __post_init__(self) -> None:
         for name in ("vad_hangover_ms", "min_interruption_ms", "pump_lead_ms"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"AgentOptions.{name} must be > 0")
+                raise InputError(f"AgentOptions.{name} must be > 0")
         if self.endpointing_min_delay_ms < 0 or self.endpointing_max_delay_ms <= 0:
-            raise ValueError("AgentOptions endpointing delays must be >= 0 / > 0")
+            raise InputError("AgentOptions endpointing delays must be >= 0 / > 0")
         if self.publish_queue_ms < self.pump_lead_ms + 10:
-            raise ValueError("AgentOptions.publish_queue_ms must exceed pump_lead_ms by a frame")
+            raise InputError("AgentOptions.publish_queue_ms must exceed pump_lead_ms by a frame")
 
 
 @dataclass

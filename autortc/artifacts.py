@@ -20,7 +20,7 @@ from autortc.audio import SAMPLE_RATE_HZ, read_wav, to_float
 from autortc.bots.results import EventRecord, ProbeResult, UserResult
 from autortc.errors import ArtifactError, map_exceptions
 from autortc.metrics.inputs import AttemptInputs, ReplyEvents, TracePoint, TurnTiming
-from autortc.protocol import Message, ReplyEnd, ReplyStart, Trace
+from autortc.protocol import Message, PreRtcManifest, ReplyEnd, ReplyStart, Trace
 
 _R = TypeVar("_R", ProbeResult, UserResult)
 
@@ -107,20 +107,16 @@ def _model(cls: type[_R], path: Path) -> _R:
 def read_pre_rtc(attempt_dir: Path) -> tuple[np.ndarray | None, dict[int, tuple[int, int]] | None]:
     """pre_rtc.wav and its reply boundaries (by reply_seq); (None, None) when absent."""
     pre = read_audio(attempt_dir / "pre_rtc.wav")
-    meta = read_json(attempt_dir / "pre_rtc.json")
-    if pre is None or meta is None:
+    path = attempt_dir / "pre_rtc.json"
+    body = read_json(path)
+    if pre is None or body is None:
         return None, None
-    with map_exceptions(
-        ArtifactError,
-        f"{attempt_dir / 'pre_rtc.json'}: bad reply boundaries",
-        catch=(KeyError, TypeError, ValueError),
-    ):
-        replies = meta.get("replies") or []
-        assert isinstance(replies, list)
-        bounds = {
-            int(r["reply_seq"]): (int(r["start_sample"]), int(r["end_sample"])) for r in replies
-        }
-    return pre, bounds
+    try:
+        manifest = PreRtcManifest.model_validate(body)
+    except ValidationError as e:
+        field = ".".join(str(x) for x in e.errors()[0]["loc"])
+        raise ArtifactError(f"{path}: field '{field}': {e.errors()[0]['msg']}") from None
+    return pre, {r.reply_seq: (r.start_sample, r.end_sample) for r in manifest.replies}
 
 
 def load_attempt(

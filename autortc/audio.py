@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from autortc.errors import ArtifactError
+
 SAMPLE_RATE_HZ = 48_000
 FRAME_MS = 10
 SAMPLES_PER_FRAME = SAMPLE_RATE_HZ * FRAME_MS // 1000  # 480
@@ -66,7 +68,7 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
     """Read a mono int16 WAV. Returns (pcm_i16, sample_rate_hz)."""
     with wave.open(str(path), "rb") as w:
         if w.getnchannels() != 1 or w.getsampwidth() != 2:
-            raise ValueError(f"{path}: expected mono 16-bit PCM")
+            raise ArtifactError(f"{path}: expected mono 16-bit PCM")
         sr = w.getframerate()
         data = w.readframes(w.getnframes())
     return np.frombuffer(data, dtype="<i2").astype(np.int16), sr

@@ -35,7 +35,7 @@ from scipy.signal import resample_poly
 
 from autortc.audio import SAMPLE_RATE_HZ, read_wav, to_float, to_int16
 from autortc.case_schema import CASES_DIR, SUITE_NAMES, Case, Turn, load_suite
-from autortc.errors import AutortcError, CaseError
+from autortc.errors import AutortcError, CaseError, InputError
 from autortc.espeak import EspeakSynth, espeak_version, resample_to_48k
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def split_at_middle(text: str) -> tuple[str, str]:
     """Split at the space nearest the middle of the text (by characters)."""
     words = text.split()
     if len(words) < 2:
-        raise ValueError("need at least two words to split")
+        raise InputError("pause_ms needs `say` with at least two words to split")
     best_k = min(
         range(1, len(words)),
         key=lambda k: (abs(len(" ".join(words[:k])) - len(text.strip()) / 2), k),

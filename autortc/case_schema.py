@@ -206,6 +206,8 @@ def _read_yaml(path: Path) -> object:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{_display(path)}: cannot read: {exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{_display(path)}: not a text file (not UTF-8): expected YAML") from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -1,7 +1,11 @@
 """`autortc` command line: run, baseline freeze, stability, doctor, make-audio.
 
 Exit codes: 0 PASS, 1 FAIL (a gate failed), 2 INFRA or bad input.
-Errors the user can act on are printed as one clear message, never a traceback.
+Every error ends the command with one line on stderr and exit 2, never a
+traceback and never 1 (the code of a gate FAIL): bad options are refused by the
+parser before anything starts, our own errors carry their message, and anything
+else is reported as an internal error in one line (the traceback goes to the log
+at DEBUG, shown with -v).
 """
 
 from __future__ import annotations
@@ -10,16 +14,57 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import signal
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from autortc.errors import EXIT_INFRA, AutortcError
+from autortc.errors import EXIT_INFRA, AutortcError, InputError
 
 if TYPE_CHECKING:
     from autortc.orchestrator import RunOptions
+
+log = logging.getLogger(__name__)
+
+
+ROOM_PREFIX_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad option as one InputError line (exit 2), no usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        raise InputError(f"{self.prog}: {message}")
+
+
+def _number(kind: type[float] | type[int], *, low: float, inclusive: bool) -> Callable[[str], Any]:
+    op = ">=" if inclusive else ">"
+
+    def parse(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value != value or value < low or (value == low and not inclusive):  # NaN too
+            raise argparse.ArgumentTypeError(f"{text} must be {op} {low:g}")
+        return value
+
+    return parse
+
+
+positive_float = _number(float, low=0.0, inclusive=False)
+non_negative_float = _number(float, low=0.0, inclusive=True)
+positive_int = _number(int, low=1, inclusive=True)
+
+
+def room_prefix(text: str) -> str:
+    if not ROOM_PREFIX_RE.match(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: use 1-32 letters, digits, '-' or '_', starting with a letter or digit"
+        )
+    return text
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
@@ -62,25 +107,29 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         help="the agent speaks no AutoRTC protocol: barrier on its first frame, energy slicing",
     )
     p.add_argument(
-        "--vad-hangover-ms", type=int, default=None, help="reference agent's VAD hangover"
+        "--vad-hangover-ms",
+        type=positive_int,
+        default=None,
+        help="reference agent's VAD hangover",
     )
-    p.add_argument("--room-prefix", default="autortc")
-    p.add_argument("--barrier-timeout-s", type=float, default=15.0)
+    p.add_argument("--room-prefix", type=room_prefix, default="autortc")
+    p.add_argument("--barrier-timeout-s", type=positive_float, default=15.0)
     p.add_argument(
-        "--room-wait-s", type=float, default=0.0, help="wait between rooms (nightly soak)"
+        "--room-wait-s",
+        type=non_negative_float,
+        default=0.0,
+        help="wait between rooms (nightly soak)",
     )
     p.add_argument("-v", "--verbose", action="store_true")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="autortc", description="End-to-end tests for real-time voice agents"
-    )
-    sub = parser.add_subparsers(dest="cmd", required=True)
+    parser = _Parser(prog="autortc", description="End-to-end tests for real-time voice agents")
+    sub = parser.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
     _add_run_args(sub.add_parser("run", help="run a case suite and report"))
 
     base = sub.add_parser("baseline", help="golden baselines")
-    bsub = base.add_subparsers(dest="baseline_cmd", required=True)
+    bsub = base.add_subparsers(dest="baseline_cmd", required=True, parser_class=_Parser)
     fr = bsub.add_parser("freeze", help="make golden/NAME/ from a run directory")
     fr.add_argument("run_dir", type=Path)
     fr.add_argument("--name", required=True)
@@ -91,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         "stability", help="run a suite N times (or read N runs) and propose thresholds"
     )
     _add_run_args(st)
-    st.add_argument("--runs", type=int, default=5)
+    st.add_argument("--runs", type=positive_int, default=5)
     st.add_argument(
         "--run-dirs", type=Path, nargs="*", help="read these run directories instead of running"
     )
@@ -192,7 +241,11 @@ def _cmd_make_audio(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except InputError as e:
+        print(f"autortc: error: {e}", file=sys.stderr)
+        return e.exit_code
     logging.basicConfig(
         level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -211,6 +264,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return e.exit_code
     except KeyboardInterrupt:
         print("autortc: interrupted", file=sys.stderr)
+        return EXIT_INFRA
+    except Exception as e:  # the boundary: nothing ends in a traceback or in exit 1
+        log.debug("internal error", exc_info=True)
+        detail = f"{type(e).__name__}: {e}".splitlines()[0]
+        print(f"autortc: error: internal error ({detail}); rerun with -v", file=sys.stderr)
         return EXIT_INFRA
 
 

@@ -3,6 +3,7 @@
     AutortcError
     ├── InputError            bad case file, config or CLI option -> exit 2
     │   └── CaseError         names the file and the field
+    ├── UsageError            code calling AutoRTC broke an API contract (a bug there)
     └── InfraError            the room, a bot, the agent or the server failed -> exit 2
         ├── TransportError    connect / publish / rooms API failures
         │   └── WireError     a malformed packet on the local transport's wire
@@ -44,6 +45,11 @@ class CaseError(InputError):
         self.field = field
         self.problem = problem
         super().__init__(f"{path}: field '{field}': {problem}")
+
+
+class UsageError(AutortcError):
+    """Code calling AutoRTC broke an API contract (wrong frame size, unknown trace point...).
+    A bug in that code, not bad user input. Exit 2."""
 
 
 class InfraError(AutortcError):

@@ -334,7 +334,12 @@ def _infrastructure(finals: Sequence[AttemptRow]) -> GateResult:
         return GateResult(
             INFRASTRUCTURE, 0.0, 0.0, Verdict.PASS, None, "all", f"{len(finals)} cases measured"
         )
-    names = ", ".join(f"{r.case_id}={r.capture_status}" for r in infra)
+
+    def why(r: AttemptRow) -> str:
+        retried = "after its retry" if r.attempt > 1 else "not retried"
+        reason = f": {r.status_reason}" if r.status_reason else ""
+        return f"{r.case_id}={r.capture_status} ({retried}{reason})"
+
     return GateResult(
         INFRASTRUCTURE,
         float(len(infra)),
@@ -342,7 +347,7 @@ def _infrastructure(finals: Sequence[AttemptRow]) -> GateResult:
         Verdict.INFRA,
         INFRASTRUCTURE_FIX,
         "all",
-        f"still infrastructure-failed after retry: {names}",
+        "infrastructure-failed: " + "; ".join(why(r) for r in infra),
     )
 
 

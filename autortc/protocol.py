@@ -295,3 +295,21 @@ def parse_room_meta(text: str | None) -> RoomMeta | None:
         utterance_texts=tuple(hints.utterance_texts),
         voice=hints.voice,
     )
+
+
+class PreRtcReply(BaseModel):
+    """One reply's span in pre_rtc.wav, in samples (half-open)."""
+
+    reply_seq: int = Field(ge=0)
+    start_sample: int = Field(ge=0)
+    end_sample: int = Field(ge=0)
+    interrupted: bool = False
+
+
+class PreRtcManifest(BaseModel):
+    """pre_rtc.json, written beside pre_rtc.wav after every reply and in `finally`.
+    `complete` is set once the writer closed: no reply will follow."""
+
+    sample_rate_hz: int = 48_000
+    replies: list[PreRtcReply] = []
+    complete: bool = False

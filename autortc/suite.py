@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,19 @@ from autortc.kpi import Baseline
 from autortc.orchestrator import RunOptions, SuiteRun, preflight, run_cases
 from autortc.report.outcome import RunInfo, SuiteOutcome, summarize
 from autortc.report.write import write_reports
+
+
+def check_writable_dir(path: Path, *, option: str) -> None:
+    """Make `path` (with parents) and prove a file can be written there; else one
+    InputError naming the option, before anything starts."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".autortc-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        why = e.strerror or type(e).__name__
+        raise InputError(f"{option} {path}: cannot write there ({why})") from None
 
 
 def load_baseline(path: Path) -> tuple[Baseline, str]:
@@ -65,6 +79,7 @@ async def run_and_report(opts: RunOptions) -> int:
     load_gates(opts.gates_path)
     if opts.baseline_path:
         load_baseline(opts.baseline_path)
+    check_writable_dir(opts.output_root, option="--output")
     where = f"LiveKit {opts.livekit_url}" if opts.livekit_url else "the embedded local transport"
     opts.echo(f"autortc: suite '{opts.suite}': {len(cases)} cases on {where}")
     run = await run_cases(opts, cases)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from autortc.audio import silence_frame
-from autortc.errors import InputError, TransportError
+from autortc.errors import InputError, TransportError, UsageError
 from autortc.transport import local_wire as wire
 from autortc.transport.local import LocalTransport
 from autortc.transport.local_proc import start_local_server_process
@@ -288,9 +288,9 @@ async def test_capture_frame_rejects_wrong_frame_shape_or_dtype(transport: Local
     await transport.create_room("shape", metadata="{}")
     conn = await transport.connect("shape", "a", role="agent")
     publisher = await conn.publish_audio()
-    with pytest.raises(ValueError, match="480 int16"):
+    with pytest.raises(UsageError, match="480 int16"):
         await publisher.capture_frame(np.zeros(960, dtype=np.int16))
-    with pytest.raises(ValueError, match="480 int16"):
+    with pytest.raises(UsageError, match="480 int16"):
         await publisher.capture_frame(np.zeros(480, dtype=np.float32))
     await conn.aclose()
 

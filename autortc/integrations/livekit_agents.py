@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import time
@@ -50,6 +49,7 @@ from livekit.agents import metrics as lk_metrics
 
 from autortc import protocol as P
 from autortc.audio import SAMPLE_RATE_HZ, write_wav
+from autortc.errors import UsageError
 from autortc.integrations.messengers import Messenger, make_messenger
 from autortc.integrations.tee_output import TeeOutput, TeeReply, wall_to_monotonic_ns
 
@@ -97,7 +97,7 @@ class AutortcHooks:
         self.messages_sent: list[P.Message] = []
         # pre_rtc
         self._pre_rtc_chunks: list[np.ndarray] = []
-        self._pre_rtc_replies: list[dict[str, Any]] = []
+        self._pre_rtc_replies: list[P.PreRtcReply] = []
         self._pre_rtc_samples = 0
         self._next_reply_seq = 0
 
@@ -165,7 +165,7 @@ class AutortcHooks:
     def mark(self, point: str, *, t_ns: int | None = None, turn_id: int | None = None) -> None:
         """Report a trace point (agent's monotonic clock). First value per (turn, point) wins."""
         if point not in P.TRACE_POINTS:
-            raise ValueError(f"unknown trace point {point!r}")
+            raise UsageError(f"unknown trace point {point!r}")
         if not self.active or self._closed:
             return
         if turn_id is None:
@@ -320,13 +320,14 @@ class AutortcHooks:
         start = self._pre_rtc_samples
         self._pre_rtc_chunks.append(pcm)
         self._pre_rtc_samples += len(pcm)
+        assert reply.seq is not None  # set when its playback started
         self._pre_rtc_replies.append(
-            {
-                "reply_seq": reply.seq,
-                "start_sample": start,
-                "end_sample": self._pre_rtc_samples,
-                "interrupted": bool(interrupted),
-            }
+            P.PreRtcReply(
+                reply_seq=reply.seq,
+                start_sample=start,
+                end_sample=self._pre_rtc_samples,
+                interrupted=bool(interrupted),
+            )
         )
         self.write_pre_rtc()
 
@@ -342,12 +343,10 @@ class AutortcHooks:
             np.concatenate(self._pre_rtc_chunks) if self._pre_rtc_chunks else np.zeros(0, np.int16)
         )
         write_wav(out_dir / "pre_rtc.wav", pcm, sample_rate_hz=SAMPLE_RATE_HZ)
-        body = {
-            "sample_rate_hz": SAMPLE_RATE_HZ,
-            "replies": self._pre_rtc_replies,
-            "complete": complete,
-        }
+        body = P.PreRtcManifest(
+            sample_rate_hz=SAMPLE_RATE_HZ, replies=self._pre_rtc_replies, complete=complete
+        )
         tmp = out_dir / f".pre_rtc.json.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(body, indent=1))
+        tmp.write_text(body.model_dump_json(indent=1))
         os.replace(tmp, out_dir / "pre_rtc.json")
         return out_dir

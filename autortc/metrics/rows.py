@@ -174,7 +174,7 @@ class AttemptRow:
             if isinstance(reasons, str):
                 reasons = json.loads(reasons)
             if not isinstance(reasons, dict):
-                raise ValueError("null_reasons is not a mapping")
+                raise TypeError("null_reasons is not a mapping")
             return cls(
                 case_id=str(d["case_id"]),
                 priority=str(d.get("priority") or "P0"),
@@ -242,7 +242,7 @@ def _figures(d: Mapping[str, object], metrics: Sequence[Metric]) -> Figures:
         if _missing(v):
             out[m.name] = None
         elif isinstance(v, bool) or not isinstance(v, int | float | str):
-            raise ValueError(f"{m.name} is not a number")
+            raise TypeError(f"{m.name} is not a number")
         else:
             out[m.name] = int(float(v)) if m.is_count else float(v)
     return out
@@ -254,5 +254,5 @@ def _list_of_dicts(v: object) -> list[Mapping[str, object]]:
     if isinstance(v, str):
         v = json.loads(v)
     if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
-        raise ValueError("expected a list of objects")
+        raise TypeError("expected a list of objects")
     return v

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from autortc.errors import UsageError
+
 OK = "OK"
 POST_SILENT = "POST_SILENT"
 NO_REPLY_EVENTS = "NO_REPLY_EVENTS"
@@ -63,7 +65,7 @@ def capture_status(facts: StatusFacts) -> str:
     """First match wins; see the module docstring for the order."""
     if facts.infra_status:
         if facts.infra_status not in INFRA_STATUSES:
-            raise ValueError(f"unknown infra_status {facts.infra_status!r}")
+            raise UsageError(f"unknown infra_status {facts.infra_status!r}")
         return facts.infra_status
     if facts.audio_valid and facts.all_replies_from_events and facts.pre_present:
         return OK

@@ -175,6 +175,17 @@ def fixes_block(summary: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
         for g in summary.gates_with_fixes()
     ] or ["<li>none</li>"]
     out = f'<section id="fixes"><h2>Suggested fixes</h2><ul>{"".join(items)}</ul>'
+    not_ok = [r for r in rows if r.status_reason]
+    if not_ok:
+        out += (
+            "<h3>Attempts not measured, and why</h3><ul>"
+            + "".join(
+                f"<li>{escape(r.case_id)} a{r.attempt}: {_v(r.capture_status)}: "
+                f"{escape(r.status_reason or '')}</li>"
+                for r in not_ok
+            )
+            + "</ul>"
+        )
     nulls = [(r.case_id, r.attempt, k, v) for r in rows for k, v in r.null_reasons.items()]
     if nulls:
         out += (

@@ -72,6 +72,12 @@ def render_report(s: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
     out += [f"- **{g.name}** ({g.scope}, {g.verdict}): {g.fix}" for g in s.gates_with_fixes()] or [
         "- none"
     ]
+    not_ok = [r for r in rows if r.status_reason]
+    if not_ok:
+        out += ["", "## Attempts not measured, and why", ""]
+        out += [
+            f"- {r.case_id} a{r.attempt}: {r.capture_status}: {r.status_reason}" for r in not_ok
+        ]
     nulls = [(r.case_id, r.attempt, k, v) for r in rows for k, v in r.null_reasons.items()]
     if nulls:
         out += ["", "## Figures without a value, and why", ""]

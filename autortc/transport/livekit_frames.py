@@ -13,15 +13,16 @@ import numpy as np
 from livekit import rtc
 
 from autortc.audio import SAMPLE_RATE_HZ, SAMPLES_PER_FRAME
+from autortc.errors import UsageError
 
 
 def pcm_to_frame(pcm: np.ndarray, *, sample_rate_hz: int = SAMPLE_RATE_HZ) -> rtc.AudioFrame:
     """Mono int16 samples -> `rtc.AudioFrame` (the bytes are copied)."""
     arr = np.asarray(pcm)
     if arr.ndim != 1:
-        raise ValueError(f"expected mono 1-D PCM, got shape {arr.shape}")
+        raise UsageError(f"expected mono 1-D PCM, got shape {arr.shape}")
     if arr.dtype != np.int16:
-        raise ValueError(f"expected int16 PCM, got {arr.dtype}")
+        raise UsageError(f"expected int16 PCM, got {arr.dtype}")
     data = np.ascontiguousarray(arr, dtype="<i2").tobytes()
     return rtc.AudioFrame(data, sample_rate_hz, 1, len(arr))
 
@@ -46,7 +47,7 @@ class FrameRechunker:
 
     def __init__(self, *, samples_per_frame: int = SAMPLES_PER_FRAME) -> None:
         if samples_per_frame <= 0:
-            raise ValueError("samples_per_frame must be > 0")
+            raise UsageError("samples_per_frame must be > 0")
         self._n = samples_per_frame
         self._pending = np.zeros(0, dtype=np.int16)
 
@@ -84,7 +85,7 @@ class Resampler48k:
         quality: rtc.AudioResamplerQuality = rtc.AudioResamplerQuality.HIGH,
     ) -> None:
         if input_rate_hz <= 0:
-            raise ValueError("input_rate_hz must be > 0")
+            raise UsageError("input_rate_hz must be > 0")
         self.input_rate_hz = input_rate_hz
         self._resampler = (
             None
@@ -95,7 +96,7 @@ class Resampler48k:
 
     def push(self, frame: rtc.AudioFrame) -> list[np.ndarray]:
         if frame.sample_rate != self.input_rate_hz:
-            raise ValueError(
+            raise UsageError(
                 f"frame at {frame.sample_rate} Hz pushed into a {self.input_rate_hz} Hz resampler"
             )
         mono = frame_to_pcm(frame)

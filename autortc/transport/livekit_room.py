@@ -27,7 +27,7 @@ import numpy as np
 from livekit import rtc
 
 from autortc.audio import SAMPLE_RATE_HZ, SAMPLES_PER_FRAME
-from autortc.errors import TransportError
+from autortc.errors import TransportError, UsageError
 from autortc.protocol import is_agent_identity
 from autortc.transport.base import DataMessage, ParticipantEvent, ReceivedFrame, Role
 from autortc.transport.livekit_frames import FrameRechunker, frame_to_pcm, pcm_to_frame
@@ -60,7 +60,7 @@ class LiveKitAudioPublisher:
 
     async def capture_frame(self, pcm: np.ndarray) -> None:
         if len(pcm) != SAMPLES_PER_FRAME:
-            raise ValueError(
+            raise UsageError(
                 f"expected a 10 ms frame of {SAMPLES_PER_FRAME} samples, got {len(pcm)}"
             )
         if self._closed:

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from livekit import api
 
 import autortc.transport.livekit_config  # noqa: F401  (installs the short-HMAC-key warning filter)
+from autortc.errors import UsageError
 from autortc.transport.base import Role
 
 MICROPHONE_SOURCE = "microphone"  # server compares with strings.ToLower(TrackSource.String())
@@ -89,13 +90,13 @@ def role_grants(role: Role | str) -> RoleGrants:
     try:
         return ROLE_GRANTS[role]
     except KeyError:
-        raise ValueError(f"unknown role {role!r}; expected one of {sorted(ROLE_GRANTS)}") from None
+        raise UsageError(f"unknown role {role!r}; expected one of {sorted(ROLE_GRANTS)}") from None
 
 
 def video_grants(room: str, role: Role | str) -> api.VideoGrants:
     """The exact `VideoGrants` for `role` in `room` (and nothing else)."""
     if not room:
-        raise ValueError("room must be a non-empty room name")
+        raise UsageError("room must be a non-empty room name")
     g = role_grants(role)
     return api.VideoGrants(
         room_join=True,
@@ -122,9 +123,9 @@ def participant_token(
     `ttl_s` is the case timeout (or less): the token is never valid for longer.
     """
     if not identity:
-        raise ValueError("identity must be non-empty")
+        raise UsageError("identity must be non-empty")
     if ttl_s < MIN_TTL_S:
-        raise ValueError(f"ttl_s must be >= {MIN_TTL_S}, got {ttl_s}")
+        raise UsageError(f"ttl_s must be >= {MIN_TTL_S}, got {ttl_s}")
     ttl = datetime.timedelta(seconds=float(ttl_s))
     token = (
         api.AccessToken(api_key, api_secret)

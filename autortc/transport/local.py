@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from autortc.errors import InputError, TransportError
+from autortc.errors import InputError, TransportError, UsageError
 from autortc.protocol import is_agent_identity
 from autortc.transport import local_wire as wire
 from autortc.transport.base import DataMessage, ParticipantEvent, ReceivedFrame, Role
@@ -222,7 +222,7 @@ class LocalRoomConnection:
         try:
             packet = wire.pack_data(topic, bytes(payload))
         except wire.WireError as e:
-            raise ValueError(f"message on topic {topic!r} cannot be sent: {e}") from e
+            raise UsageError(f"message on topic {topic!r} cannot be sent: {e}") from e
         self._send(packet)
         try:
             await self._writer.drain()

@@ -20,7 +20,7 @@ from collections import deque
 import numpy as np
 
 from autortc.audio import FRAME_MS, SAMPLES_PER_FRAME
-from autortc.errors import TransportError
+from autortc.errors import TransportError, UsageError
 from autortc.transport import local_wire as wire
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def frame_bytes(pcm: np.ndarray) -> bytes:
     """Validate one 10 ms int16 frame and return its little-endian bytes."""
     arr = np.asarray(pcm)
     if arr.dtype != np.int16 or arr.size != SAMPLES_PER_FRAME:
-        raise ValueError(
+        raise UsageError(
             f"capture_frame expects {SAMPLES_PER_FRAME} int16 samples, "
             f"got {arr.size} of {arr.dtype}"
         )

@@ -7,6 +7,7 @@ import pytest
 from livekit import rtc
 
 from autortc.audio import SAMPLE_RATE_HZ, SAMPLES_PER_FRAME
+from autortc.errors import UsageError
 from autortc.transport.livekit_frames import (
     FrameRechunker,
     Resampler48k,
@@ -33,9 +34,9 @@ def test_pcm_frame_round_trip_is_bit_exact() -> None:
 
 
 def test_pcm_to_frame_rejects_wrong_dtype_and_shape() -> None:
-    with pytest.raises(ValueError, match="int16"):
+    with pytest.raises(UsageError, match="int16"):
         pcm_to_frame(np.zeros(480, dtype=np.float32))
-    with pytest.raises(ValueError, match="mono"):
+    with pytest.raises(UsageError, match="mono"):
         pcm_to_frame(np.zeros((480, 2), dtype=np.int16))
 
 
@@ -95,5 +96,5 @@ def test_resampler_at_48k_passes_samples_through_bit_exact() -> None:
 
 
 def test_resampler_refuses_a_frame_at_another_rate() -> None:
-    with pytest.raises(ValueError, match="16000"):
+    with pytest.raises(UsageError, match="16000"):
         Resampler48k(16_000).push(pcm_to_frame(np.zeros(480, dtype=np.int16)))

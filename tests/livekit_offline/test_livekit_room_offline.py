@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from livekit import rtc
 
-from autortc.errors import TransportError
+from autortc.errors import TransportError, UsageError
 from autortc.transport.livekit_frames import pcm_to_frame
 from autortc.transport.livekit_room import LiveKitAudioPublisher, LiveKitRoomConnection
 
@@ -132,7 +132,7 @@ async def test_publisher_paces_frames_in_real_time_and_reports_the_queue() -> No
     assert 0.0 < publisher.queued_duration_s <= 0.15
     publisher.clear_queue()
     assert publisher.queued_duration_s == 0.0
-    with pytest.raises(ValueError, match="480"):
+    with pytest.raises(UsageError, match="480"):
         await publisher.capture_frame(np.zeros(160, dtype=np.int16))
     await publisher.aclose()
     await publisher.aclose()

@@ -6,6 +6,7 @@ import jwt
 import pytest
 from livekit import api
 
+from autortc.errors import UsageError
 from autortc.transport.livekit import LiveKitTransport
 from autortc.transport.livekit_tokens import participant_token
 
@@ -89,11 +90,11 @@ def test_token_signed_with_another_secret_is_rejected() -> None:
 
 
 def test_bad_role_identity_and_ttl_are_refused() -> None:
-    with pytest.raises(ValueError, match="unknown role"):
+    with pytest.raises(UsageError, match="unknown role"):
         _mint("superuser")
-    with pytest.raises(ValueError, match="identity"):
+    with pytest.raises(UsageError, match="identity"):
         _mint("user", identity="")
-    with pytest.raises(ValueError, match="ttl_s"):
+    with pytest.raises(UsageError, match="ttl_s"):
         _mint("user", ttl_s=0)
 
 

@@ -29,7 +29,7 @@ from agent.livekit_worker import (
     livekit_cli_argv,
 )
 from agent.session import AgentOptions
-from autortc.errors import InfraError
+from autortc.errors import InfraError, InputError
 from autortc.orchestrator import check_livekit
 from autortc.stack import LiveKitAgentWorkerProcess, livekit_worker_args
 
@@ -116,7 +116,7 @@ def test_ready_line_is_printed_once_on_registration(capsys: pytest.CaptureFixtur
     ],
 )
 def test_invalid_worker_settings_are_refused(bad: dict[str, object]) -> None:
-    with pytest.raises(ValueError, match=next(iter(bad))):
+    with pytest.raises(InputError, match=next(iter(bad))):
         LiveKitWorkerSettings(**bad)  # type: ignore[arg-type]
 
 
@@ -128,7 +128,7 @@ def test_livekit_cli_gets_only_mode_and_log_level() -> None:
         "DEBUG",
         "--no-reload",
     ]
-    with pytest.raises(ValueError, match="mode"):
+    with pytest.raises(InputError, match="mode"):
         livekit_cli_argv("console", log_level="INFO")  # type: ignore[arg-type]
 
 

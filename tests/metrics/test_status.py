@@ -1,5 +1,6 @@
 import pytest
 
+from autortc.errors import UsageError
 from autortc.metrics import status
 from autortc.metrics.status import StatusFacts, capture_status
 
@@ -29,7 +30,7 @@ def test_capture_status_first_match_wins(changes, expected):
 
 
 def test_unknown_infra_status_is_rejected():
-    with pytest.raises(ValueError, match="unknown infra_status"):
+    with pytest.raises(UsageError, match="unknown infra_status"):
         capture_status(StatusFacts(**{**GOOD, "infra_status": "WHATEVER"}))
 
 
