@@ -32,6 +32,7 @@ from livekit import rtc
 from livekit.agents.voice import io
 
 from autortc.audio import SAMPLE_RATE_HZ, SAMPLES_PER_FRAME
+from autortc.clock import MONOTONIC, Clock
 from autortc.errors import UsageError
 from autortc.transport.base import AudioPublisher, ReceivedFrame, RoomConnection
 
@@ -124,6 +125,7 @@ class TransportAudioOutput(io.AudioOutput):
         *,
         lead_ms: int = DEFAULT_PUMP_LEAD_MS,
         label: str = "AutortcOutput",
+        clock: Clock = MONOTONIC,
     ) -> None:
         super().__init__(
             label=label,
@@ -131,6 +133,7 @@ class TransportAudioOutput(io.AudioOutput):
             sample_rate=SAMPLE_RATE_HZ,
         )
         self._publisher = publisher
+        self._clock = clock
         self._lead_s = lead_ms / 1000.0
         self._segments: deque[_Segment] = deque()
         self._capturing: _Segment | None = None
@@ -201,7 +204,7 @@ class TransportAudioOutput(io.AudioOutput):
             while True:
                 seg, frame = self._next_frame()
                 await self._publisher.capture_frame(frame)
-                t_ns = time.monotonic_ns()
+                t_ns = self._clock.now_ns()
                 self.frames_published += 1
                 if seg is None:
                     self.silence_frames_published += 1
@@ -243,7 +246,7 @@ class TransportAudioOutput(io.AudioOutput):
         if rec.first_frame_t_ns is None:
             rec.first_frame_t_ns = t_ns
             self.current_playout = rec
-            self.on_playback_started(created_at=time.time())
+            self.on_playback_started(created_at=time.time())  # livekit-agents' wall clock
 
     def _finish(self, seg: _Segment) -> None:
         if seg not in self._segments:
@@ -253,7 +256,7 @@ class TransportAudioOutput(io.AudioOutput):
         rec.interrupted = seg.interrupted
         if rec.first_frame_t_ns is not None:
             if seg.interrupted:
-                rec.done_t_ns = time.monotonic_ns()  # reply_done: cancelled now
+                rec.done_t_ns = self._clock.now_ns()  # reply_done: cancelled now
             self.records.append(rec)
         self.current_playout = rec
         played_s = sum(len(f) for f in rec.frames) / SAMPLE_RATE_HZ

@@ -21,3 +21,14 @@ def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("LIVEKIT_URL"):
         os.environ.setdefault("LIVEKIT_API_KEY", DEV_SERVER_KEY)
         os.environ.setdefault("LIVEKIT_API_SECRET", DEV_SERVER_SECRET)
+
+
+@pytest.fixture
+async def virtual_clock():  # type: ignore[no-untyped-def]
+    """Run the test's event loop in virtual time (tests/virtual_time.py)."""
+    import asyncio
+
+    from tests.virtual_time import virtual_time
+
+    with virtual_time(asyncio.get_running_loop()) as clock:
+        yield clock

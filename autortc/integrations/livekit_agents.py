@@ -39,7 +39,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,6 +48,7 @@ from livekit.agents import metrics as lk_metrics
 
 from autortc import protocol as P
 from autortc.audio import SAMPLE_RATE_HZ, write_wav
+from autortc.clock import MONOTONIC, Clock
 from autortc.errors import UsageError
 from autortc.integrations.messengers import Messenger, make_messenger
 from autortc.integrations.tee_output import TeeOutput, TeeReply, wall_to_monotonic_ns
@@ -74,8 +74,10 @@ class AutortcHooks:
         metadata: str | None = None,
         audio_track_published: bool | None = None,
         hears_user: Callable[[], bool] | None = None,
+        clock: Clock = MONOTONIC,
     ) -> None:
         self._session = session
+        self._clock = clock
         self._messenger = messenger
         self.meta = P.parse_room_meta(metadata if metadata is not None else messenger.metadata)
         self.active = self.meta is not None
@@ -111,6 +113,7 @@ class AutortcHooks:
         metadata: str | None = None,
         audio_track_published: bool | None = None,
         hears_user: Callable[[], bool] | None = None,
+        clock: Clock = MONOTONIC,
     ) -> AutortcHooks:
         """Hook into `session` (started or not). Call from inside the event loop."""
         hooks = cls(
@@ -120,6 +123,7 @@ class AutortcHooks:
             metadata=metadata,
             audio_track_published=audio_track_published,
             hears_user=hears_user,
+            clock=clock,
         )
         if hooks.active:
             hooks._start()
@@ -173,7 +177,7 @@ class AutortcHooks:
         if (turn_id, point) in self._points_sent:
             return
         self._points_sent.add((turn_id, point))
-        t = time.monotonic_ns() if t_ns is None else int(t_ns)
+        t = self._clock.now_ns() if t_ns is None else int(t_ns)
         self._send(P.TOPIC_TRACE, "trace", t_ns=t, turn_id=turn_id, point=point)
 
     def trace_mark(self, point: str, t_ns: int) -> None:
@@ -211,7 +215,7 @@ class AutortcHooks:
             type_,
             trace_id=self.meta.trace_id,
             case_id=self.meta.case_id,
-            t_ns=t_ns if t_ns is not None else time.monotonic_ns(),
+            t_ns=t_ns if t_ns is not None else self._clock.now_ns(),
             **fields,
         )
         self.messages_sent.append(msg)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any, Generic, TypeVar
@@ -24,6 +23,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from autortc.clock import MONOTONIC, Clock
 from autortc.errors import InputError, TransportError, UsageError
 from autortc.protocol import is_agent_identity
 from autortc.transport import local_wire as wire
@@ -146,7 +146,9 @@ class LocalRoomConnection:
         identity: str,
         join_reply: dict[str, Any],
         role: str = "agent",
+        clock: Clock = MONOTONIC,
     ) -> None:
+        self._clock = clock
         self._reader = reader
         self._role = role
         self._writer = writer
@@ -193,7 +195,7 @@ class LocalRoomConnection:
             raise TransportError("this participant already publishes its one audio track")
         self._send(wire.pack_control({"op": "publish"}))
         self._publisher = LocalAudioPublisher(
-            self._writer, queue_size_ms=queue_size_ms, name=self._identity
+            self._writer, queue_size_ms=queue_size_ms, name=self._identity, clock=self._clock
         )
         return self._publisher
 
@@ -279,7 +281,7 @@ class LocalRoomConnection:
         try:
             while True:
                 kind, body = await wire.read_packet(self._reader)
-                recv_t_ns = time.monotonic_ns()
+                recv_t_ns = self._clock.now_ns()
                 if kind == wire.KIND_AUDIO:
                     sender, pcm = wire.unpack_audio_from(body)
                     inboxes = self._subs.get(sender)
@@ -332,7 +334,10 @@ class LocalTransport:
 
     name = "local"
 
-    def __init__(self, url: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    def __init__(
+        self, url: str, *, timeout_s: float = CONNECT_TIMEOUT_S, clock: Clock = MONOTONIC
+    ) -> None:
+        self._clock = clock
         self.url = url
         self._host, self._port = parse_local_url(url)
         self._timeout_s = timeout_s
@@ -385,7 +390,13 @@ class LocalTransport:
             writer.close()
             raise
         conn = LocalRoomConnection(
-            reader, writer, room=room, identity=identity, join_reply=reply, role=role
+            reader,
+            writer,
+            room=room,
+            identity=identity,
+            join_reply=reply,
+            role=role,
+            clock=self._clock,
         )
         self._connections = {c for c in self._connections if not c.closed}
         self._connections.add(conn)

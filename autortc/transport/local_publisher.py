@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import deque
 
 import numpy as np
 
 from autortc.audio import FRAME_MS, SAMPLES_PER_FRAME
+from autortc.clock import MONOTONIC, Clock
 from autortc.errors import TransportError, UsageError
 from autortc.transport import local_wire as wire
 
@@ -45,8 +45,16 @@ def frame_bytes(pcm: np.ndarray) -> bytes:
 class LocalAudioPublisher:
     """Implements base.AudioPublisher over one local room connection."""
 
-    def __init__(self, writer: asyncio.StreamWriter, *, queue_size_ms: int, name: str) -> None:
+    def __init__(
+        self,
+        writer: asyncio.StreamWriter,
+        *,
+        queue_size_ms: int,
+        name: str,
+        clock: Clock = MONOTONIC,
+    ) -> None:
         self._writer = writer
+        self._clock = clock
         self._capacity = max(1, queue_size_ms // FRAME_MS)
         self._queue: deque[bytes] = deque()
         self._space = asyncio.Event()
@@ -110,7 +118,7 @@ class LocalAudioPublisher:
                     await self._has_data.wait()
                     resumed = True
                     continue
-                now_ns = time.monotonic_ns()
+                now_ns = self._clock.now_ns()
                 behind_ns = now_ns - next_send_ns
                 if behind_ns > (0 if resumed else MAX_CATCHUP_NS):
                     next_send_ns = now_ns  # restart the schedule instead of bursting

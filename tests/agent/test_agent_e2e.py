@@ -27,7 +27,7 @@ from autortc.protocol import (
     encode,
     make_message,
 )
-from tests.agent.fakes import FakeRoom, FakeRoomConnection
+from autortc.transport.memory import MemoryHub, MemoryRoomConnection
 
 AGENT_ID = "agent-test"
 
@@ -44,7 +44,7 @@ def engines() -> AgentEngines:
 class Probe:
     """Records the agent's track and every message; runs the barrier."""
 
-    def __init__(self, conn: FakeRoomConnection, trace_id: str) -> None:
+    def __init__(self, conn: MemoryRoomConnection, trace_id: str) -> None:
         self.conn = conn
         self.trace_id = trace_id
         self.frames: list[tuple[int, np.ndarray]] = []
@@ -95,7 +95,7 @@ class Probe:
         return np.concatenate(sel) if sel else np.zeros(0, np.int16)
 
 
-async def speak(conn: FakeRoomConnection, pcm: np.ndarray) -> int:
+async def speak(conn: MemoryRoomConnection, pcm: np.ndarray) -> int:
     """Queue `pcm` on the user's publisher (it leaves in real time). Returns its end time."""
     assert conn.publisher is not None
     for frame in split_frames(pcm):
@@ -103,7 +103,7 @@ async def speak(conn: FakeRoomConnection, pcm: np.ndarray) -> int:
     return time.monotonic_ns() + int(conn.publisher.queued_duration_s * 1e9)
 
 
-async def silence_forever(conn: FakeRoomConnection) -> None:
+async def silence_forever(conn: MemoryRoomConnection) -> None:
     assert conn.publisher is not None
     while True:
         await conn.publisher.capture_frame(np.zeros(SAMPLES_PER_FRAME, np.int16))
@@ -114,17 +114,17 @@ def trace_points(probe: Probe, turn_id: int) -> dict[str, int]:
 
 
 async def run_case(engines: AgentEngines, tmp_path: Path, meta: RoomMeta, scenario) -> Probe:
-    room = FakeRoom("r1", metadata=meta.to_json())
-    agent_conn = room.connect(AGENT_ID)
+    room = MemoryHub().open_room("r1", metadata=meta.to_json())
+    agent_conn = room.join(AGENT_ID, "agent")
     options = AgentOptions(pre_rtc_dir=str(tmp_path / "pre_rtc"))
     job = asyncio.create_task(run_agent_job(agent_conn, engines=engines, options=options))
-    probe = Probe(room.connect(PROBE_IDENTITY), meta.trace_id)
+    probe = Probe(room.join(PROBE_IDENTITY, "probe"), meta.trace_id)
     async with asyncio.TaskGroup() as tg:
         rec = tg.create_task(probe.record())
         lis = tg.create_task(probe.listen())
         async with asyncio.timeout(5):
             await probe.barrier()
-        user = room.connect(USER_IDENTITY)
+        user = room.join(USER_IDENTITY, "user")
         await user.publish_audio(queue_size_ms=100)
         await scenario(probe, user)
         await user.aclose()
@@ -150,7 +150,7 @@ async def test_reference_agent_replies_with_protocol_events_trace_and_pre_rtc(en
     )
     marks: dict[str, int] = {}
 
-    async def scenario(probe: Probe, user: FakeRoomConnection) -> None:
+    async def scenario(probe: Probe, user: MemoryRoomConnection) -> None:
         filler = asyncio.create_task(silence_forever(user))
         await asyncio.sleep(0.3)
         filler.cancel()
@@ -222,7 +222,7 @@ async def test_barge_in_interrupts_the_reply_and_the_track_goes_silent(engines, 
     barge = synthesize_48k(engines.synth, "Wait, stop, stop please.", voice="en-us", rate_wpm=175)
     marks: dict[str, int] = {}
 
-    async def scenario(probe: Probe, user: FakeRoomConnection) -> None:
+    async def scenario(probe: Probe, user: MemoryRoomConnection) -> None:
         await speak(user, first)
         filler = asyncio.create_task(silence_forever(user))
         await probe.wait_for("reply_start", 10, reply_seq=0)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
 
 import numpy as np
@@ -13,9 +12,10 @@ from livekit import rtc
 
 from agent.io_adapters import TransportAudioOutput
 from autortc.audio import read_wav
+from autortc.clock import LoopClock
 from autortc.integrations.livekit_agents import AutortcHooks
 from autortc.protocol import TOPIC_PROBE, ReplyEnd, RoomMeta, encode, make_message
-from tests.agent.fakes import FakeRoom
+from autortc.transport.memory import MemoryHub
 
 TRACE_ID = "trace-unit"
 
@@ -58,15 +58,19 @@ class FakeSession(rtc.EventEmitter):
         self.output = self._Output()
 
 
+CLOCK = LoopClock()  # the tests run in virtual time: sleeps below cost nothing
+
+
 async def _output_with_room():
-    room = FakeRoom("r", metadata=RoomMeta("run000001", "c1", TRACE_ID, 1).to_json())
-    conn = room.connect("agent-x")
+    hub = MemoryHub(clock=CLOCK)
+    room = hub.open_room("r", metadata=RoomMeta("run000001", "c1", TRACE_ID, 1).to_json())
+    conn = room.join("agent-x", "agent")
     publisher = await conn.publish_audio(queue_size_ms=100)
-    out = TransportAudioOutput(publisher, lead_ms=30)
+    out = TransportAudioOutput(publisher, lead_ms=30, clock=CLOCK)
     return room, conn, publisher, out
 
 
-async def test_output_publishes_silence_when_idle_then_the_exact_reply_pcm():
+async def test_output_publishes_silence_when_idle_then_the_exact_reply_pcm(virtual_clock):
     _, _, publisher, out = await _output_with_room()
     events: list[str] = []
     out.on("playback_started", lambda ev: events.append("started"))
@@ -97,7 +101,7 @@ async def test_output_publishes_silence_when_idle_then_the_exact_reply_pcm():
     assert events == ["started", "finished:False"]
 
 
-async def test_output_clear_buffer_stops_within_one_frame_and_clears_the_queue():
+async def test_output_clear_buffer_stops_within_one_frame_and_clears_the_queue(virtual_clock):
     _, _, publisher, out = await _output_with_room()
     finished: list[Any] = []
     out.on("playback_finished", finished.append)
@@ -109,7 +113,7 @@ async def test_output_clear_buffer_stops_within_one_frame_and_clears_the_queue()
         await asyncio.sleep(0.3)
         sent_before = len(publisher.sent)
         out.clear_buffer()
-        t_clear = time.monotonic_ns()
+        t_clear = CLOCK.now_ns()
         assert publisher.clear_calls == 1
         assert finished[0].interrupted is True
         await asyncio.sleep(0.2)
@@ -124,14 +128,14 @@ async def test_output_clear_buffer_stops_within_one_frame_and_clears_the_queue()
 
 
 async def test_hooks_answer_probe_ready_only_for_their_trace_once_ready_and_drop_duplicates(
-    tmp_path,
+    tmp_path, virtual_clock
 ):
     room, conn, _, out = await _output_with_room()
-    probe = room.connect("autortc-probe")
+    probe = room.join("autortc-probe", "probe")
     session = FakeSession()
     session.output.audio = out
     hooks = AutortcHooks.attach(
-        session, room=conn, pre_rtc_dir=tmp_path, audio_track_published=True
+        session, room=conn, pre_rtc_dir=tmp_path, audio_track_published=True, clock=CLOCK
     )
     received: list[dict] = []
 
@@ -169,9 +173,11 @@ async def test_hooks_answer_probe_ready_only_for_their_trace_once_ready_and_drop
     assert hooks.filter.counters() == {"stale": 1, "duplicate": 1, "bad": 1}
 
 
-async def test_hooks_wait_until_the_agent_hears_the_user_before_agent_ready(tmp_path):
+async def test_hooks_wait_until_the_agent_hears_the_user_before_agent_ready(
+    tmp_path, virtual_clock
+):
     room, conn, _, out = await _output_with_room()
-    probe = room.connect("autortc-probe")
+    probe = room.join("autortc-probe", "probe")
     session = FakeSession()
     session.agent_state = "listening"
     session.output.audio = out
@@ -181,6 +187,7 @@ async def test_hooks_wait_until_the_agent_hears_the_user_before_agent_ready(tmp_
         room=conn,
         pre_rtc_dir=tmp_path,
         audio_track_published=True,
+        clock=CLOCK,
         hears_user=lambda: hears,
     )
     received: list[dict] = []
@@ -206,13 +213,15 @@ async def test_hooks_wait_until_the_agent_hears_the_user_before_agent_ready(tmp_
         lt.cancel()
 
 
-async def test_hooks_write_pre_rtc_for_an_interrupted_reply_and_send_reply_events(tmp_path):
+async def test_hooks_write_pre_rtc_for_an_interrupted_reply_and_send_reply_events(
+    tmp_path, virtual_clock
+):
     room, conn, _, out = await _output_with_room()
-    probe = room.connect("autortc-probe")
+    probe = room.join("autortc-probe", "probe")
     session = FakeSession()
     session.output.audio = out
     hooks = AutortcHooks.attach(
-        session, room=conn, pre_rtc_dir=tmp_path, audio_track_published=True
+        session, room=conn, pre_rtc_dir=tmp_path, audio_track_published=True, clock=CLOCK
     )
     tee = session.output.audio
     assert tee is not out  # the hooks wrapped the output
@@ -253,13 +262,13 @@ async def test_hooks_write_pre_rtc_for_an_interrupted_reply_and_send_reply_event
     assert np.array_equal(pcm, reply[: len(pcm)])
 
 
-async def test_hooks_save_a_reply_cut_off_by_the_job_ending_mid_capture(tmp_path):
+async def test_hooks_save_a_reply_cut_off_by_the_job_ending_mid_capture(tmp_path, virtual_clock):
     """No flush, no clear_buffer: the job is cancelled mid-reply; aclose's finally saves it."""
     _, conn, _, out = await _output_with_room()
     session = FakeSession()
     session.output.audio = out
     hooks = AutortcHooks.attach(
-        session, room=conn, pre_rtc_dir=tmp_path, audio_track_published=True
+        session, room=conn, pre_rtc_dir=tmp_path, audio_track_published=True, clock=CLOCK
     )
     tee = session.output.audio
     pump = asyncio.create_task(out.run())

@@ -1,12 +1,15 @@
 """Fixtures and helpers for the transport contract suite.
 
-`transport_factory` is parametrized over every transport: "local" (an in-process
-embedded room server) and "livekit" (a real livekit-server, only when
-LIVEKIT_URL is set). Tests use the Transport/RoomConnection seam only.
+`transport_factory` is parametrized over every transport: "memory" (the in-memory
+transport, in virtual time), "local" (an in-process embedded room server) and
+"livekit" (a real livekit-server, only when LIVEKIT_URL is set). Tests use the
+Transport/RoomConnection seam only, and read time from the event loop, so the same
+test runs in real and in virtual time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 
@@ -15,8 +18,21 @@ import pytest
 from .helpers import TransportFactory
 
 
-@pytest.fixture(params=["local", pytest.param("livekit", marks=pytest.mark.livekit)])
+@pytest.fixture(params=["memory", "local", pytest.param("livekit", marks=pytest.mark.livekit)])
 async def transport_factory(request: pytest.FixtureRequest) -> AsyncIterator[TransportFactory]:
+    if request.param == "memory":
+        from autortc.clock import LoopClock
+        from autortc.transport.memory import MemoryHub, MemoryTransport
+        from tests.virtual_time import virtual_time
+
+        hub = MemoryHub(clock=LoopClock())
+        with virtual_time(asyncio.get_running_loop()):
+            factory = TransportFactory("memory", lambda: MemoryTransport(hub), lossless=True)
+            try:
+                yield factory
+            finally:
+                await factory.cleanup()
+        return
     if request.param == "livekit":
         if not os.environ.get("LIVEKIT_URL"):
             pytest.skip("LIVEKIT_URL not set: needs a real livekit-server")
