@@ -22,7 +22,9 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check autortc agent tests scripts
-	$(BIN)/mypy autortc
+	$(BIN)/ruff format --check autortc agent tests scripts
+	$(BIN)/mypy --strict autortc agent
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) output/autortc output/pre_rtc

@@ -4,7 +4,7 @@
 (48 kHz mono, 10 ms). `TransportAudioOutput` is the agent's one published track:
 a pump task hands the `AudioPublisher` exactly one 10 ms frame per tick, reply
 audio when a reply is playing and SILENCE otherwise (a track with no frames can
-never be subscribed; shared/spec/protocol.md, Barrier).
+never be subscribed; docs/spec/protocol.md, Barrier).
 
 The output honours the livekit-agents `io.AudioOutput` contract: a segment opens
 with the first `capture_frame`, is closed by `flush()`, and ends with exactly one

@@ -33,6 +33,7 @@ from autortc.bots.jobspec import BotJob, TurnJob
 from autortc.bots.results import ProbeResult, UserResult
 from autortc.case_audio import load_turn_audio
 from autortc.case_schema import Case
+from autortc.clock import MONOTONIC, Clock
 from autortc.errors import ArtifactError
 from autortc.metrics.attempt import analyze_attempt, reply_slice_audio
 from autortc.metrics.inputs import AttemptInputs
@@ -225,15 +226,17 @@ def _pre_rtc_complete(src_json: Path) -> bool:
     return bool(body.get("complete"))
 
 
-async def collect_pre_rtc(pre_dir: Path, att_dir: Path, *, wait_s: float) -> bool:
+async def collect_pre_rtc(
+    pre_dir: Path, att_dir: Path, *, wait_s: float, clock: Clock = MONOTONIC
+) -> bool:
     """The agent rewrites pre_rtc after every reply and marks it `complete` when its
     session ends: wait briefly for that, else take the latest replies written.
     The JSON is copied before the WAV: the writer replaces the WAV first, so the copy
     never lists a reply its WAV lacks."""
-    deadline = time.monotonic() + wait_s
+    deadline_ns = clock.now_ns() + int(wait_s * 1e9)
     src_json = pre_dir / "pre_rtc.json"
     # another process writes the file: polling the file system is the only signal
-    while not _pre_rtc_complete(src_json) and time.monotonic() < deadline:  # noqa: ASYNC110
+    while not _pre_rtc_complete(src_json) and clock.now_ns() < deadline_ns:  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     if not src_json.exists():
         return False

@@ -7,7 +7,6 @@
     └── InfraError            the room, a bot, the agent or the server failed -> exit 2
         ├── TransportError    connect / publish / rooms API failures
         │   └── WireError     a malformed packet on the local transport's wire
-        ├── BotError          a bot process crashed, hung, or left unreadable results
         └── ArtifactError     an attempt's file is missing, unreadable or in the wrong format
 
 A gate failure is *not* an exception: it is data (`GateResult`), exit 1.
@@ -62,10 +61,6 @@ class TransportError(InfraError):
 
 class WireError(TransportError):
     """A malformed packet or frame on the local transport's wire."""
-
-
-class BotError(InfraError):
-    """A bot process crashed, hung, or left results that cannot be read."""
 
 
 class ArtifactError(InfraError):

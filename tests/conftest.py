@@ -32,3 +32,57 @@ async def virtual_clock():  # type: ignore[no-untyped-def]
 
     with virtual_time(asyncio.get_running_loop()) as clock:
         yield clock
+
+
+# -- no unit test sleeps ---------------------------------------------------------------
+# A unit test may spend at most SLEEP_BUDGET_S of real time inside asyncio.sleep /
+# time.sleep (its own or the code's under test); wall time spent waiting is wall time
+# the suite grows by. Tests that exercise real time on purpose (sockets paced in real
+# time, processes, a real agent session) carry the `realtime` mark, or `e2e` /
+# `livekit`, and are exempt. Virtual-time tests sleep for free.
+SLEEP_BUDGET_S = 0.050
+EXEMPT_MARKS = ("realtime", "e2e", "livekit", "browser")
+
+
+@pytest.fixture(autouse=True)
+def _sleep_budget(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    import asyncio
+    import time
+
+    if any(request.node.get_closest_marker(m) for m in EXEMPT_MARKS):
+        yield
+        return
+    spans: list[tuple[float, float]] = []
+    real_async_sleep, real_sleep, perf = asyncio.sleep, time.sleep, time.perf_counter
+
+    async def async_sleep(delay: float, result=None):  # type: ignore[no-untyped-def]
+        if delay <= 0 or "time" in vars(asyncio.get_running_loop()):  # virtual time: free
+            return await real_async_sleep(delay, result)
+        t0 = perf()
+        try:
+            return await real_async_sleep(delay, result)
+        finally:
+            spans.append((t0, perf()))
+
+    def sleep(delay: float) -> None:
+        t0 = perf()
+        try:
+            real_sleep(delay)
+        finally:
+            spans.append((t0, perf()))
+
+    monkeypatch.setattr(asyncio, "sleep", async_sleep)
+    monkeypatch.setattr(time, "sleep", sleep)
+    yield
+    slept = 0.0
+    end = float("-inf")
+    for a, b in sorted(spans):  # the union of the intervals: concurrent sleeps count once
+        if b > end:
+            slept += b - max(a, end)
+            end = b
+    if slept > SLEEP_BUDGET_S:
+        pytest.fail(
+            f"this unit test spent {slept * 1000:.0f} ms sleeping in real time (budget "
+            f"{SLEEP_BUDGET_S * 1000:.0f} ms): run it in virtual time, or mark it realtime",
+            pytrace=False,
+        )

@@ -76,6 +76,13 @@ CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
         "field 'turns[0].say'",
     ),
     ("binary_yaml", lambda t: ["--suite", _binary(t)], "x.yaml"),
+    ("missing_case_file", lambda t: ["--suite", str(t / "none.yaml")], "case file not found"),
+    (
+        "malformed_yaml",
+        lambda t: ["--suite", _case_file(t, "id: x\npriority: P0\n  bad: [\n")],
+        "malformed YAML at line 3",
+    ),
+    ("unknown_suite_name", lambda t: ["--suite", "nope"], "unknown suite 'nope'"),
     (
         "id_with_dot_dot",
         lambda t: ["--suite", _case_file(t, GOOD_CASE.format(id="../evil"))],

@@ -10,6 +10,9 @@ import numpy as np
 
 from autortc.attempt import collect_pre_rtc
 from autortc.audio import read_wav, write_wav
+from autortc.clock import LoopClock
+
+CLOCK = LoopClock()
 
 
 def _write(pre: Path, n_replies: int, *, complete: bool) -> None:
@@ -24,7 +27,9 @@ def _write(pre: Path, n_replies: int, *, complete: bool) -> None:
     (pre / "pre_rtc.json").write_text(json.dumps(body))
 
 
-async def test_waits_for_the_complete_files_when_the_agent_finishes_in_time(tmp_path: Path) -> None:
+async def test_waits_for_the_complete_files_when_the_agent_finishes_in_time(
+    tmp_path: Path, virtual_clock: object
+) -> None:
     pre, att = tmp_path / "pre", tmp_path / "att"
     pre.mkdir()
     att.mkdir()
@@ -35,7 +40,7 @@ async def test_waits_for_the_complete_files_when_the_agent_finishes_in_time(tmp_
         _write(pre, 2, complete=True)
 
     writer = asyncio.create_task(agent_finishes())
-    assert await collect_pre_rtc(pre, att, wait_s=3.0)
+    assert await collect_pre_rtc(pre, att, wait_s=3.0, clock=CLOCK)
     await writer
     body = json.loads((att / "pre_rtc.json").read_text())
     pcm, _ = read_wav(att / "pre_rtc.wav")
@@ -44,20 +49,24 @@ async def test_waits_for_the_complete_files_when_the_agent_finishes_in_time(tmp_
     assert len(pcm) == 2 * 480
 
 
-async def test_takes_the_latest_replies_when_the_agent_never_completes(tmp_path: Path) -> None:
+async def test_takes_the_latest_replies_when_the_agent_never_completes(
+    tmp_path: Path, virtual_clock: object
+) -> None:
     pre, att = tmp_path / "pre", tmp_path / "att"
     pre.mkdir()
     att.mkdir()
     _write(pre, 1, complete=False)
-    assert await collect_pre_rtc(pre, att, wait_s=0.2)
+    assert await collect_pre_rtc(pre, att, wait_s=0.2, clock=CLOCK)
     body = json.loads((att / "pre_rtc.json").read_text())
     pcm, _ = read_wav(att / "pre_rtc.wav")
     assert body["complete"] is False
     assert len(pcm) >= body["replies"][-1]["end_sample"]  # the WAV covers every reply listed
 
 
-async def test_nothing_written_is_reported_as_missing(tmp_path: Path) -> None:
-    assert not await collect_pre_rtc(tmp_path / "none", tmp_path, wait_s=0.1)
+async def test_nothing_written_is_reported_as_missing(
+    tmp_path: Path, virtual_clock: object
+) -> None:
+    assert not await collect_pre_rtc(tmp_path / "none", tmp_path, wait_s=0.1, clock=CLOCK)
 
 
 def test_write_wav_leaves_no_temporary_file(tmp_path: Path) -> None:

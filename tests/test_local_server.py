@@ -25,6 +25,8 @@ from autortc.transport.local_proc import start_local_server_process
 from autortc.transport.local_server import LocalRoomServer, serve
 from autortc.transport.local_worker import JobRequest
 
+pytestmark = pytest.mark.realtime  # the local room server over real sockets, paced in real time
+
 
 @pytest.fixture
 async def server() -> AsyncIterator[LocalRoomServer]:
@@ -275,12 +277,12 @@ async def test_join_unknown_room_and_full_room_raise_transport_error(
 
 
 async def test_empty_room_expires_after_empty_timeout(transport: LocalTransport) -> None:
-    await transport.create_room("brief", metadata="{}", empty_timeout_s=1)
+    await transport.create_room("brief", metadata="{}", empty_timeout_s=0.1)  # type: ignore[arg-type]
     conn = await transport.connect("brief", "a", role="agent")
-    await asyncio.sleep(1.2)
+    await asyncio.sleep(0.15)
     assert await transport.list_rooms() == ["brief"]  # occupied rooms do not expire
     await conn.aclose()
-    await asyncio.sleep(1.3)
+    await asyncio.sleep(0.15)
     assert await transport.list_rooms() == []
 
 

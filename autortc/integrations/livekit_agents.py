@@ -11,7 +11,7 @@
 works too: the tee then goes in at the session's first state change, once RoomIO
 has made `session.output.audio`; attaching after is simpler to reason about. `room` is a `livekit.rtc.Room`
 or an AutoRTC `RoomConnection` (autortc.transport.base). The hooks then, per
-shared/spec/protocol.md:
+docs/spec/protocol.md:
 
 - answer every `probe_ready` for this room's trace_id with `agent_ready`
   (`in_reply_to` = the probe's msg_id), once the agent's audio track is published

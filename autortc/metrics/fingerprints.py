@@ -1,4 +1,4 @@
-"""P1 fingerprints: WARN-level signals, never FAIL (shared/spec/measurement.md).
+"""P1 fingerprints: WARN-level signals, never FAIL (docs/spec/measurement.md).
 
 - boom, on the INPUT wav (what the user bot played), not on the agent's output:
   a spike sample has |x| > 0.5 and |x| > 8 x the RMS of its 10 ms neighbourhood

@@ -1,6 +1,6 @@
 """Frame levels: RMS on 10 ms frames, silent / audible masks, runs.
 
-Definitions (shared/spec/measurement.md, Ring 0):
+Definitions (docs/spec/measurement.md, Ring 0):
 - a frame is 10 ms (480 samples at 48 kHz); the last partial frame is zero-padded;
 - RMS is on a linear full scale of 1.0;
 - a frame is *silent* when RMS < 0.005 and *audible* when RMS >= 0.01

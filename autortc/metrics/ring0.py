@@ -1,4 +1,4 @@
-"""Ring 0: transport figures of one reply slice (shared/spec/measurement.md).
+"""Ring 0: transport figures of one reply slice (docs/spec/measurement.md).
 
 All frame figures use 10 ms frames of the *slice* (frame 0 starts at the slice's
 first sample). `pre_on_slice` is the agent's pre-network reply already aligned onto

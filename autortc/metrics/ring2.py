@@ -1,4 +1,4 @@
-"""Ring 2: latency figures (shared/spec/measurement.md).
+"""Ring 2: latency figures (docs/spec/measurement.md).
 
 - eot_to_first_audio_ms = t(first audible reply sample at the probe) - eot_left_t_ns,
   both on the host clock. The first audible reply frame is the first audible frame

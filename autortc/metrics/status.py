@@ -1,4 +1,4 @@
-"""capture_status, audio_valid and the retry rule (shared/spec/measurement.md).
+"""capture_status, audio_valid and the retry rule (docs/spec/measurement.md).
 
 Reading of the spec's "first match wins" table:
 1. An infrastructure status set by the orchestrator (`inputs.infra_status`:

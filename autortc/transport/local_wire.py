@@ -22,7 +22,7 @@ import socket
 import struct
 from typing import Any
 
-from autortc.errors import TransportError
+from autortc.errors import TransportError, map_exceptions
 from autortc.errors import WireError as WireError
 
 KIND_CONTROL = 1
@@ -144,27 +144,23 @@ async def close_writer(writer: asyncio.StreamWriter, timeout_s: float = 1.0) -> 
 async def open_stream(
     host: str, port: int, timeout_s: float = CONNECT_TIMEOUT_S
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    try:
+    where = f"cannot reach the local room server at local://{host}:{port}"
+    with map_exceptions(TransportError, where, catch=(OSError, TimeoutError)):
         async with asyncio.timeout(timeout_s):
             reader, writer = await asyncio.open_connection(host, port)
-    except (OSError, TimeoutError) as e:
-        raise TransportError(
-            f"cannot reach the local room server at local://{host}:{port}: {e!r}"
-        ) from e
     set_nodelay(writer)
     return reader, writer
 
 
 async def read_reply(reader: asyncio.StreamReader, what: str, timeout_s: float) -> dict[str, Any]:
     """Read the server's control reply; raise TransportError on failure."""
-    try:
+    lost = (asyncio.IncompleteReadError, ConnectionError, TimeoutError)
+    with map_exceptions(TransportError, f"local room server: {what} failed", catch=lost):
         async with asyncio.timeout(timeout_s):
             kind, body = await read_packet(reader)
-        if kind != KIND_CONTROL:
-            raise WireError("expected a control reply")
-        reply = unpack_control(body)
-    except (asyncio.IncompleteReadError, ConnectionError, TimeoutError, WireError) as e:
-        raise TransportError(f"local room server: {what} failed: {e!r}") from e
+    if kind != KIND_CONTROL:
+        raise WireError(f"local room server: {what} failed: expected a control reply")
+    reply = unpack_control(body)
     if not reply.get("ok"):
         raise TransportError(f"local room server: {what} failed: {reply.get('error')}")
     return reply

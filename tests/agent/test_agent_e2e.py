@@ -29,6 +29,8 @@ from autortc.protocol import (
 )
 from autortc.transport.memory import MemoryHub, MemoryRoomConnection
 
+pytestmark = pytest.mark.realtime  # a real livekit-agents session (VAD, TTS threads) in real time
+
 AGENT_ID = "agent-test"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 
 import numpy as np
 import pytest
@@ -95,14 +95,17 @@ async def test_scripted_llm_streams_the_turns_reply_in_small_chunks_with_marks()
     assert script.committed_turns == 2
 
 
-async def test_scripted_llm_falls_back_to_reply_text_and_honours_first_token_delay():
+async def test_scripted_llm_falls_back_to_reply_text_and_honours_first_token_delay(
+    virtual_clock,
+):
     model = ScriptedLLM(ScriptState(_meta()), first_token_delay_ms=80)
-    t0 = time.monotonic()
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
     async with model.chat(chat_ctx=_chat("a", "b", "c")) as stream:
         first = None
         parts = []
         async for chunk in stream:
-            first = first or time.monotonic()
+            first = first or loop.time()
             parts.append(chunk.delta.content if chunk.delta else "")
     assert "".join(parts) == "First reply."  # no reply_texts: turn 2 uses reply_text
     assert first is not None

@@ -17,6 +17,8 @@ from autortc.protocol import TOPIC_PROBE, RoomMeta, encode, is_agent_identity, m
 from autortc.transport.local import LocalTransport
 from autortc.transport.local_server import serve
 
+pytestmark = pytest.mark.realtime  # the real agent worker over the local server's sockets
+
 
 async def _run(tmp_path: Path, capsys, *, hooks: bool) -> tuple[list[dict], int, bool]:
     server, port = await serve("127.0.0.1", 0)

@@ -18,7 +18,13 @@ import pytest
 from .helpers import TransportFactory
 
 
-@pytest.fixture(params=["memory", "local", pytest.param("livekit", marks=pytest.mark.livekit)])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("local", marks=pytest.mark.realtime),
+        pytest.param("livekit", marks=pytest.mark.livekit),
+    ]
+)
 async def transport_factory(request: pytest.FixtureRequest) -> AsyncIterator[TransportFactory]:
     if request.param == "memory":
         from autortc.clock import LoopClock

@@ -83,7 +83,9 @@ async def test_user_role_cannot_subscribe_audio_and_says_why() -> None:
     await conn.aclose()
 
 
-async def test_closing_ends_a_subscription_still_waiting_for_its_track() -> None:
+async def test_closing_ends_a_subscription_still_waiting_for_its_track(
+    virtual_clock: object,
+) -> None:
     conn = LiveKitRoomConnection(rtc.Room(), role="probe", owns_room=True)
     waiter = asyncio.create_task(anext(conn.subscribe_audio("my-agent"), None), name="wait-sub")
     await asyncio.sleep(0.05)
