@@ -14,6 +14,7 @@ import signal
 import sys
 
 from agent.session import AgentOptions
+from agent.turn_model import TURN_DETECTORS
 from agent.worker import run_local_worker
 from autortc.errors import InputError
 
@@ -25,6 +26,23 @@ def _add_agent_options(p: argparse.ArgumentParser, *, agent_name_default: str) -
     p.add_argument("--vad-hangover-ms", type=int, default=AgentOptions.vad_hangover_ms)
     p.add_argument(
         "--endpointing-min-delay-ms", type=int, default=AgentOptions.endpointing_min_delay_ms
+    )
+    p.add_argument(
+        "--turn-detector",
+        default=AgentOptions.turn_detector,
+        choices=TURN_DETECTORS,
+        help="scripted (default), vad, or livekit-eot (livekit-agents' offline audio model)",
+    )
+    p.add_argument(
+        "--defect",
+        default=None,
+        metavar="NAME[=VALUE]",
+        help="inject one defect in every room (self-test; see agent/defects.py)",
+    )
+    p.add_argument(
+        "--no-noise-gate",
+        action="store_true",
+        help="do not attenuate stationary background noise before the VAD",
     )
     p.add_argument(
         "--no-autortc-hooks",
@@ -89,6 +107,9 @@ def _agent_options(args: argparse.Namespace) -> AgentOptions:
         endpointing_min_delay_ms=args.endpointing_min_delay_ms,
         autortc_hooks=not args.no_autortc_hooks,
         pre_rtc_dir=args.pre_rtc_dir,
+        turn_detector=args.turn_detector,
+        defect=args.defect,
+        noise_gate=not args.no_noise_gate,
     )
 
 
@@ -123,15 +144,27 @@ async def _main(args: argparse.Namespace) -> None:
     await run_local_worker(args.url, agent_name=args.agent_name, options=options)
 
 
+_RECORD_KEYS = frozenset(vars(logging.makeLogRecord({}))) | {"asctime"}
+
+
+class ExtraFormatter(logging.Formatter):
+    """Static messages, with the `extra={...}` fields appended as key=value."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        extra = {k: v for k, v in vars(record).items() if k not in _RECORD_KEYS and k != "message"}
+        if extra:
+            text += " " + " ".join(f"{k}={v}" for k, v in extra.items())
+        return text
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "livekit":  # livekit-agents' CLI sets up logging and signals itself
         return _main_livekit(args)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ExtraFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     with contextlib.suppress(asyncio.CancelledError, KeyboardInterrupt):
         asyncio.run(_main(args))
     return 0

@@ -31,9 +31,11 @@ import numpy as np
 from livekit import rtc
 from livekit.agents.voice import io
 
+from agent.noise_gate import NoiseGate
+from agent.output_faults import AfterTee
 from autortc.audio import SAMPLE_RATE_HZ, SAMPLES_PER_FRAME
 from autortc.clock import MONOTONIC, Clock
-from autortc.errors import UsageError
+from autortc.errors import TransportError, UsageError
 from autortc.transport.base import AudioPublisher, ReceivedFrame, RoomConnection
 
 logger = logging.getLogger(__name__)
@@ -44,15 +46,27 @@ DEFAULT_PUMP_LEAD_MS = 30
 class TransportAudioInput(io.AudioInput):
     """The user's track as livekit-agents audio input. Ends when the user leaves."""
 
-    def __init__(self, conn: RoomConnection, identity: str, *, label: str = "AutortcInput") -> None:
+    def __init__(
+        self,
+        conn: RoomConnection,
+        identity: str,
+        *,
+        label: str = "AutortcInput",
+        noise_gate: NoiseGate | None = None,
+    ) -> None:
         super().__init__(label=label)
         self._frames: AsyncIterator[ReceivedFrame] = conn.subscribe_audio(identity)
+        self._gate = noise_gate
         self.frames_received = 0
+        self.last_rms = 0.0  # of the latest frame as received, full scale 1.0
 
     async def __anext__(self) -> rtc.AudioFrame:
         received = await self._frames.__anext__()  # StopAsyncIteration ends the input
         self.frames_received += 1
         pcm = np.asarray(received.pcm, dtype=np.int16)
+        self.last_rms = float(np.sqrt(np.mean((pcm / 32768.0) ** 2))) if len(pcm) else 0.0
+        if self._gate is not None:
+            pcm = self._gate.process(pcm)
         return rtc.AudioFrame(
             data=pcm.tobytes(),
             sample_rate=SAMPLE_RATE_HZ,
@@ -90,17 +104,19 @@ class _Segment:
     pending_samples: int = 0
     flushed: bool = False
     interrupted: bool = False
+    stalled: bool = False  # stop_mid_reply: the audio stopped, the segment never ends
     record: PlayoutRecord = field(default_factory=PlayoutRecord)
 
-    def take_frame(self) -> np.ndarray | None:
-        """Next 480 samples, or None when a full frame is not (yet) available."""
-        if self.pending_samples < SAMPLES_PER_FRAME and not (self.flushed and self.pending_samples):
+    def take_frame(self, n_samples: int = SAMPLES_PER_FRAME) -> np.ndarray | None:
+        """The next `n_samples` (480: one frame), zero-padded at the end of a flushed
+        segment; None when they are not (yet) available."""
+        if self.pending_samples < n_samples and not (self.flushed and self.pending_samples):
             return None
-        out = np.zeros(SAMPLES_PER_FRAME, dtype=np.int16)
+        out = np.zeros(n_samples, dtype=np.int16)
         filled = 0
-        while filled < SAMPLES_PER_FRAME and self.pending:
+        while filled < n_samples and self.pending:
             head = self.pending[0]
-            n = min(SAMPLES_PER_FRAME - filled, len(head))
+            n = min(n_samples - filled, len(head))
             out[filled : filled + n] = head[:n]
             filled += n
             if n == len(head):
@@ -126,6 +142,7 @@ class TransportAudioOutput(io.AudioOutput):
         lead_ms: int = DEFAULT_PUMP_LEAD_MS,
         label: str = "AutortcOutput",
         clock: Clock = MONOTONIC,
+        after_tee: AfterTee | None = None,
     ) -> None:
         super().__init__(
             label=label,
@@ -134,6 +151,7 @@ class TransportAudioOutput(io.AudioOutput):
         )
         self._publisher = publisher
         self._clock = clock
+        self._after_tee = after_tee or AfterTee()
         self._lead_s = lead_ms / 1000.0
         self._segments: deque[_Segment] = deque()
         self._capturing: _Segment | None = None
@@ -199,17 +217,31 @@ class TransportAudioOutput(io.AudioOutput):
     # -- the pump ---------------------------------------------------------------
 
     async def run(self) -> None:
-        """Hand the publisher one frame per 10 ms, forever (cancel to stop)."""
+        """Hand the publisher one frame per 10 ms until cancelled or the connection is gone
+        (the room was deleted or the agent left it: there is nobody to play to)."""
         try:
             while True:
-                seg, frame = self._next_frame()
-                await self._publisher.capture_frame(frame)
+                seg, chunk = self._next_frame()
+                frame = chunk
+                if seg is not None:  # what "the network" makes of it (AfterTee)
+                    k = len(seg.record.frames)
+                    if k == 0:
+                        self._after_tee.new_reply()
+                    if (stall_s := self._after_tee.stall_s(k)) > 0:
+                        await self._publisher.wait_for_playout()
+                        await asyncio.sleep(stall_s)
+                    frame = self._after_tee.transform(k, chunk)
+                try:
+                    await self._publisher.capture_frame(frame)
+                except TransportError:
+                    logger.info("agent output: the connection is gone, the pump stops")
+                    return
                 t_ns = self._clock.now_ns()
                 self.frames_published += 1
                 if seg is None:
                     self.silence_frames_published += 1
                 else:
-                    self._handed(seg, frame, t_ns)
+                    self._handed(seg, chunk, t_ns)  # the record keeps what was meant
                 excess_s = self._publisher.queued_duration_s - self._lead_s
                 if excess_s > 0:
                     await asyncio.sleep(excess_s)
@@ -227,7 +259,13 @@ class TransportAudioOutput(io.AudioOutput):
                     self._finish(seg)
                     continue
                 return None, self._silence  # waiting for the producer's flush
-            frame = seg.take_frame()
+            if seg.stalled or self._after_tee.stops_at(len(seg.record.frames)):
+                seg.stalled = True
+                return None, self._silence  # stuck mid-reply: it never ends
+            n = self._after_tee.samples_to_take()
+            frame = seg.take_frame(n)
+            if frame is not None:
+                self._after_tee.took(n)
             if frame is not None:
                 return seg, frame
             if seg.flushed:

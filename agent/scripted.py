@@ -66,6 +66,12 @@ class ScriptState:
         fallback = self.meta.utterance_text or DEFAULT_UTTERANCE_TEXT
         return _pick(self.meta.utterance_texts, k, fallback)
 
+    def expected_speech_s(self, k: int) -> float | None:
+        """How much speech turn k's utterance holds (the turn model's script), if known."""
+        if self.meta is None or not 0 <= k < len(self.meta.utterance_speech_ms):
+            return None
+        return self.meta.utterance_speech_ms[k] / 1000.0
+
     def reply_text(self, k: int) -> str:
         if self.meta is None:
             return DEFAULT_REPLY_TEXT
@@ -84,10 +90,13 @@ class ScriptedSTT(stt.STT[None]):
     The session wraps it in livekit-agents' `stt.StreamAdapter` with its VAD.
     """
 
-    def __init__(self, script: ScriptState, *, language: str = "en") -> None:
+    def __init__(
+        self, script: ScriptState, *, language: str = "en", final_delay_ms: float = 0.0
+    ) -> None:
         super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
         self._script = script
         self._language = language
+        self._final_delay_ms = final_delay_ms  # the delay_ms defect: a slow recogniser
         self.recognitions = 0
 
     @property
@@ -105,6 +114,8 @@ class ScriptedSTT(stt.STT[None]):
         language: NotGivenOr[str] = NOT_GIVEN,
         conn_options: APIConnectOptions,
     ) -> stt.SpeechEvent:
+        if self._final_delay_ms > 0:
+            await asyncio.sleep(self._final_delay_ms / 1000.0)
         k = self._script.committed_turns
         text = self._script.utterance_text(k)
         self.recognitions += 1
@@ -132,8 +143,10 @@ class ScriptedLLM(llm.LLM[None]):
         first_token_delay_ms: float = 0.0,
         inter_token_delay_ms: float = 0.0,
         trace_mark: TraceMark | None = None,
+        silent: bool = False,
     ) -> None:
         super().__init__()
+        self.silent = silent  # the no_reply defect: the model answers with nothing
         self._script = script
         self.first_token_delay_ms = first_token_delay_ms
         self.inter_token_delay_ms = inter_token_delay_ms
@@ -194,7 +207,8 @@ class ScriptedLLMStream(llm.LLMStream):
         request_id = uuid.uuid4().hex[:12]
         if self._scripted.first_token_delay_ms > 0:
             await asyncio.sleep(self._scripted.first_token_delay_ms / 1000.0)
-        for i, token in enumerate(split_tokens(self._text)):
+        tokens = [] if self._scripted.silent else split_tokens(self._text)
+        for i, token in enumerate(tokens):
             if i > 0 and self._scripted.inter_token_delay_ms > 0:
                 await asyncio.sleep(self._scripted.inter_token_delay_ms / 1000.0)
             if i == 0 and self._scripted._trace_mark is not None:

@@ -19,25 +19,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from livekit.agents import inference
 from livekit.agents.voice import Agent, AgentSession
 
+from agent import defect_actions
+from agent.defects import NO_DEFECT, Defect, parse_defect
+from agent.fault_messenger import FaultyMessenger
 from agent.io_adapters import DEFAULT_PUMP_LEAD_MS, TransportAudioInput, TransportAudioOutput
+from agent.noise_gate import NoiseGate
+from agent.output_faults import AfterTee
 from agent.scripted import ScriptedLLM, ScriptedSTT, ScriptState
 from agent.tts_espeak import EspeakTTS
+from agent.turn_model import TURN_DETECTORS, ScriptedTurnDetector, SpeechMeter
 from autortc.errors import InputError
 from autortc.espeak import EspeakSynth
 from autortc.integrations.livekit_agents import AutortcHooks
-from autortc.protocol import BOT_IDENTITIES, USER_IDENTITY, parse_room_meta
+from autortc.integrations.messengers import Messenger
+from autortc.protocol import BOT_IDENTITIES, USER_IDENTITY, RoomMeta, parse_room_meta
 from autortc.transport.base import RoomConnection
 
 logger = logging.getLogger(__name__)
 
 AGENT_INSTRUCTIONS = "You are the AutoRTC reference agent. Your replies are scripted."
+VAD_MIN_SPEECH_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -46,7 +56,11 @@ class AgentOptions:
 
     vad_hangover_ms: int = 350  # VAD min_silence_duration: silence that ends speech
     endpointing_min_delay_ms: int = 0  # extra wait after speech ends (counted from speech end)
-    endpointing_max_delay_ms: int = 3000
+    endpointing_max_delay_ms: int = 2000  # the wait when the turn model says "not over"
+    turn_detector: str = "scripted"  # scripted | vad | livekit-eot (agent/turn_model.py)
+    turn_ratio: float = 0.75  # scripted: "over" once this share of the expected speech is heard
+    noise_gate: bool = True  # attenuate stationary background noise before the VAD
+    defect: str | None = None  # one defect for every room (agent/defects.py)
     min_interruption_ms: int = 300  # user speech that barges in on a reply
     publish_queue_ms: int = 100  # AudioPublisher queue bound
     pump_lead_ms: int = DEFAULT_PUMP_LEAD_MS  # audio the output keeps queued ahead
@@ -66,6 +80,11 @@ class AgentOptions:
             raise InputError("AgentOptions endpointing delays must be >= 0 / > 0")
         if self.publish_queue_ms < self.pump_lead_ms + 10:
             raise InputError("AgentOptions.publish_queue_ms must exceed pump_lead_ms by a frame")
+        if self.turn_detector not in TURN_DETECTORS:
+            raise InputError(
+                f"turn detector {self.turn_detector!r}: one of {', '.join(TURN_DETECTORS)}"
+            )
+        parse_defect(self.defect)  # refuses an unknown defect before the worker starts
 
 
 @dataclass
@@ -80,11 +99,32 @@ class AgentEngines:
         vad = inference.VAD(
             model="silero",
             min_silence_duration=options.vad_hangover_ms / 1000.0,
-            min_speech_duration=0.05,
+            min_speech_duration=VAD_MIN_SPEECH_S,
         )
         synth = EspeakSynth(voice=options.voice)
         synth.synthesize("ready", rate_wpm=options.rate_wpm)  # warm the library once
         return cls(vad=vad, synth=synth)
+
+
+def _turn_detection(
+    options: AgentOptions, script: ScriptState, meter: SpeechMeter, defect: Defect
+) -> Any:
+    """The session's turn detection: the scripted turn model (default), VAD only (the
+    early_reply defect, or --turn-detector vad), or livekit-agents' offline audio model."""
+    name = "vad" if defect.is_("early_reply") else options.turn_detector
+    if name == "vad":
+        return "vad"
+    if name == "livekit-eot":
+        from livekit.agents.inference.eot import TurnDetector
+
+        return TurnDetector(version="v1-mini", local_fallback=True)
+    return ScriptedTurnDetector(
+        meter,
+        expected_s=script.expected_speech_s,
+        turn_index=lambda: script.committed_turns,
+        now_s=time.time,  # VAD events carry livekit-agents' wall-clock times
+        ratio=options.turn_ratio,
+    )
 
 
 def build_session(
@@ -92,30 +132,38 @@ def build_session(
     options: AgentOptions,
     script: ScriptState,
     *,
+    meter: SpeechMeter,
+    defect: Defect = NO_DEFECT,
     trace_mark: Callable[[str, int], None] | None = None,
 ) -> AgentSession[None]:
     """A fresh AgentSession for one room (its scripted engines are per room too)."""
+    llm_ttft_ms = defect.number("llm_ttft_ms")
     return AgentSession(
         vad=engines.vad,
-        stt=ScriptedSTT(script),
+        stt=ScriptedSTT(script, final_delay_ms=defect.number("delay_ms") or 0.0),
         llm=ScriptedLLM(
             script,
-            first_token_delay_ms=options.llm_first_token_delay_ms,
+            first_token_delay_ms=llm_ttft_ms or options.llm_first_token_delay_ms,
             inter_token_delay_ms=options.llm_inter_token_delay_ms,
             trace_mark=trace_mark,
+            silent=defect.is_("no_reply"),
         ),
         tts=EspeakTTS(
-            engines.synth, voice=options.voice, rate_wpm=options.rate_wpm, trace_mark=trace_mark
+            engines.synth,
+            voice=options.voice,
+            rate_wpm=options.rate_wpm,
+            trace_mark=trace_mark,
+            gain_db=defect.number("clip_db") or 0.0,
         ),
         turn_handling={
-            "turn_detection": "vad",
+            "turn_detection": _turn_detection(options, script, meter, defect),
             "endpointing": {
                 "mode": "fixed",
                 "min_delay": options.endpointing_min_delay_ms / 1000.0,
                 "max_delay": options.endpointing_max_delay_ms / 1000.0,
             },
             "interruption": {
-                "enabled": True,
+                "enabled": not defect.is_("ignore_barge_in"),
                 "mode": "vad",
                 "min_duration": options.min_interruption_ms / 1000.0,
                 "resume_false_interruption": False,
@@ -126,6 +174,28 @@ def build_session(
         aec_warmup_duration=None,  # no echo here: barge-in works from the first reply
         user_away_timeout=None,
     )
+
+
+def meter_for(options: AgentOptions) -> SpeechMeter:
+    """The turn model's speech meter, with this VAD's start and hangover delays."""
+    return SpeechMeter(start_delay_s=VAD_MIN_SPEECH_S, end_delay_s=options.vad_hangover_ms / 1000.0)
+
+
+def feed_meter(session: AgentSession[None], meter: SpeechMeter) -> None:
+    """VAD speaking / listening changes -> the meter; a committed user turn resets it."""
+
+    def on_user_state(ev: Any) -> None:
+        if ev.new_state == "speaking":
+            meter.speech_started(ev.created_at)
+        elif ev.old_state == "speaking":
+            meter.speech_ended(ev.created_at)
+
+    def on_item(ev: Any) -> None:
+        if getattr(ev.item, "role", None) == "user":
+            meter.turn_committed()
+
+    session.on("user_state_changed", on_user_state)
+    session.on("conversation_item_added", on_item)
 
 
 async def _wait_until_bots_leave(conn: RoomConnection) -> None:
@@ -151,6 +221,16 @@ class TraceRelay:
             self.target(point, t_ns)
 
 
+def job_defect(options: AgentOptions, meta: RoomMeta | None) -> Defect:
+    """The defect of this room: the room's own (a case's), else the worker's."""
+    room_defect = meta.defect if meta is not None else None
+    try:
+        return parse_defect(room_defect or options.defect)
+    except InputError as e:
+        logger.warning("bad defect in the room metadata: none injected", extra={"error": str(e)})
+        return NO_DEFECT
+
+
 async def run_agent_job(
     conn: RoomConnection,
     *,
@@ -163,15 +243,32 @@ async def run_agent_job(
     `metadata` overrides the room metadata (LiveKit: the job's dispatch metadata).
     """
     metadata = metadata or conn.room_metadata
-    publisher = await conn.publish_audio(queue_size_ms=options.publish_queue_ms)
-    output = TransportAudioOutput(publisher, lead_ms=options.pump_lead_ms)
     meta = parse_room_meta(metadata)
+    defect = job_defect(options, meta)
+    publisher = await conn.publish_audio(queue_size_ms=options.publish_queue_ms)
+    output = TransportAudioOutput(
+        publisher, lead_ms=options.pump_lead_ms, after_tee=AfterTee(defect)
+    )
     relay = TraceRelay()
-    session = build_session(engines, options, ScriptState(meta), trace_mark=relay)
-    audio_in = TransportAudioInput(conn, USER_IDENTITY)
+    script = ScriptState(meta)
+    meter = meter_for(options)
+    session = build_session(engines, options, script, meter=meter, defect=defect, trace_mark=relay)
+    feed_meter(session, meter)
+    audio_in = TransportAudioInput(
+        conn, USER_IDENTITY, noise_gate=NoiseGate() if options.noise_gate else None
+    )
     hooks: AutortcHooks | None = None
+    faulty: FaultyMessenger | None = None
     log_extra = {"room": conn.room_name, "trace_id": meta.trace_id if meta else None}
+    if defect is not NO_DEFECT:
+        log_extra["defect"] = str(defect)
     logger.info("agent job starting", extra=log_extra)
+
+    def wrap(messenger: Messenger) -> Messenger:
+        nonlocal faulty
+        faulty = FaultyMessenger(messenger, defect)
+        return faulty
+
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(output.run(), name=f"agent-output-pump-{conn.room_name}")
@@ -191,9 +288,19 @@ async def run_agent_job(
                         USER_IDENTITY not in conn.remote_identities()
                         or audio_in.frames_received > 0
                     ),
+                    wrap_messenger=wrap if defect is not NO_DEFECT else None,
                 )
                 relay.target = hooks.trace_mark
             await session.start(Agent(instructions=AGENT_INSTRUCTIONS), record=False)
+            defect_actions.start(
+                defect,
+                tg,
+                session=session,
+                script=script,
+                audio_in=audio_in,
+                output=output,
+                messenger=faulty,
+            )
             try:
                 async with asyncio.timeout(options.max_job_s):
                     await _wait_until_bots_leave(conn)
@@ -204,6 +311,8 @@ async def run_agent_job(
             raise _JobDone
     except* _JobDone:
         pass
+    except* defect_actions.JobCrashed:
+        logger.warning("agent job crashed on purpose (defect crash_mid_reply)", extra=log_extra)
     finally:
         try:
             await _close_session_and_hooks(session, hooks)

@@ -74,6 +74,7 @@ class EspeakTTS(tts.TTS[None]):
         voice: str = "en-us",
         rate_wpm: int = DEFAULT_RATE_WPM,
         trace_mark: TraceMark | None = None,
+        gain_db: float = 0.0,
     ) -> None:
         super().__init__(
             capabilities=tts.TTSCapabilities(streaming=False),
@@ -84,6 +85,7 @@ class EspeakTTS(tts.TTS[None]):
         self._voice = voice
         self._rate_wpm = rate_wpm
         self._trace_mark = trace_mark
+        self._gain = 10.0 ** (gain_db / 20.0)  # the clip_db defect: a hot, clipping output
         self._stream_adapter: tts.StreamAdapter | None = None
 
     @property
@@ -119,9 +121,13 @@ class EspeakTTS(tts.TTS[None]):
             self._trace_mark(point, time.monotonic_ns())
 
     async def _render(self, text: str) -> np.ndarray:
-        return await asyncio.to_thread(
+        pcm = await asyncio.to_thread(
             synthesize_48k, self._synth, text, voice=self._voice, rate_wpm=self._rate_wpm
         )
+        if self._gain == 1.0:
+            return pcm
+        loud = np.clip(pcm.astype(np.float64) * self._gain, -32768, 32767)
+        return np.asarray(loud, dtype=np.int16)
 
 
 class EspeakChunkedStream(tts.ChunkedStream):

@@ -128,7 +128,12 @@ def load_attempt(
     trace_id: str,
     infra_status: str | None = None,
     blackbox: bool = False,
+    expects_reply: bool = True,
+    reply_within_ms: int = 5000,
+    noisy_turns: frozenset[int] = frozenset(),
 ) -> AttemptInputs:
+    """Read an attempt directory. The keyword arguments after `trace_id` come from the
+    case (its expect block, which turns carry noise) and the orchestrator."""
     probe = _model(ProbeResult, attempt_dir / "probe_result.json")
     user = _model(UserResult, attempt_dir / "user_result.json")
     events = read_events(attempt_dir / "events.jsonl")
@@ -142,6 +147,10 @@ def load_attempt(
             eot_left_t_ns=t.eot_left_t_ns,
             is_barge_in=t.is_barge_in,
             eot_sample_in_input=t.eot_sample_in_input,
+            speech_segments_left_t_ns=tuple(
+                (int(a), int(b)) for a, b in t.speech_segments_left_t_ns
+            ),
+            noisy=t.turn_index in noisy_turns,
         )
         for t in user.turns
     ]
@@ -163,5 +172,7 @@ def load_attempt(
         agent_trace=trace_points(events),
         infra_status=infra_status,
         blackbox=blackbox,
+        expects_reply=expects_reply,
+        reply_within_ms=reply_within_ms,
         message_counters=dict(probe.message_counters),
     )

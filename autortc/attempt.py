@@ -37,6 +37,7 @@ from autortc.clock import MONOTONIC, Clock
 from autortc.errors import ArtifactError
 from autortc.metrics.attempt import analyze_attempt, reply_slice_audio
 from autortc.metrics.inputs import AttemptInputs
+from autortc.metrics.ring3 import DEFAULT_WITHIN_MS
 from autortc.metrics.rows import AttemptRow
 from autortc.metrics.status import BAD_ARTIFACT, BOT_CRASHED, TIMEOUT, should_retry
 from autortc.procs import die_with_parent
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 BOT_EXIT_INFRA = 3
 BOT_EXIT_CRASH = 4
 PRE_RTC_WAIT_S = 3.0
+BOT_MARGIN_S = 5.0  # a bot's own budget ends this long before the case timeout
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class AttemptContext:
     barrier_timeout_s: float = 15.0
     blackbox: bool = False
     local_agent: bool = True  # the agent runs on this host and can leave pre_rtc here
+    defect: str | None = None  # for every room: a defect the reference agent injects
 
 
 @dataclass(frozen=True)
@@ -107,15 +110,18 @@ def build_job(ctx: AttemptContext, case: Case, attempt: int) -> AttemptJob:
     room = room_name(ctx.room_prefix, case.id, ctx.run_id, attempt)
     att_dir = ctx.run_dir / case.id / f"a{attempt}"
     turns = []
+    speech_ms = []
     for k, turn in enumerate(case.turns):
         _, sidecar = load_turn_audio(case, k, ctx.audio_dir)
         segments = sidecar.get("speech_segments") or [[0, sidecar["eot_sample"]]]
+        speech_ms.append(sum(int(b) - int(a) for a, b in segments) * 1000 // SAMPLE_RATE_HZ)
         turns.append(
             TurnJob(
                 turn_index=k,
                 audio_path=str((att_dir / f"turn{k}.wav").resolve()),
                 eot_sample=int(sidecar["eot_sample"]),
                 speech_start_sample=int(segments[0][0]),
+                speech_segments=[[int(a), int(b)] for a, b in segments],
                 barge_in_after_agent_ms=turn.barge_in.after_agent_ms if turn.barge_in else None,
             )
         )
@@ -129,7 +135,9 @@ def build_job(ctx: AttemptContext, case: Case, attempt: int) -> AttemptJob:
         utterance_text=case.turns[0].say,
         reply_texts=tuple(texts),
         utterance_texts=tuple(t.say for t in case.turns),
+        utterance_speech_ms=tuple(speech_ms),
         voice=case.agent.voice or case.turns[0].voice,
+        defect=ctx.defect or case.agent.defect,
     )
     bot_job = BotJob(
         transport_url=ctx.transport_url,
@@ -142,6 +150,8 @@ def build_job(ctx: AttemptContext, case: Case, attempt: int) -> AttemptJob:
         agent_join_timeout_s=ctx.barrier_timeout_s,
         record_pad_ms=case.record_pad_ms,
         blackbox=ctx.blackbox,
+        # the bots end themselves before the harness kills them at the case timeout
+        max_duration_s=max(case.timeout_s - BOT_MARGIN_S, case.timeout_s / 2),
     )
     return AttemptJob(case, attempt, trace_id, room, att_dir, meta, bot_job)
 
@@ -247,14 +257,18 @@ async def collect_pre_rtc(
 
 
 def _inputs(ctx: AttemptContext, job: AttemptJob, infra: str | None) -> AttemptInputs:
+    case = job.case
     return load_attempt(
         job.dir,
-        case_id=job.case.id,
-        priority=job.case.priority,
+        case_id=case.id,
+        priority=case.priority,
         attempt=job.attempt,
         trace_id=job.trace_id,
         infra_status=infra,
         blackbox=ctx.blackbox,
+        expects_reply=case.expect.reply,
+        reply_within_ms=case.expect.within_ms or DEFAULT_WITHIN_MS,
+        noisy_turns=frozenset(k for k, t in enumerate(case.turns) if t.noise is not None),
     )
 
 

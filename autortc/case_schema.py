@@ -95,6 +95,9 @@ class AgentSpec(_Strict):
 
     reply_text: str | list[str]
     voice: str = "en-us"
+    # a defect for the reference agent to inject in this case (autortc selftest), e.g.
+    # "gap_ms=400"; a real agent ignores it. The agent checks the name and value.
+    defect: str | None = Field(default=None, pattern=r"^[a-z_]+(=[0-9.]+)?$")
 
     @field_validator("reply_text")
     @classmethod

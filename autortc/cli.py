@@ -59,6 +59,16 @@ non_negative_float = _number(float, low=0.0, inclusive=True)
 positive_int = _number(int, low=1, inclusive=True)
 
 
+def defect_spec(text: str) -> str:
+    from agent.defects import parse_defect
+
+    try:
+        parse_defect(text)
+    except InputError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
 def room_prefix(text: str) -> str:
     if not ROOM_PREFIX_RE.match(text):
         raise argparse.ArgumentTypeError(
@@ -111,6 +121,19 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=None,
         help="reference agent's VAD hangover",
+    )
+    p.add_argument(
+        "--turn-detector",
+        choices=("scripted", "vad", "livekit-eot"),
+        default=None,
+        help="reference agent's turn detection (default scripted; see README)",
+    )
+    p.add_argument(
+        "--defect",
+        type=defect_spec,
+        default=None,
+        metavar="NAME[=VALUE]",
+        help="the reference agent injects this defect in every room (self-test)",
     )
     p.add_argument("--room-prefix", type=room_prefix, default="autortc")
     p.add_argument("--barrier-timeout-s", type=positive_float, default=15.0)
@@ -165,6 +188,8 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
     agent_args = []
     if args.vad_hangover_ms is not None:
         agent_args += ["--vad-hangover-ms", str(args.vad_hangover_ms)]
+    if args.turn_detector is not None:
+        agent_args += ["--turn-detector", args.turn_detector]
     if args.blackbox and args.agent_dispatch is None:
         agent_args.append("--no-autortc-hooks")
     start_agent = not args.no_start_agent and args.agent_dispatch is None
@@ -181,6 +206,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         room_prefix=args.room_prefix,
         barrier_timeout_s=args.barrier_timeout_s,
         room_wait_s=args.room_wait_s,
+        defect=args.defect,
     )
 
 

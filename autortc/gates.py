@@ -37,7 +37,8 @@ from autortc.gates_config import DEFAULT_GATES_PATH, GatesConfig, load_gates
 from autortc.metrics import registry as M
 from autortc.metrics import stats
 from autortc.metrics.registry import Agg, Metric
-from autortc.metrics.rows import AttemptRow, final_attempts
+from autortc.metrics.rows import AttemptRow, TurnRow, final_attempts
+from autortc.metrics.status import REPLY_INCOMPLETE
 
 __all__ = [
     "DEFAULT_GATES_PATH",
@@ -91,6 +92,7 @@ class SuiteGate:
     tune: Tune
     fix: str
     skip_reason: str = "no value measured"
+    turns: Callable[[TurnRow], bool] | None = None  # which turns a turn-level gate judges
 
     @property
     def agg(self) -> Agg:
@@ -100,6 +102,9 @@ class SuiteGate:
         return float(getattr(config, self.config_key))
 
     def values(self, row: AttemptRow) -> list[float]:
+        if self.each and self.turns is not None:
+            vals = (t.get(self.metric) for t in row.turns if self.turns(t))
+            return [float(v) for v in vals if v is not None]
         if self.each:
             return row.values(self.metric)
         v = row.get(self.metric)
@@ -183,8 +188,66 @@ SUITE_GATES: tuple[SuiteGate, ...] = (
         fix="Check the agent's frame pacing: publish 10 ms frames from one task at real-time pace, "
         "avoid blocking the event loop (CPU-bound TTS/VAD in a thread); check network jitter.",
     ),
+    SuiteGate(
+        M.FALSE_ENDPOINT.name,
+        M.FALSE_ENDPOINT,
+        each=True,
+        config_key="false_endpoint_max",
+        passes=operator.le,
+        tune=Tune.HARD,
+        fix="The agent answered while the caller was still talking: use a turn detector (not "
+        "the VAD's silence alone), lengthen the endpointing delay, and check early_reply_ms "
+        "against the pauses in the utterance.",
+    ),
+    SuiteGate(
+        M.UNANSWERED.name,
+        M.UNANSWERED,
+        each=True,
+        config_key="unanswered_max",
+        passes=operator.le,
+        tune=Tune.HARD,
+        fix="The agent never answered within expect.within_ms: check agent.log for the turn "
+        "(VAD end, STT final, LLM request) and whether the user's audio reached the agent.",
+    ),
+    SuiteGate(
+        M.FALSE_INTERRUPTION.name,
+        M.FALSE_INTERRUPTION,
+        each=True,
+        config_key="false_interruption_max",
+        passes=operator.le,
+        tune=Tune.HARD,
+        fix="Background noise stopped the reply: raise the interruption's minimum speech "
+        "duration or VAD threshold, or require words (STT) before treating sound as a barge-in.",
+    ),
+    SuiteGate(
+        "overlap",
+        M.OVERLAP,
+        each=True,
+        config_key="overlap_limit_ms",
+        passes=operator.le,
+        tune=Tune.P95_X12,
+        fix="The agent talked over the caller: check false_endpoint and early_reply_ms, and "
+        "how fast the agent stops when the caller keeps talking.",
+        turns=lambda t: not t.is_barge_in,
+    ),
+    SuiteGate(
+        "barge_in_stop",
+        M.BARGE_IN_STOP,
+        each=True,
+        config_key="barge_in_stop_limit_ms",
+        passes=operator.le,
+        tune=Tune.P95_X12,
+        fix="The agent kept talking after the caller barged in: enable interruptions, lower "
+        "the interruption's minimum duration, and clear the audio queue on interrupt.",
+        skip_reason="no barge-in turn",
+    ),
 )
 
+REPLY_INCOMPLETE_GATE = "reply_complete"
+REPLY_INCOMPLETE_FIX = (
+    "A reply started but never ended: check the agent log for a crash or a cancelled "
+    "playback, and that reply_end is sent in a finally block (also when interrupted)."
+)
 AUDIO_VALID_RATE = "audio_valid_rate"
 AUDIO_VALID_FIX = (
     "POST_SILENT: check the barrier and the agent track publication (agent_ready only after the "
@@ -284,6 +347,29 @@ def _judge(
     )
 
 
+def _reply_incomplete(rows: Sequence[AttemptRow], config: GatesConfig, *, scope: str) -> GateResult:
+    thr = float(config.reply_incomplete_max)
+    bad = [r for r in rows if r.capture_status == REPLY_INCOMPLETE]
+    if not rows:
+        return GateResult(
+            REPLY_INCOMPLETE_GATE, None, thr, Verdict.SKIP, None, scope, "SKIP: no measured cases"
+        )
+    passed = len(bad) <= thr
+    verdict = Verdict.PASS if passed else (Verdict.FAIL if scope == "P0" else Verdict.WARN)
+    detail = f"{len(bad)}/{len(rows)} cases" + (
+        ": " + "; ".join(f"{r.case_id} ({r.status_reason})" for r in bad) if bad else ""
+    )
+    return GateResult(
+        REPLY_INCOMPLETE_GATE,
+        float(len(bad)),
+        thr,
+        verdict,
+        None if passed else REPLY_INCOMPLETE_FIX,
+        scope,
+        detail,
+    )
+
+
 def _valid_rate(rows: Sequence[AttemptRow], config: GatesConfig, *, scope: str) -> GateResult:
     thr = config.audio_valid_rate_min
     if not rows:
@@ -309,10 +395,10 @@ def _valid_rate(rows: Sequence[AttemptRow], config: GatesConfig, *, scope: str) 
 
 def _fingerprint(fp: Fingerprint, rows: Sequence[AttemptRow], config: GatesConfig) -> GateResult:
     thr = fp.threshold(config)
-    measured = [(r.case_id, float(v)) for r in rows if (v := r.get(fp.metric)) is not None]
+    measured = [(r.case_id, v) for r in rows for v in r.values(fp.metric)]
     if not measured:
         return GateResult(fp.name, None, thr, Verdict.SKIP, None, "all", "SKIP: not measured")
-    flagged = sorted(c for c, v in measured if fp.flags(v, thr))
+    flagged = sorted({c for c, v in measured if fp.flags(v, thr)})
     observed = max(fp.observe(v) for _, v in measured)
     detail = f"{len(flagged)}/{len(rows)} cases flagged"
     if flagged:
@@ -388,6 +474,7 @@ def evaluate_gates(
             continue
         results.extend(_judge(g, scoped, cfg, scope=scope) for g in SUITE_GATES)
         results.append(_valid_rate(scoped, cfg, scope=scope))
+        results.append(_reply_incomplete(scoped, cfg, scope=scope))
     results.append(_kpi_regression(kpi_delta_ms, cfg))
     results.extend(_fingerprint(fp, measured, cfg) for fp in FINGERPRINTS)
     return results

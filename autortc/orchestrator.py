@@ -20,7 +20,7 @@ from pathlib import Path
 from autortc.attempt import AttemptContext, AttemptRecord, run_attempt
 from autortc.case_audio import load_turn_audio
 from autortc.case_schema import Case, load_suite
-from autortc.errors import InfraError
+from autortc.errors import CaseError, InfraError, InputError
 from autortc.kpi import PRIMARY_KPI_METRIC
 from autortc.stack import AgentWorkerProcess, LiveKitAgentWorkerProcess
 from autortc.transport.base import Transport
@@ -49,6 +49,7 @@ class RunOptions:
     room_wait_s: float = 0.0
     max_attempts: int = 2
     run_id: str | None = None
+    defect: str | None = None  # the reference agent injects it in every room
     echo: Callable[[str], object] = print  # progress output
 
 
@@ -72,6 +73,13 @@ def preflight(opts: RunOptions) -> list[Case]:
     for case in cases:
         for k in range(len(case.turns)):
             load_turn_audio(case, k, opts.cases_dir / "audio")
+        if case.agent.defect is not None:
+            from agent.defects import parse_defect
+
+            try:
+                parse_defect(case.agent.defect)
+            except InputError as e:
+                raise CaseError(str(opts.suite), f"{case.id}.agent.defect", str(e)) from None
     return cases
 
 
@@ -185,6 +193,7 @@ async def run_cases(opts: RunOptions, cases: list[Case]) -> SuiteRun:
             room_prefix=opts.room_prefix,
             barrier_timeout_s=opts.barrier_timeout_s,
             blackbox=opts.blackbox,
+            defect=opts.defect,
         )
         for i, case in enumerate(cases, 1):
             if i > 1 and opts.room_wait_s > 0:

@@ -229,7 +229,9 @@ class _AgentHints(BaseModel):
     utterance_text: str = ""
     reply_texts: list[str] = []
     utterance_texts: list[str] = []
+    utterance_speech_ms: list[int] = []
     voice: str | None = None
+    defect: str | None = None
 
 
 @dataclass(frozen=True)
@@ -245,7 +247,9 @@ class RoomMeta:
     utterance_text: str = ""
     reply_texts: tuple[str, ...] = ()  # one per user turn
     utterance_texts: tuple[str, ...] = ()
+    utterance_speech_ms: tuple[int, ...] = ()  # the clean utterance's speech, per turn
     voice: str | None = None
+    defect: str | None = None  # a defect for the reference agent to inject (selftest)
 
     def to_json(self) -> str:
         hints = _AgentHints(
@@ -253,7 +257,9 @@ class RoomMeta:
             utterance_text=self.utterance_text,
             reply_texts=list(self.reply_texts),
             utterance_texts=list(self.utterance_texts),
+            utterance_speech_ms=list(self.utterance_speech_ms),
             voice=self.voice,
+            defect=self.defect,
         )
         body = {
             "autortc": {
@@ -293,7 +299,9 @@ def parse_room_meta(text: str | None) -> RoomMeta | None:
         utterance_text=hints.utterance_text,
         reply_texts=tuple(hints.reply_texts),
         utterance_texts=tuple(hints.utterance_texts),
+        utterance_speech_ms=tuple(hints.utterance_speech_ms),
         voice=hints.voice,
+        defect=hints.defect,
     )
 
 

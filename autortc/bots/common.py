@@ -56,12 +56,18 @@ async def pump_messages(
 
 
 async def wait_stop(stop: StopRule, wake: asyncio.Event, clock: Clock) -> None:
-    """Stay in the room until the stop rule's deadline (it can move earlier)."""
-    while (deadline := stop.deadline_ns()) is not None:
+    """Stay in the room until the stop rule's deadline; it moves as messages arrive
+    (`wake` is set on each), and there is none while a reply is open (without a hard
+    deadline the wait then lasts until a message makes one)."""
+    while True:
+        deadline = stop.deadline_ns()
+        wake.clear()
+        if deadline is None:
+            await wake.wait()
+            continue
         remaining_s = (deadline - clock.now_ns()) / 1e9
         if remaining_s <= 0:
             return
-        wake.clear()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(remaining_s):
                 await wake.wait()

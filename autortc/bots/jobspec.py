@@ -16,6 +16,7 @@ class TurnJob:
     audio_path: str  # 48 kHz mono int16 wav made from the case
     eot_sample: int  # EoT sample inside that wav (clean utterance)
     speech_start_sample: int
+    speech_segments: list[list[int]] = field(default_factory=list)  # [[first, end), ...]
     barge_in_after_agent_ms: int | None = None  # None: a normal turn
 
 
@@ -35,6 +36,10 @@ class BotJob:
     stop_tail_ms: int = 1_000  # recording kept after the final reply_end
     queue_size_ms: int = 50
     blackbox: bool = False  # the agent speaks no protocol: barrier is its first frame
+    max_duration_s: float = 120.0  # the bot ends itself, results written, by then
+
+    def hard_deadline_ns(self, start_ns: int) -> int:
+        return start_ns + int(self.max_duration_s * 1e9)
 
     def write(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(asdict(self), indent=2))

@@ -78,7 +78,10 @@ async def run_probe(
     flt = MessageFilter(job.trace_id)
     barrier = BarrierState(blackbox=job.blackbox)
     stop = StopRule(
-        n_turns=len(job.turns), record_pad_ms=job.record_pad_ms, tail_ms=job.stop_tail_ms
+        n_turns=len(job.turns),
+        record_pad_ms=job.record_pad_ms,
+        tail_ms=job.stop_tail_ms,
+        hard_deadline_ns=job.hard_deadline_ns(clock.now_ns()),
     )
     wake = asyncio.Event()
     agent_rec, user_rec = Recorder(), Recorder()
@@ -185,8 +188,8 @@ async def _barrier(
 async def _wait_for_end(
     conn: RoomConnection, stop: StopRule, wake: asyncio.Event, job: BotJob, clock: Clock
 ) -> None:
-    """Record until the stop rule says so, or the user bot has left the room."""
-    total_budget_s = job.barrier_timeout_s + 120 + job.record_pad_ms / 1000
+    """Record until the stop rule says so (its hard deadline is the bot's own budget),
+    or the user bot has left the room."""
 
     async def user_gone() -> None:
         # presence is polled so the one participant_events() stream stays free
@@ -194,24 +197,16 @@ async def _wait_for_end(
             await asyncio.sleep(0.1)
         await asyncio.sleep(job.stop_tail_ms / 1000)  # keep the agent's last words
 
-    async def stop_rule() -> None:
-        while stop.deadline_ns() is None:
-            wake.clear()
-            await wake.wait()
-        await wait_stop(stop, wake, clock)
-
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(total_budget_s):
-            waiters = [
-                asyncio.create_task(stop_rule(), name="probe.stop_rule"),
-                asyncio.create_task(user_gone(), name="probe.user_gone"),
-            ]
-            try:
-                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for w in waiters:
-                    w.cancel()
-                await asyncio.gather(*waiters, return_exceptions=True)
+    waiters = [
+        asyncio.create_task(wait_stop(stop, wake, clock), name="probe.stop_rule"),
+        asyncio.create_task(user_gone(), name="probe.user_gone"),
+    ]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
 
 
 def main() -> None:

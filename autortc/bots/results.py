@@ -22,6 +22,8 @@ class TurnResult(_Result):
     speech_start_sample_in_input: int | None = None
     eot_left_t_ns: int  # the EoT sample left the user bot, send queue included
     speech_start_left_t_ns: int
+    # the clean utterance's speech segments [first, end) as left-the-bot times
+    speech_segments_left_t_ns: list[tuple[int, int]] = []
 
 
 class UserResult(_Result):

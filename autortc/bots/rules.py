@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from autortc.protocol import AgentReady, Message, ProbeReady, ReplyEnd, UtteranceEnd
+from autortc.protocol import AgentReady, Message, ProbeReady, ReplyEnd, ReplyStart, UtteranceEnd
 
 
 @dataclass
@@ -54,40 +54,46 @@ class BarrierState:
 class StopRule:
     """When may a bot stop recording?
 
-    - after the final user utterance ended, at the first non-interrupted
-      `reply_end` that follows it, plus `tail_ms`;
-    - or, at the latest, `record_pad_ms` after the final utterance ended.
-    Black-box agents send no reply events, so only the pad applies.
+    Never while the final user utterance has not ended, and never while a reply that
+    started (`reply_start`) has not ended (`reply_end`): a long reply is recorded to
+    its end. Once the final utterance has ended and no reply is open:
+    - after a non-interrupted `reply_end` that followed it: that reply's end + `tail_ms`;
+    - otherwise `record_pad_ms` after the final utterance ended (the agent may still
+      answer; a black-box agent sends no events, so only the pad applies).
+    `hard_deadline_ns` bounds everything (the bot's own budget, inside the case timeout).
     """
 
     n_turns: int
     record_pad_ms: int
     tail_ms: int
+    hard_deadline_ns: int | None = None
     utterances_ended: int = 0
     last_utterance_end_t_ns: int | None = None
     final_reply_end_t_ns: int | None = None
+    open_replies: set[int] = field(default_factory=set)
 
     def observe(self, msg: Message, *, recv_t_ns: int) -> None:
         if isinstance(msg, UtteranceEnd):
             self.utterances_ended += 1
             if self.utterances_ended >= self.n_turns:
                 self.last_utterance_end_t_ns = recv_t_ns
-        elif (
-            isinstance(msg, ReplyEnd)
-            and self.last_utterance_end_t_ns is not None
-            and not msg.interrupted
-            and self.final_reply_end_t_ns is None
-        ):
-            self.final_reply_end_t_ns = recv_t_ns
+        elif isinstance(msg, ReplyStart):
+            self.open_replies.add(msg.reply_seq)
+            self.final_reply_end_t_ns = None  # a new reply: wait for its end
+        elif isinstance(msg, ReplyEnd):
+            self.open_replies.discard(msg.reply_seq)
+            if self.last_utterance_end_t_ns is not None and not msg.interrupted:
+                self.final_reply_end_t_ns = recv_t_ns
 
     def deadline_ns(self) -> int | None:
-        """When to stop; None while the final utterance has not ended."""
-        if self.last_utterance_end_t_ns is None:
-            return None
-        pad_deadline = self.last_utterance_end_t_ns + self.record_pad_ms * 1_000_000
+        """When to stop; None while the final utterance or a reply has not ended."""
+        if self.last_utterance_end_t_ns is None or self.open_replies:
+            return self.hard_deadline_ns
         if self.final_reply_end_t_ns is not None:
-            return min(pad_deadline, self.final_reply_end_t_ns + self.tail_ms * 1_000_000)
-        return pad_deadline
+            soft = self.final_reply_end_t_ns + self.tail_ms * 1_000_000
+        else:
+            soft = self.last_utterance_end_t_ns + self.record_pad_ms * 1_000_000
+        return soft if self.hard_deadline_ns is None else min(soft, self.hard_deadline_ns)
 
 
 def eot_left_t_ns(

@@ -112,6 +112,7 @@ def _turn_timing(turn: TurnJob, frames: list[tuple[int, int, float, int]]) -> Tu
         speech_start_sample_in_input=first_global + turn.speech_start_sample,
         eot_left_t_ns=left_t_ns(turn.eot_sample),
         speech_start_left_t_ns=left_t_ns(turn.speech_start_sample),
+        speech_segments_left_t_ns=[(left_t_ns(a), left_t_ns(b)) for a, b in turn.speech_segments],
     )
 
 
@@ -124,7 +125,10 @@ async def run_user(
     flt = MessageFilter(job.trace_id)
     barrier = BarrierState(blackbox=job.blackbox)
     stop = StopRule(
-        n_turns=len(job.turns), record_pad_ms=job.record_pad_ms, tail_ms=job.stop_tail_ms
+        n_turns=len(job.turns),
+        record_pad_ms=job.record_pad_ms,
+        tail_ms=job.stop_tail_ms,
+        hard_deadline_ns=job.hard_deadline_ns(clock.now_ns()),
     )
     barrier_ev, wake = asyncio.Event(), asyncio.Event()
     replies: dict[int, dict[str, int]] = {}

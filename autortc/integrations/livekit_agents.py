@@ -114,11 +114,16 @@ class AutortcHooks:
         audio_track_published: bool | None = None,
         hears_user: Callable[[], bool] | None = None,
         clock: Clock = MONOTONIC,
+        wrap_messenger: Callable[[Messenger], Messenger] | None = None,
     ) -> AutortcHooks:
-        """Hook into `session` (started or not). Call from inside the event loop."""
+        """Hook into `session` (started or not). Call from inside the event loop.
+
+        `wrap_messenger` may wrap the room's messenger (the reference agent's message
+        defects do, for the self-test)."""
+        messenger = make_messenger(room)
         hooks = cls(
             session,
-            make_messenger(room),
+            wrap_messenger(messenger) if wrap_messenger is not None else messenger,
             pre_rtc_dir=pre_rtc_dir,
             metadata=metadata,
             audio_track_published=audio_track_published,

@@ -1,13 +1,15 @@
 """One case attempt -> every figure (pure: `AttemptInputs` in, `AttemptRow` out).
 
-The work is split in four steps, each a pure function:
-1. `measure_replies`: slice every turn's reply and compute Ring 0 (and the
-   pre_rtc alignment) per slice;
-2. `reply_rows`: each slice as a `ReplyRow`, with Ring 1 when capture_status is OK;
-3. `turn_rows`: Ring 2 latencies per user turn;
-4. `attempt_figures` + `null_reasons`: the attempt-level figures (fingerprints,
-   full RMS, extras), the promoted first-reply / turn-0 view, and a reason for
-   every figure that has no value.
+The work is split in steps, each a pure function:
+1. `slicing.reply_slices` + `measure_replies`: slice every reply (by its events, or by energy
+   where no event frames the agent's speech), pair it with its pre_rtc reply, and
+   compute Ring 0 per slice;
+2. `reply_rows`: each slice as a `ReplyRow`, with Ring 1 (and the drift fingerprint)
+   when capture_status is OK;
+3. `turn_rows`: per user turn, Ring 3 (who talked when: false endpoint, answer,
+   overlap, unanswered, false interruption) and Ring 2 measured to the turn's answer;
+4. `attempt_figures` + `null_reasons`: the attempt-level figures, the promoted view
+   (the answer to turn 0, turn 0), and a reason for every figure without a value.
 
 Thresholds are not known here: whether a figure warns or fails is for the gates.
 """
@@ -19,12 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autortc.metrics import align, fingerprints, levels, ring0, ring1, ring2, status
+from autortc.metrics import align, fingerprints, levels, ring0, ring1, ring2, ring3, status
 from autortc.metrics import registry as M
 from autortc.metrics.inputs import AttemptInputs, TurnTiming
 from autortc.metrics.registry import Metric, Promote
 from autortc.metrics.rows import AttemptRow, Figures, ReplyRow, TurnRow, Value
-from autortc.metrics.slicing import ReplySlice, reply_slices
+from autortc.metrics.slicing import Onset, ReplySlice, reply_slices
 
 RING0 = (
     M.POST_RMS,
@@ -49,6 +51,9 @@ class ReplyWork:
     lag: int | None
     r0: ring0.Ring0
 
+    def contains(self, sample: int) -> bool:
+        return self.sl.start_sample <= sample < self.sl.end_sample
+
 
 @dataclass(frozen=True)
 class Signals:
@@ -58,6 +63,15 @@ class Signals:
     recv_t_ns: np.ndarray  # int64
     rms_frames: np.ndarray
     sample_rate_hz: int
+
+
+@dataclass(frozen=True)
+class TurnAnswer:
+    """Which reply answered a turn: the first agent onset at or after its EoT."""
+
+    turn: TurnTiming
+    onset: Onset | None
+    work: ReplyWork | None
 
 
 def _pair_pre(
@@ -77,21 +91,11 @@ def _pair_pre(
 
 
 def measure_replies(
-    inputs: AttemptInputs, sig: Signals, turns: Sequence[TurnTiming]
-) -> list[ReplyWork | None]:
-    """Step 1: one entry per turn (sorted by turn_index); None where no reply was found."""
-    slices = reply_slices(
-        sig.post,
-        sig.recv_t_ns,
-        replies=inputs.replies,
-        turns=turns,
-        sample_rate_hz=sig.sample_rate_hz,
-    )
-    work: list[ReplyWork | None] = []
+    inputs: AttemptInputs, sig: Signals, slices: Sequence[ReplySlice]
+) -> list[ReplyWork]:
+    """Step 1: each reply slice with its pre_rtc pairing and Ring 0."""
+    work = []
     for sl in slices:
-        if sl is None:
-            work.append(None)
-            continue
         audio = sig.post[sl.start_sample : sl.end_sample]
         pre_reply, pre_on, lag = _pair_pre(inputs, sl, audio)
         r0 = ring0.compute_ring0(
@@ -106,12 +110,10 @@ def measure_replies(
     return work
 
 
-def reply_rows(work: Sequence[ReplyWork | None], *, capture_status: str, sr: int) -> list[ReplyRow]:
-    """Step 2: Ring 0 per slice, Ring 1 only when the attempt is OK and pre_rtc aligned."""
+def reply_rows(work: Sequence[ReplyWork], *, capture_status: str, sr: int) -> list[ReplyRow]:
+    """Step 2: Ring 0 per slice; Ring 1 and drift only when OK and pre_rtc is aligned."""
     out: list[ReplyRow] = []
     for w in work:
-        if w is None:
-            continue
         values: dict[Metric, Value] = {
             M.POST_RMS: w.r0.post_rms,
             M.MAX_GAP: w.r0.max_gap_ms,
@@ -122,6 +124,7 @@ def reply_rows(work: Sequence[ReplyWork | None], *, capture_status: str, sr: int
             M.ALIGN_LAG_SAMPLES: w.lag,
             M.MEL_DISTANCE: None,
             M.HF_RATIO_DROP: None,
+            M.DRIFT_RATIO: None,
         }
         if capture_status == status.OK and w.pre_on_slice is not None:
             values[M.MEL_DISTANCE] = ring1.mel_distance_db(
@@ -129,6 +132,10 @@ def reply_rows(work: Sequence[ReplyWork | None], *, capture_status: str, sr: int
             )
             values[M.HF_RATIO_DROP] = ring1.hf_ratio_drop(
                 w.pre_on_slice, w.audio, sample_rate_hz=sr
+            )
+        if w.pre_reply is not None and w.pre_on_slice is not None and not w.sl.interrupted:
+            values[M.DRIFT_RATIO] = fingerprints.drift_ratio(
+                w.pre_reply, w.audio, sample_rate_hz=sr, added_gap_total_ms=w.r0.added_gap_total_ms
             )
         out.append(
             ReplyRow(
@@ -144,89 +151,128 @@ def reply_rows(work: Sequence[ReplyWork | None], *, capture_status: str, sr: int
     return out
 
 
+def answers(
+    turns: Sequence[TurnTiming], onsets: Sequence[Onset], work: Sequence[ReplyWork]
+) -> list[TurnAnswer]:
+    """Each turn's answer: the first reply that starts (its onset) at or after the EoT and
+    before the next turn's first speech sample. A reply the agent framed with events wins
+    over unframed sound (a beep right after the EoT is not the answer of an agent that
+    speaks the protocol); without events, the first onset is the answer."""
+    out = []
+    for k, turn in enumerate(turns):
+        nxt = turns[k + 1].speech_start_left_t_ns if k + 1 < len(turns) else None
+        candidates = ring3.onsets_between(onsets, start_ns=turn.eot_left_t_ns, end_ns=nxt)
+        held = [(o, next((w for w in work if w.contains(o.sample)), None)) for o in candidates]
+        framed = [(o, w) for o, w in held if w is not None and w.sl.reply_seq is not None]
+        onset, holder = (framed or held or [(None, None)])[0]
+        out.append(TurnAnswer(turn, onset, holder))
+    return out
+
+
 def turn_rows(
     inputs: AttemptInputs,
     sig: Signals,
-    turns: Sequence[TurnTiming],
-    work: Sequence[ReplyWork | None],
+    turn_answers: Sequence[TurnAnswer],
+    onsets: Sequence[Onset],
 ) -> list[TurnRow]:
-    """Step 3: Ring 2 per user turn (latency at the probe, trace figures, barge-in stop)."""
+    """Step 3: Ring 3 and Ring 2 per user turn."""
+    turns = [a.turn for a in turn_answers]
     trace = ring2.trace_by_turn(inputs.agent_trace, turns)
+    audible = ring3.audible_intervals_ns(
+        sig.rms_frames, sig.recv_t_ns, sample_rate_hz=sig.sample_rate_hz
+    )
     out: list[TurnRow] = []
-    for i, turn in enumerate(turns):
-        w = work[i] if i < len(work) else None
-        lat, onset = (None, None)
-        if w is not None:
-            lat, onset = ring2.eot_to_first_audio_ms(
-                sig.post,
-                sig.recv_t_ns,
-                rms_frames=sig.rms_frames,
-                reply=w.sl,
-                eot_left_t_ns=turn.eot_left_t_ns,
-                sample_rate_hz=sig.sample_rate_hz,
-            )
-        values: dict[Metric, Value] = {M.EOT_TO_FIRST_AUDIO: lat, M.ONSET_SAMPLE: onset}
+    for i, ans in enumerate(turn_answers):
+        turn = ans.turn
+        fe, early = ring3.false_endpoint(
+            onsets, speech_start_ns=turn.speech_start_left_t_ns, eot_ns=turn.eot_left_t_ns
+        )
+        values: dict[Metric, Value] = {
+            M.EOT_TO_FIRST_AUDIO: None
+            if ans.onset is None
+            else (ans.onset.t_ns - turn.eot_left_t_ns) / 1e6,
+            M.ONSET_SAMPLE: None if ans.onset is None else ans.onset.sample,
+            M.FALSE_ENDPOINT: fe,
+            M.EARLY_REPLY: early,
+            M.UNANSWERED: ring3.unanswered(
+                audible,
+                eot_ns=turn.eot_left_t_ns,
+                within_ms=inputs.reply_within_ms,
+                expects_reply=inputs.expects_reply,
+            ),
+        }
         points = ring2.trace_latencies(trace.get(turn.turn_index, {}))
         values[M.AGENT_EOT_TO_FIRST_AUDIO] = points.agent_eot_to_first_audio_ms
         values[M.TTS_FIRST_TO_PUBLISH] = points.tts_first_to_publish_ms
         values[M.FAST_LANE_TTFT] = points.fast_lane_ttft_ms
         values[M.BARGE_IN_STOP] = None
+        exclude = None
         if turn.is_barge_in and i > 0:
-            prev = work[i - 1]
-            values[M.BARGE_IN_STOP] = ring2.barge_in_stop_ms(
+            prev = turn_answers[i - 1].work
+            stop_ms = ring2.barge_in_stop_ms(
                 sig.post,
                 sig.recv_t_ns,
                 rms_frames=sig.rms_frames,
                 barge_in=turn,
                 interrupted=prev.sl if prev else None,
-                next_reply_start_sample=w.sl.start_sample if w else None,
+                next_reply_start_sample=ans.work.sl.start_sample if ans.work else None,
                 sample_rate_hz=sig.sample_rate_hz,
             )
+            values[M.BARGE_IN_STOP] = stop_ms
+            if stop_ms is not None:
+                start = turn.speech_start_left_t_ns
+                exclude = (float(start), start + stop_ms * 1e6)
+        values[M.OVERLAP] = ring3.overlap_ms(turn.speech_ns, audible, exclude_ns=exclude)
+        followed_by_barge_in = i + 1 < len(turn_answers) and turn_answers[i + 1].turn.is_barge_in
+        values[M.FALSE_INTERRUPTION] = (
+            _false_interruption(ans.work, sig.sample_rate_hz)
+            if turn.noisy and not followed_by_barge_in
+            else None
+        )
         out.append(
             TurnRow(
                 turn_index=turn.turn_index,
                 is_barge_in=turn.is_barge_in,
-                reply_seq=w.sl.reply_seq if w else None,
+                reply_seq=ans.work.sl.reply_seq if ans.work else None,
                 figures=_rounded(values),
             )
         )
     return out
 
 
+def _false_interruption(w: ReplyWork | None, sr: int) -> int | None:
+    if w is None:
+        return None
+    if w.sl.interrupted:
+        return 1
+    if w.pre_on_slice is None:
+        return 0 if w.sl.interrupted is False else None
+    cut = ring3.truncated_ms(w.audio, w.pre_on_slice, sample_rate_hz=sr)
+    return int(cut is not None and cut > ring3.TRUNCATION_MS)
+
+
 def attempt_figures(
     inputs: AttemptInputs,
-    sig: Signals,
     *,
     first: ReplyWork | None,
-    replies: Sequence[ReplyRow],
+    first_row: ReplyRow | None,
     turns: Sequence[TurnRow],
     capture_status: str,
     full_rms: float,
 ) -> Figures:
     """Step 4: the attempt-level figures and the promoted first-reply / turn-0 view."""
-    sr = sig.sample_rate_hz
-    first_row = replies[0] if first is not None and replies else None
+    sr = inputs.sample_rate_hz
     turn0 = turns[0] if turns else None
     barge = next((t for t in turns if t.is_barge_in), None)
     spikes, peak = fingerprints.detect_spikes(np.asarray(inputs.input_audio), sample_rate_hz=sr)
-    drift = None
-    if first is not None and first.pre_reply is not None and first.pre_on_slice is not None:
-        drift = fingerprints.drift_ratio(
-            first.pre_reply,
-            first.audio,
-            sample_rate_hz=sr,
-            added_gap_total_ms=first.r0.added_gap_total_ms,
-        )
     own: dict[Metric, Value] = {
         M.FULL_RMS: full_rms,
         M.ALIGN_LAG_MS: None if first is None or first.lag is None else first.lag * 1000.0 / sr,
         M.INPUT_SPIKE_COUNT: spikes,
         M.INPUT_MAX_ABS_PEAK: peak,
-        M.DRIFT_RATIO: drift,
     }
     if capture_status == status.OK and first is not None and first.pre_on_slice is not None:
-        extras = ring1.optional_extras(first.pre_on_slice, first.audio, sample_rate_hz=sr)
-        own.update(extras)
+        own.update(ring1.optional_extras(first.pre_on_slice, first.audio, sample_rate_hz=sr))
     figures: Figures = {}
     for m in M.row_metrics():
         if m in own:
@@ -241,11 +287,11 @@ def attempt_figures(
 
 def _pre_reason(inputs: AttemptInputs, sl: ReplySlice | None) -> str:
     if sl is None:
-        return "no reply found"
+        return "no reply answered turn 0"
     if inputs.pre_rtc is None:
         return "pre_rtc missing"
     if sl.source != "events":
-        return "reply sliced from energy (no reply events): cannot pair with pre_rtc"
+        return "reply sliced from energy (no complete reply events): cannot pair with pre_rtc"
     if not inputs.pre_rtc_replies or sl.reply_seq not in inputs.pre_rtc_replies:
         return f"pre_rtc has no boundaries for reply_seq {sl.reply_seq}"
     return "pre_rtc reply silent or not alignable"
@@ -266,12 +312,13 @@ def null_reasons(
         no_reply = (
             "no user turns recorded"
             if not turns
-            else "no reply found (no events, no audible run after EoT)"
+            else "no reply answered turn 0 (no agent audio after its EoT)"
         )
-        reply_why: dict[Metric, str] = {m: no_reply for m in (*RING0, M.ALIGN_LAG_MS)}
-        reply_why.update({m: no_reply if capture_status == status.OK else ring1_why for m in RING1})
+        why: dict[Metric, str] = {m: no_reply for m in (*RING0, M.ALIGN_LAG_MS, M.DRIFT_RATIO)}
+        why.update({m: no_reply if capture_status == status.OK else ring1_why for m in RING1})
     else:
-        reply_why = {
+        ring1_ok_why = "pre_rtc reply has no audible / 0-8 kHz energy"
+        why = {
             M.POST_RMS: "empty reply slice",
             M.CLIPPING_RATIO: "empty reply slice",
             M.INTER_ARRIVAL_P95: "fewer than two probe frames in the reply slice",
@@ -279,33 +326,53 @@ def null_reasons(
             M.AUDIBLE_DROPOUT: pre_why,
             M.MAX_GAP: "no audible frame in the reply slice",
             M.ALIGN_LAG_MS: pre_why,
+            M.DRIFT_RATIO: "the reply was interrupted" if first.sl.interrupted else pre_why,
         }
-        ring1_ok_why = "pre_rtc reply has no audible / 0-8 kHz energy"
-        reply_why.update(
-            {m: ring1_ok_why if capture_status == status.OK else ring1_why for m in RING1}
-        )
+        why.update({m: ring1_ok_why if capture_status == status.OK else ring1_why for m in RING1})
     if turns:
         no_trace = (
             "no agent trace (black-box)"
             if not inputs.agent_trace
             else "trace points missing for turn 0"
         )
-        turn_why: dict[Metric, str] = {m: no_trace for m in TRACE_FIGURES}
-        turn_why[M.EOT_TO_FIRST_AUDIO] = (
-            "no reply found" if first is None else "no audible frame in the reply slice"
+        why.update({m: no_trace for m in TRACE_FIGURES})
+        why[M.EOT_TO_FIRST_AUDIO] = "no reply started after turn 0's EoT"
+        why[M.ONSET_SAMPLE] = why[M.EOT_TO_FIRST_AUDIO]
+        why[M.EARLY_REPLY] = "no false endpoint in turn 0"
+        why[M.FALSE_INTERRUPTION] = (
+            "turn 0 has no reply to judge"
+            if turns[0].noisy
+            else "turn 0 is not a noise turn (or a barge-in follows it)"
         )
-        turn_why[M.ONSET_SAMPLE] = turn_why[M.EOT_TO_FIRST_AUDIO]
     else:
-        turn_why = {
-            m: "no user turns recorded"
-            for m in (M.EOT_TO_FIRST_AUDIO, M.ONSET_SAMPLE, *TRACE_FIGURES)
-        }
+        no_turns = (M.EOT_TO_FIRST_AUDIO, M.ONSET_SAMPLE, *TRACE_FIGURES)
+        why.update({m: "no user turns recorded" for m in no_turns})
+        for m in (M.FALSE_ENDPOINT, M.EARLY_REPLY, M.OVERLAP, M.UNANSWERED, M.FALSE_INTERRUPTION):
+            why[m] = "no user turns recorded"
     has_barge = any(t.is_barge_in for t in turns)
-    turn_why[M.BARGE_IN_STOP] = (
+    why[M.BARGE_IN_STOP] = (
         "agent not audible at the barge-in" if has_barge else "no barge-in turn in this case"
     )
-    why = {**reply_why, **turn_why, M.DRIFT_RATIO: pre_why}
     return {m.name: text for m, text in why.items() if figures.get(m.name) is None}
+
+
+def capture_status(
+    inputs: AttemptInputs, work: Sequence[ReplyWork], valid: bool, pre_present: bool
+) -> str:
+    incomplete = [
+        r.reply_seq
+        for r in inputs.replies
+        if r.start_recv_t_ns is not None and r.end_recv_t_ns is None
+    ]
+    return status.capture_status(
+        status.StatusFacts(
+            infra_status=inputs.infra_status,
+            audio_valid=valid,
+            reply_incomplete=bool(incomplete) and not inputs.blackbox,
+            all_replies_from_events=bool(work) and all(w.sl.source == "events" for w in work),
+            pre_present=pre_present,
+        )
+    )
 
 
 def analyze_attempt(inputs: AttemptInputs) -> AttemptRow:
@@ -320,29 +387,39 @@ def analyze_attempt(inputs: AttemptInputs) -> AttemptRow:
     )
     full_rms = levels.rms(post)
     turns = sorted(inputs.turns, key=lambda t: t.turn_index)
-    work = measure_replies(inputs, sig, turns)
-    first = work[0] if work else None
-    valid = status.audio_valid(first.r0.post_rms if first is not None else None, full_rms)
-    cap = status.capture_status(
-        status.StatusFacts(
-            infra_status=inputs.infra_status,
-            audio_valid=valid,
-            all_replies_from_events=bool(work)
-            and all(w is not None and w.sl.source == "events" for w in work),
-            pre_present=first is not None and first.pre_on_slice is not None,
-        )
+    slices, onsets = reply_slices(
+        sig.post,
+        sig.recv_t_ns,
+        replies=inputs.replies,
+        turns=turns,
+        sample_rate_hz=sr,
+        rms_frames=sig.rms_frames,
     )
+    work = measure_replies(inputs, sig, slices)
+    turn_answers = answers(turns, onsets, work)
+    first = turn_answers[0].work if turn_answers else None
+    valid = status.audio_valid(first.r0.post_rms if first is not None else None, full_rms)
+    cap = capture_status(inputs, work, valid, first is not None and first.pre_on_slice is not None)
     replies = reply_rows(work, capture_status=cap, sr=sr)
-    t_rows = turn_rows(inputs, sig, turns, work)
+    first_row = next((r for w, r in zip(work, replies, strict=True) if w is first), None)
+    t_rows = turn_rows(inputs, sig, turn_answers, onsets)
     figures = attempt_figures(
         inputs,
-        sig,
         first=first,
-        replies=replies,
+        first_row=first_row,
         turns=t_rows,
         capture_status=cap,
         full_rms=full_rms,
     )
+    incomplete = [
+        r.reply_seq
+        for r in inputs.replies
+        if r.start_recv_t_ns is not None and r.end_recv_t_ns is None
+    ]
+    reason = None
+    if cap == status.REPLY_INCOMPLETE:
+        seqs = ", ".join(f"#{s}" for s in incomplete)
+        reason = f"reply {seqs} started (reply_start) but never ended (no reply_end)"
     return AttemptRow(
         case_id=inputs.case_id,
         priority=inputs.priority,
@@ -358,6 +435,7 @@ def analyze_attempt(inputs: AttemptInputs) -> AttemptRow:
         replies=tuple(replies),
         turns=tuple(t_rows),
         null_reasons=null_reasons(inputs, figures, first=first, turns=turns, capture_status=cap),
+        status_reason=reason,
     )
 
 

@@ -40,6 +40,16 @@ class TurnTiming:
     eot_left_t_ns: int  # the clean utterance's EoT sample left the user bot
     is_barge_in: bool = False
     eot_sample_in_input: int | None = None  # where that EoT sample is in input.wav
+    # the clean utterance's speech segments, as [first, last sample] left-the-bot times;
+    # empty: one segment from speech_start to the EoT
+    speech_segments_left_t_ns: tuple[tuple[int, int], ...] = ()
+    noisy: bool = False  # the case mixes noise into this turn (its tail is noise only)
+
+    @property
+    def speech_ns(self) -> tuple[tuple[int, int], ...]:
+        return self.speech_segments_left_t_ns or (
+            (self.speech_start_left_t_ns, self.eot_left_t_ns),
+        )
 
 
 @dataclass(frozen=True)
@@ -72,4 +82,6 @@ class AttemptInputs:
     # set by the orchestrator when the attempt failed for infrastructure reasons
     infra_status: str | None = None
     blackbox: bool = False
+    expects_reply: bool = True  # case.expect.reply
+    reply_within_ms: int = 5000  # case.expect.within_ms
     message_counters: dict[str, int] = field(default_factory=dict)  # the probe's dropped messages

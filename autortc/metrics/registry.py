@@ -37,6 +37,7 @@ class Ring(StrEnum):
     TRANSPORT = "0 transport"
     QUALITY = "1 quality"
     LATENCY = "2 latency"
+    TURN_TAKING = "3 turn-taking"
     FINGERPRINT = "P1 fingerprint"
     DIAGNOSTIC = "diagnostic"
 
@@ -222,6 +223,20 @@ HF_RATIO_DROP = _m(
         shown_digits=3,
     )
 )
+DRIFT_RATIO = _m(
+    Metric(
+        name="drift_ratio",
+        unit="ratio",
+        ring=Ring.FINGERPRINT,
+        level=Level.REPLY,
+        definition="a completed reply's speech duration in post / in its aligned pre_rtc reply "
+        "(transport-added silence removed); None for interrupted replies",
+        aggregation=Agg.MAX,
+        tolerance=0.002,
+        digits=5,
+        promote=Promote.FIRST,
+    )
+)
 # -- per attempt ---------------------------------------------------------------------------
 FULL_RMS = _m(
     Metric(
@@ -275,7 +290,8 @@ EOT_TO_FIRST_AUDIO = _m(
         unit="ms",
         ring=Ring.LATENCY,
         level=Level.TURN,
-        definition="first audible reply sample at the probe - the EoT sample leaving the user bot (host clock)",
+        definition="the EoT sample leaving the user bot -> the first audible sample, at the probe, "
+        "of the first reply that starts after the EoT (host clock); never negative",
         aggregation=Agg.P95,
         tolerance=1.0,
         promote=Promote.FIRST,
@@ -345,6 +361,76 @@ BARGE_IN_STOP = _m(
         label="barge-in stop ms",
     )
 )
+# -- Ring 3: turn-taking, per user turn ----------------------------------------------------
+FALSE_ENDPOINT = _m(
+    Metric(
+        name="false_endpoint",
+        unit="count",
+        ring=Ring.TURN_TAKING,
+        level=Level.TURN,
+        definition="1 when the agent started talking at the probe after the turn's first speech "
+        "sample left the user bot and before its EoT did",
+        aggregation=Agg.MAX,
+        tolerance=0.0,
+        digits=None,
+        promote=Promote.FIRST,
+        label="false endpoint",
+    )
+)
+EARLY_REPLY = _m(
+    Metric(
+        name="early_reply_ms",
+        unit="ms",
+        ring=Ring.TURN_TAKING,
+        level=Level.TURN,
+        definition="EoT - the agent's first onset inside the turn (how early it answered)",
+        aggregation=Agg.NONE,
+        tolerance=10.0,
+        promote=Promote.FIRST,
+    )
+)
+OVERLAP = _m(
+    Metric(
+        name="overlap_ms",
+        unit="ms",
+        ring=Ring.TURN_TAKING,
+        level=Level.TURN,
+        definition="time user speech and audible agent audio coincide (a barge-in's intended "
+        "overlap up to the agent's stop excluded)",
+        aggregation=Agg.MAX,
+        tolerance=10.0,
+        promote=Promote.FIRST,
+        label="overlap ms",
+    )
+)
+UNANSWERED = _m(
+    Metric(
+        name="unanswered",
+        unit="count",
+        ring=Ring.TURN_TAKING,
+        level=Level.TURN,
+        definition="1 when a turn that expects a reply hears no audible agent audio within "
+        "expect.within_ms after its EoT",
+        aggregation=Agg.MAX,
+        tolerance=0.0,
+        digits=None,
+        promote=Promote.FIRST,
+    )
+)
+FALSE_INTERRUPTION = _m(
+    Metric(
+        name="false_interruption",
+        unit="count",
+        ring=Ring.TURN_TAKING,
+        level=Level.TURN,
+        definition="1 when, with only noise from the user after the EoT, a reply answering the "
+        "turn ended early (interrupted, or its audio ended > 300 ms before pre_rtc's)",
+        aggregation=Agg.MAX,
+        tolerance=0.0,
+        digits=None,
+        promote=Promote.FIRST,
+    )
+)
 # -- P1 fingerprints, on the attempt -------------------------------------------------------
 INPUT_SPIKE_COUNT = _m(
     Metric(
@@ -370,18 +456,6 @@ INPUT_MAX_ABS_PEAK = _m(
         digits=5,
     )
 )
-DRIFT_RATIO = _m(
-    Metric(
-        name="drift_ratio",
-        unit="ratio",
-        ring=Ring.FINGERPRINT,
-        level=Level.ATTEMPT,
-        definition="the first reply's speech duration in post / in pre_rtc (transport-added silence removed)",
-        aggregation=Agg.MAX,
-        tolerance=0.002,
-        digits=5,
-    )
-)
 
 REGISTRY: tuple[Metric, ...] = tuple(_ALL.values())
 REPLY_METRICS = tuple(m for m in REGISTRY if m.level is Level.REPLY)
@@ -391,6 +465,8 @@ OPTIONAL_EXTRAS = (PESQ_WB, STOI)  # present in a row only when their package im
 # the figures of the report's case table and of summary.json's case briefs, in order
 CASE_TABLE = (
     EOT_TO_FIRST_AUDIO,
+    FALSE_ENDPOINT,
+    OVERLAP,
     AGENT_EOT_TO_FIRST_AUDIO,
     MAX_GAP,
     ADDED_GAP,
@@ -403,6 +479,11 @@ CASE_TABLE = (
 )
 CASE_BRIEF = (
     EOT_TO_FIRST_AUDIO,
+    FALSE_ENDPOINT,
+    EARLY_REPLY,
+    OVERLAP,
+    UNANSWERED,
+    FALSE_INTERRUPTION,
     AGENT_EOT_TO_FIRST_AUDIO,
     TTS_FIRST_TO_PUBLISH,
     FAST_LANE_TTFT,

@@ -1,12 +1,11 @@
 """Ring 2: latency figures (docs/spec/measurement.md).
 
-- eot_to_first_audio_ms = t(first audible reply sample at the probe) - eot_left_t_ns,
-  both on the host clock. The first audible reply frame is the first audible frame
-  (RMS >= 0.01) at/after the slice's search start (reply_start for event slices, the
-  EoT for energy slices) and before the slice end. The onset is refined to the sample
-  with `levels.refine_onset` (first |x| >= max(0.01, 0.25 x frame peak), searched from
-  the start of the previous frame), and its arrival time follows the per-sample
-  convention of `inputs.py`. May be negative when the agent answers before the EoT.
+- eot_to_first_audio_ms = t(the turn's answer onset at the probe) - eot_left_t_ns, both
+  on the host clock. The answer onset is the first agent onset at or after the EoT
+  (`ring3.answer_onset`; onsets: `slicing.agent_onsets`, refined to the sample with
+  `levels.refine_onset`: first |x| >= max(0.01, 0.25 x frame peak), searched from the
+  start of the previous frame), its arrival time by the per-sample convention of
+  `inputs.py`. Never negative: an earlier start is a false endpoint (Ring 3).
 - agent_eot_to_first_audio_ms = first_frame_published - user_eot (agent clock).
 - tts_first_to_publish_ms = first_frame_published - tts_first_audio.
 - fast_lane_ttft_ms = llm_first_token - llm_request.
@@ -31,47 +30,6 @@ from autortc.metrics.inputs import TracePoint, TurnTiming
 from autortc.metrics.slicing import ReplySlice, sample_to_time_ns, time_to_sample
 
 BARGE_IN_END_SILENCE_MS = 300
-
-
-def first_audible_onset(
-    post_full: np.ndarray,
-    *,
-    rms_frames: np.ndarray,
-    search_start_sample: int,
-    end_sample: int,
-    sample_rate_hz: int,
-) -> int | None:
-    """Refined onset sample of the first audible frame in [search_start, end); None if none."""
-    spf = levels.samples_per_frame(sample_rate_hz)
-    k0 = max(search_start_sample, 0) // spf
-    k1 = min(-(-end_sample // spf), len(rms_frames))
-    k = levels.first_true(levels.audible_mask(rms_frames[:k1]), start=k0)
-    if k is None:
-        return None
-    return levels.refine_onset(post_full, k, sample_rate_hz=sample_rate_hz)
-
-
-def eot_to_first_audio_ms(
-    post_full: np.ndarray,
-    recv_t_ns: np.ndarray,
-    *,
-    rms_frames: np.ndarray,
-    reply: ReplySlice,
-    eot_left_t_ns: int,
-    sample_rate_hz: int,
-) -> tuple[float | None, int | None]:
-    """(latency in ms, onset sample) for one reply slice."""
-    onset = first_audible_onset(
-        post_full,
-        rms_frames=rms_frames,
-        search_start_sample=reply.search_start_sample,
-        end_sample=reply.end_sample,
-        sample_rate_hz=sample_rate_hz,
-    )
-    if onset is None:
-        return None, None
-    t = sample_to_time_ns(onset, recv_t_ns, sample_rate_hz=sample_rate_hz)
-    return (t - eot_left_t_ns) / 1e6, onset
 
 
 def trace_by_turn(

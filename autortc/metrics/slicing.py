@@ -12,14 +12,16 @@ Slices:
   turn's EoT, ended by >= 1.5 s of non-audible frames; the slice runs from the frame
   holding the refined onset to the end of the last audible frame + 300 ms.
 
-Replies are matched to user turns in order: turn t's reply is the first reply
-(by reply_seq) not yet taken whose `reply_start` arrived at or after turn t's first
-speech sample left the user bot. A welcome played before the user spoke is thus
-skipped, and a reply that starts before the EoT (early endpointing) still counts.
+Every reply gets its own slice (`event_slices`), in the turn in whose span it
+started; agent speech that no reply event frames gets an energy slice
+(`unframed_slices`). Which reply *answers* a turn is decided by Ring 3 from the audio: the first
+agent onset at or after that turn's EoT (a reply that starts before the EoT is a
+false endpoint, never the answer).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,6 +31,7 @@ from autortc.metrics import levels
 from autortc.metrics.inputs import ReplyEvents, TurnTiming
 
 TAIL_MS = 300
+SPURT_MERGE_MS = 600  # longer than any pause inside one reply (max_gap gate: 350 ms)
 ENERGY_END_SILENCE_MS = 1500
 
 
@@ -93,22 +96,15 @@ class ReplySlice:
         return max(self.end_sample - self.start_sample, 0)
 
 
-def assign_replies(
-    replies: Sequence[ReplyEvents], turns: Sequence[TurnTiming]
-) -> dict[int, ReplyEvents | None]:
-    """Reply events of each turn (by turn_index); None where no reply_start matched."""
-    pending = sorted(
-        (r for r in replies if r.start_recv_t_ns is not None), key=lambda r: r.reply_seq
-    )
-    out: dict[int, ReplyEvents | None] = {}
-    for turn in sorted(turns, key=lambda t: t.turn_index):
-        match = next(
-            (r for r in pending if int(r.start_recv_t_ns or 0) >= turn.speech_start_left_t_ns), None
-        )
-        if match is not None:
-            pending.remove(match)
-        out[turn.turn_index] = match
-    return out
+def turn_of(t_ns: float, turns: Sequence[TurnTiming]) -> int:
+    """The turn in whose span (its first speech sample .. the next turn's) `t_ns` lies;
+    times before the first turn belong to turn 0's index."""
+    ordered = sorted(turns, key=lambda t: t.turn_index)
+    current = ordered[0].turn_index if ordered else 0
+    for turn in ordered:
+        if t_ns >= turn.speech_start_left_t_ns:
+            current = turn.turn_index
+    return current
 
 
 def event_slice(
@@ -154,26 +150,79 @@ def energy_slice(
     return start, end
 
 
-def reply_slices(
+@dataclass(frozen=True)
+class Onset:
+    """Where the agent starts talking, at the probe."""
+
+    sample: int  # in post_full
+    t_ns: float  # host clock
+
+
+def agent_onsets(
+    post_full: np.ndarray,
+    recv_t_ns: np.ndarray,
+    *,
+    rms_frames: np.ndarray,
+    reply_start_samples: Sequence[int],
+    sample_rate_hz: int,
+) -> list[Onset]:
+    """Where the agent starts talking: the first audible sample of each talk spurt.
+
+    Audible frames less than SPURT_MERGE_MS apart form one spurt (pauses between words
+    and sentences are not new onsets); a spurt is split where a reply starts (the frame
+    holding a `reply_start_samples` entry). Refined to the sample (`levels.refine_onset`),
+    except at a split inside continuous audio, where the onset is that frame's start.
+    """
+    spf = levels.samples_per_frame(sample_rate_hz)
+    n = min(len(rms_frames), len(recv_t_ns))
+    aud = levels.audible_mask(rms_frames[:n])
+    frames = np.flatnonzero(aud)
+    if frames.size == 0:
+        return []
+    merge = SPURT_MERGE_MS // levels.FRAME_MS
+    split_frames = sorted({s // spf for s in reply_start_samples})
+    starts = [int(frames[0])]
+    for prev, cur in itertools.pairwise(frames):
+        splits = any(prev < f <= cur for f in split_frames)
+        if cur - prev > merge or splits:
+            starts.append(int(cur))
+    out = []
+    for k in starts:
+        if k > 0 and aud[k - 1]:
+            on = k * spf  # a reply starts inside continuous audio
+        else:
+            on = levels.refine_onset(post_full, k, sample_rate_hz=sample_rate_hz)
+        t = float(samples_to_time_ns(np.asarray([on]), recv_t_ns, sample_rate_hz=sample_rate_hz)[0])
+        out.append(Onset(on, t))
+    return out
+
+
+def event_slices(
     post_full: np.ndarray,
     recv_t_ns: np.ndarray,
     *,
     replies: Sequence[ReplyEvents],
     turns: Sequence[TurnTiming],
     sample_rate_hz: int,
-) -> list[ReplySlice | None]:
-    """One slice per turn (sorted by turn_index); None where no reply could be found."""
+) -> list[ReplySlice]:
+    """One slice per reply that has a `reply_start`, by reply_seq.
+
+    With its `reply_end` it is an *events* slice; without, it is cut by energy from its
+    start (and the attempt is REPLY_INCOMPLETE). Each belongs to the turn in whose span
+    it started (`turn_of`).
+    """
     n = len(post_full)
     fr = levels.frame_rms(post_full, sample_rate_hz)
-    matched = assign_replies(replies, turns)
-    out: list[ReplySlice | None] = []
-    for turn in sorted(turns, key=lambda t: t.turn_index):
-        ev = matched.get(turn.turn_index)
-        if ev is not None and ev.start_recv_t_ns is not None and ev.end_recv_t_ns is not None:
+    out: list[ReplySlice] = []
+    for ev in sorted(replies, key=lambda r: r.reply_seq):
+        if ev.start_recv_t_ns is None:
+            continue
+        turn_index = turn_of(ev.start_recv_t_ns, turns)
+        if ev.end_recv_t_ns is not None:
             s, e = event_slice(ev, recv_t_ns, sample_rate_hz=sample_rate_hz, n_samples=n)
             out.append(
                 ReplySlice(
-                    turn_index=turn.turn_index,
+                    turn_index=turn_index,
                     reply_seq=ev.reply_seq,
                     source="events",
                     start_sample=s,
@@ -185,28 +234,101 @@ def reply_slices(
                 )
             )
             continue
-        eot_sample = time_to_sample(turn.eot_left_t_ns, recv_t_ns, sample_rate_hz=sample_rate_hz)
-        from_sample = eot_sample
-        if ev is not None and ev.start_recv_t_ns is not None:
-            from_sample = time_to_sample(
-                ev.start_recv_t_ns, recv_t_ns, sample_rate_hz=sample_rate_hz
-            )
+        start = time_to_sample(ev.start_recv_t_ns, recv_t_ns, sample_rate_hz=sample_rate_hz)
         found = energy_slice(
-            post_full, from_sample=from_sample, sample_rate_hz=sample_rate_hz, rms_frames=fr
+            post_full, from_sample=start, sample_rate_hz=sample_rate_hz, rms_frames=fr
+        )
+        if found is not None:
+            out.append(
+                ReplySlice(
+                    turn_index=turn_index,
+                    reply_seq=ev.reply_seq,
+                    source="energy",
+                    start_sample=found[0],
+                    end_sample=found[1],
+                    search_start_sample=start,
+                    start_recv_t_ns=ev.start_recv_t_ns,
+                )
+            )
+    return out
+
+
+def unframed_slices(
+    post_full: np.ndarray,
+    recv_t_ns: np.ndarray,
+    *,
+    onset_samples: Sequence[int],
+    framed: Sequence[ReplySlice],
+    turns: Sequence[TurnTiming],
+    sample_rate_hz: int,
+) -> list[ReplySlice]:
+    """*Energy* slices for agent speech that no reply event frames (black-box agents,
+    lost events): one per onset at/after the first turn's first speech sample that lies
+    in no other slice, ended by >= 1.5 s of silence, or at the next turn's EoT (a reply
+    to one turn never runs into the answer to the next)."""
+    if not turns:
+        return []
+    fr = levels.frame_rms(post_full, sample_rate_hz)
+    first_speech = min(t.speech_start_left_t_ns for t in turns)
+    taken = [(sl.start_sample, sl.end_sample) for sl in framed]
+    out: list[ReplySlice] = []
+    for onset in sorted(onset_samples):
+        if any(a <= onset < b for a, b in taken):
+            continue
+        t = sample_to_time_ns(onset, recv_t_ns, sample_rate_hz=sample_rate_hz)
+        if t < first_speech:
+            continue  # a greeting before the user spoke answers no turn
+        found = energy_slice(
+            post_full, from_sample=onset, sample_rate_hz=sample_rate_hz, rms_frames=fr
         )
         if found is None:
-            out.append(None)
             continue
+        later_eots = [x.eot_left_t_ns for x in turns if x.eot_left_t_ns > t]
+        if later_eots:
+            cap = time_to_sample(min(later_eots), recv_t_ns, sample_rate_hz=sample_rate_hz)
+            found = (found[0], max(found[0] + 1, min(found[1], cap)))
+        taken.append(found)
         out.append(
             ReplySlice(
-                turn_index=turn.turn_index,
-                reply_seq=ev.reply_seq if ev is not None else None,
+                turn_index=turn_of(t, turns),
+                reply_seq=None,
                 source="energy",
                 start_sample=found[0],
                 end_sample=found[1],
-                search_start_sample=from_sample,
-                interrupted=ev.interrupted if ev is not None else None,
-                start_recv_t_ns=ev.start_recv_t_ns if ev is not None else None,
+                search_start_sample=onset,
             )
         )
     return out
+
+
+def reply_slices(
+    post_full: np.ndarray,
+    recv_t_ns: np.ndarray,
+    *,
+    replies: Sequence[ReplyEvents],
+    turns: Sequence[TurnTiming],
+    sample_rate_hz: int,
+    rms_frames: np.ndarray | None = None,
+) -> tuple[list[ReplySlice], list[Onset]]:
+    """Every reply slice in time order (events first, then unframed speech by energy),
+    and the agent's onsets (talk spurts split where a reply starts)."""
+    fr = levels.frame_rms(post_full, sample_rate_hz) if rms_frames is None else rms_frames
+    framed = event_slices(
+        post_full, recv_t_ns, replies=replies, turns=turns, sample_rate_hz=sample_rate_hz
+    )
+    onsets = agent_onsets(
+        post_full,
+        recv_t_ns,
+        rms_frames=fr,
+        reply_start_samples=[sl.search_start_sample for sl in framed],
+        sample_rate_hz=sample_rate_hz,
+    )
+    unframed = unframed_slices(
+        post_full,
+        recv_t_ns,
+        onset_samples=[o.sample for o in onsets],
+        framed=framed,
+        turns=turns,
+        sample_rate_hz=sample_rate_hz,
+    )
+    return sorted([*framed, *unframed], key=lambda sl: sl.start_sample), onsets

@@ -5,12 +5,16 @@ Reading of the spec's "first match wins" table:
    BARRIER_TIMEOUT, AGENT_NOT_JOINED, BOT_CRASHED, TIMEOUT, or BAD_ARTIFACT when a file
    of the attempt could not be read) wins over everything: when the bots never got to
    record properly, the recordings prove nothing.
-2. OK: audio valid, reply events for every turn, pre_rtc for the first reply.
+2. OK: audio valid, every reply complete and sliced by its events, pre_rtc for the
+   first reply.
 3. POST_SILENT: the probe heard nothing (max(reply_rms, full_rms) < 0.01), whatever
    else is missing: without audio the other checks are moot.
-4. NO_REPLY_EVENTS: at least one turn's reply had to be sliced from energy
-   (or no reply was found at all).
-5. PRE_MISSING: no pre_rtc or no pre_rtc boundaries for the first reply.
+4. REPLY_INCOMPLETE: an agent that speaks the protocol (not black-box) sent
+   `reply_start` without `reply_end`. A FAIL for P0, never INFRA and never a silent
+   fallback to energy slicing.
+5. NO_REPLY_EVENTS: audio was heard that no reply events frame (a reply sliced from
+   energy).
+6. PRE_MISSING: no pre_rtc or no pre_rtc boundaries for the first reply.
 A black-box agent (no events, no pre_rtc) is therefore NO_REPLY_EVENTS.
 """
 
@@ -22,6 +26,7 @@ from autortc.errors import UsageError
 
 OK = "OK"
 POST_SILENT = "POST_SILENT"
+REPLY_INCOMPLETE = "REPLY_INCOMPLETE"
 NO_REPLY_EVENTS = "NO_REPLY_EVENTS"
 PRE_MISSING = "PRE_MISSING"
 BARRIER_TIMEOUT = "BARRIER_TIMEOUT"
@@ -33,6 +38,7 @@ BAD_ARTIFACT = "BAD_ARTIFACT"
 ALL_STATUSES = (
     OK,
     POST_SILENT,
+    REPLY_INCOMPLETE,
     NO_REPLY_EVENTS,
     PRE_MISSING,
     BARRIER_TIMEOUT,
@@ -59,6 +65,7 @@ class StatusFacts:
     audio_valid: bool
     all_replies_from_events: bool
     pre_present: bool
+    reply_incomplete: bool = False
 
 
 def capture_status(facts: StatusFacts) -> str:
@@ -67,10 +74,13 @@ def capture_status(facts: StatusFacts) -> str:
         if facts.infra_status not in INFRA_STATUSES:
             raise UsageError(f"unknown infra_status {facts.infra_status!r}")
         return facts.infra_status
-    if facts.audio_valid and facts.all_replies_from_events and facts.pre_present:
+    complete = not facts.reply_incomplete
+    if facts.audio_valid and complete and facts.all_replies_from_events and facts.pre_present:
         return OK
     if not facts.audio_valid:
         return POST_SILENT
+    if facts.reply_incomplete:
+        return REPLY_INCOMPLETE
     if not facts.all_replies_from_events:
         return NO_REPLY_EVENTS
     return PRE_MISSING

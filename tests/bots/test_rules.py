@@ -6,6 +6,7 @@ from autortc.protocol import make_message
 DEFAULTS = {
     "agent_ready": {"in_reply_to": "p0"},
     "utterance_end": {"turn_index": 0, "eot_t_ns": 0},
+    "reply_start": {"reply_seq": 0},
     "reply_end": {"reply_seq": 0},
 }
 
@@ -40,20 +41,27 @@ def test_stop_rule_waits_for_final_utterance_then_non_interrupted_reply_end():
     s = StopRule(n_turns=2, record_pad_ms=10_000, tail_ms=1_000)
     s.observe(_m("utterance_end"), recv_t_ns=1_000_000_000)
     assert s.deadline_ns() is None  # only 1 of 2 turns ended
+    s.observe(_m("reply_start"), recv_t_ns=1_200_000_000)
     s.observe(_m("reply_end", interrupted=True), recv_t_ns=1_500_000_000)
     s.observe(_m("utterance_end"), recv_t_ns=2_000_000_000)
-    assert s.deadline_ns() == 12_000_000_000  # the pad
-    s.observe(_m("reply_end", interrupted=True), recv_t_ns=2_100_000_000)
-    assert s.deadline_ns() == 12_000_000_000  # an interrupted reply is not the final one
-    s.observe(_m("reply_end", interrupted=False), recv_t_ns=4_000_000_000)
+    assert s.deadline_ns() == 12_000_000_000  # the pad: no reply to the last turn yet
+    s.observe(_m("reply_start", reply_seq=1), recv_t_ns=2_100_000_000)
+    assert s.deadline_ns() is None  # a reply is playing
+    s.observe(_m("reply_end", reply_seq=1, interrupted=False), recv_t_ns=4_000_000_000)
     assert s.deadline_ns() == 5_000_000_000  # reply_end + tail
 
 
-def test_stop_rule_pad_caps_a_late_reply():
-    s = StopRule(n_turns=1, record_pad_ms=1_000, tail_ms=5_000)
+def test_a_reply_in_progress_outlives_the_pad_but_not_the_hard_deadline():
+    s = StopRule(n_turns=1, record_pad_ms=1_000, tail_ms=1_000, hard_deadline_ns=60_000_000_000)
     s.observe(_m("utterance_end"), recv_t_ns=0)
-    s.observe(_m("reply_end"), recv_t_ns=500_000_000)
-    assert s.deadline_ns() == 1_000_000_000
+    s.observe(_m("reply_start"), recv_t_ns=500_000_000)
+    assert s.deadline_ns() == 60_000_000_000  # open reply: only the bot's own budget
+    s.observe(_m("reply_end"), recv_t_ns=20_000_000_000)  # a 20 s reply
+    assert s.deadline_ns() == 21_000_000_000
+    s.observe(_m("reply_start", reply_seq=1), recv_t_ns=20_500_000_000)  # and another one
+    assert s.deadline_ns() == 60_000_000_000
+    s.observe(_m("reply_end", reply_seq=1), recv_t_ns=70_000_000_000)
+    assert s.deadline_ns() == 60_000_000_000  # the hard deadline caps everything
 
 
 def test_eot_left_accounts_for_the_send_queue_and_the_offset_in_the_frame():

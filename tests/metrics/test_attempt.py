@@ -113,15 +113,20 @@ def test_infra_status_wins_and_ring1_is_null(synth):
     assert d["retry"] is True
 
 
-def test_late_reply_event_full_rms_keeps_audio_valid(synth):
-    # reply_start arrives after the audio ended: the slice is silent, the full recording is not
-    inputs, _onset, _reply = _case(synth)
+def test_late_reply_events_leave_the_audio_unframed_but_valid(synth):
+    # reply_start arrives after the audio ended: that event slice is silent; the speech
+    # no event frames is sliced by energy (NO_REPLY_EVENTS) and answers the turn
+    inputs, onset, _reply = _case(synth)
     late = ReplyEvents(0, synth.t_of(5.0 * SR), synth.t_of(5.5 * SR), False)
     d = analyze_attempt(
         synth.make_inputs(inputs.post_full, eot_sample=int(2.4 * SR), replies=[late])
     ).to_dict()
-    assert d["post_rms"] < 0.01
     assert d["audio_valid"] is True
+    assert d["capture_status"] == "NO_REPLY_EVENTS"
+    assert d["slice_source"] == "energy"
+    assert d["reply_start_sample"] <= onset
+    late_slice = next(r for r in d["replies"] if r["reply_seq"] == 0)
+    assert late_slice["post_rms"] < 0.01
 
 
 def test_multi_turn_and_welcome_are_matched_to_turns(synth):
@@ -141,7 +146,9 @@ def test_multi_turn_and_welcome_are_matched_to_turns(synth):
     d = analyze_attempt(
         synth.make_inputs(post, eot_sample=0, replies=replies, turns=turns)
     ).to_dict()
-    assert [r["reply_seq"] for r in d["replies"]] == [1, 2]
+    assert [r["reply_seq"] for r in d["replies"]] == [0, 1, 2]  # the welcome is a reply too
+    assert [t["reply_seq"] for t in d["turns"]] == [1, 2]  # but it answers no turn
+    assert [t["false_endpoint"] for t in d["turns"]] == [0, 0]
     assert d["turns"][0]["eot_to_first_audio_ms"] == pytest.approx(1000.0, abs=0.1)
     assert d["turns"][1]["eot_to_first_audio_ms"] == pytest.approx(1000.0, abs=0.1)
 

@@ -50,9 +50,6 @@ def row(
         "input_spike_count": 0,
         "drift_ratio": 1.0,
         "hf_ratio_drop": 0.0,
-        "fp_boom_warn": False,
-        "fp_speed_drift_warn": False,
-        "fp_distortion_warn": False,
     }
     r.update(extra)
     return AttemptRow.from_dict(r)
@@ -166,12 +163,8 @@ def test_fingerprints_only_warn():
             row(
                 "a",
                 priority="P1",
-                fp_boom_warn=True,
                 input_spike_count=3,
-                fp_speed_drift_warn=True,
-                drift_ratio=0.96,
-                fp_distortion_warn=True,
-                hf_ratio_drop=0.8,
+                replies=[{"drift_ratio": 0.96, "hf_ratio_drop": 0.8}],
             )
         ]
     )

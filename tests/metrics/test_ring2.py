@@ -2,6 +2,8 @@ import numpy as np
 import pytest
 
 from autortc.metrics import levels, ring2
+from autortc.metrics import registry as M
+from autortc.metrics.attempt import analyze_attempt
 from autortc.metrics.inputs import ReplyEvents, TracePoint, TurnTiming
 from autortc.metrics.slicing import reply_slices
 
@@ -10,17 +12,10 @@ SPF = 480
 
 
 def _latency(synth, post, *, eot_sample, replies, recv=None):
-    recv = synth.recv_grid(len(post)) if recv is None else recv
-    turn = TurnTiming(0, synth.t_of(eot_sample - SR), synth.t_of(eot_sample))
-    sl = reply_slices(post, recv, replies=replies, turns=[turn], sample_rate_hz=SR)[0]
-    return ring2.eot_to_first_audio_ms(
-        post,
-        recv,
-        rms_frames=levels.frame_rms(post, SR),
-        reply=sl,
-        eot_left_t_ns=turn.eot_left_t_ns,
-        sample_rate_hz=SR,
-    )
+    """Turn 0's (eot_to_first_audio_ms, onset sample) as analyze_attempt measures them."""
+    kw = {} if recv is None else {"recv": recv}
+    row = analyze_attempt(synth.make_inputs(post, eot_sample=eot_sample, replies=replies, **kw))
+    return row.get(M.EOT_TO_FIRST_AUDIO), row.get(M.ONSET_SAMPLE)
 
 
 @pytest.mark.parametrize("onset", [SR * 2, SR * 2 + 1, SR * 2 + 250, SR * 2 + 477])
@@ -102,14 +97,14 @@ def _barge_case(synth, *, with_events):
             ReplyEvents(1, synth.t_of(r1_on - 100), synth.t_of(SR * 5), False),
         ]
     recv = synth.recv_grid(len(post))
-    slices = reply_slices(post, recv, replies=replies, turns=turns, sample_rate_hz=SR)
+    slices, _ = reply_slices(post, recv, replies=replies, turns=turns, sample_rate_hz=SR)
     got = ring2.barge_in_stop_ms(
         post,
         recv,
         rms_frames=levels.frame_rms(post, SR),
         barge_in=turns[1],
-        interrupted=slices[0],
-        next_reply_start_sample=slices[1].start_sample,
+        interrupted=slices[0] if with_events else None,
+        next_reply_start_sample=slices[1].start_sample if with_events else None,
         sample_rate_hz=SR,
     )
     return got, (stop - 1 - barge_start) * 1000 / SR

@@ -190,6 +190,9 @@ def _attempt(att: Path, spec: CaseSpec, attempt: int, status: str) -> AttemptRow
                 "audible_dropout": 0,
                 "clipping_ratio": 0.0,
                 "inter_arrival_p95_ms": spec.inter_arrival_ms,
+                "mel_distance": 1.5 if status == "OK" else None,
+                "hf_ratio_drop": 0.05 if status == "OK" else None,
+                "drift_ratio": 1.0 if status == "OK" else None,
             }
         ],
         "turns": [
@@ -201,6 +204,10 @@ def _attempt(att: Path, spec: CaseSpec, attempt: int, status: str) -> AttemptRow
                 "tts_first_to_publish_ms": None if spec.blackbox or not ok else spec.tts_ms,
                 "fast_lane_ttft_ms": None if spec.blackbox or not ok else spec.ttft_ms,
                 "barge_in_stop_ms": None,
+                "false_endpoint": 0 if ok else None,
+                "overlap_ms": 0.0 if ok else None,
+                "unanswered": 0 if ok else 1,
+                "false_interruption": None,
             }
         ],
         "null_reasons": {}
