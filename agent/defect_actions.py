@@ -3,7 +3,9 @@ while talking. Each is a task of the job that the defect starts; none runs other
 
 - talk_over: once the caller has been speaking for (their utterance's speech - 1 s), say
   the reply, uninterruptibly, over them;
-- stop_on_noise: stop the reply whenever the caller's track carries sound;
+- stop_on_noise: a slow, over-eager interruption detector: a reply that starts while
+  the caller's track carried sound in the last `NOISE_MEMORY_S` is stopped
+  `NOISE_REACTION_S` into it;
 - crash_mid_reply: 0.5 s into the first reply, the job dies (`JobCrashed`): nothing more
   is sent, the connection is dropped, the worker lives on.
 """
@@ -24,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 POLL_S = 0.01
 NOISE_RMS = 0.003  # the caller's track "has sound"
+NOISE_MEMORY_S = 1.0
+NOISE_REACTION_S = 0.3
 TALK_OVER_LEAD_S = 1.0
 CRASH_AFTER_S = 0.5
 
@@ -50,12 +54,25 @@ async def talk_over(session: Any, script: ScriptState) -> None:
 
 
 async def stop_on_noise(session: Any, audio_in: TransportAudioInput) -> None:
-    """Interrupt the agent's own speech whenever the caller's track is not silent."""
+    """Stop a reply that began while the caller's track had sound (see module doc)."""
+    last_sound = float("-inf")
+    speaking_since: float | None = None
+    loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(POLL_S)
-        if session.agent_state == "speaking" and audio_in.last_rms > NOISE_RMS:
-            logger.warning("defect stop_on_noise: sound on the caller's track, stopping")
+        now = loop.time()
+        if audio_in.last_rms > NOISE_RMS:
+            last_sound = now
+        if session.agent_state != "speaking":
+            speaking_since = None
+            continue
+        if speaking_since is None:
+            speaking_since = now
+            heard_sound = now - last_sound <= NOISE_MEMORY_S
+        if heard_sound and now - speaking_since >= NOISE_REACTION_S:
+            logger.warning("defect stop_on_noise: stopping the reply for the noise it heard")
             await session.interrupt()
+            heard_sound = False
 
 
 async def crash_mid_reply(output: TransportAudioOutput, messenger: FaultyMessenger | None) -> None:

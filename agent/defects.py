@@ -11,7 +11,7 @@ audio the agent meant to send:
 
 | defect | where | effect |
 |---|---|---|
-| delay_ms=V | STT | the final transcript comes V ms late: the whole answer is V ms later |
+| delay_ms=V | output | each reply's first frame is held V ms before the transport |
 | early_reply | turn model | VAD only: the turn ends at the first pause |
 | talk_over | session | says the reply, uninterruptible, 1 s before the caller's EoT |
 | no_reply | LLM | answers with nothing |

@@ -227,6 +227,8 @@ class TransportAudioOutput(io.AudioOutput):
                     k = len(seg.record.frames)
                     if k == 0:
                         self._after_tee.new_reply()
+                    if (hold_s := self._after_tee.hold_s(k)) > 0:
+                        await asyncio.sleep(hold_s)  # before the transport, the agent's delay
                     if (stall_s := self._after_tee.stall_s(k)) > 0:
                         await self._publisher.wait_for_playout()
                         await asyncio.sleep(stall_s)

@@ -45,6 +45,11 @@ class AfterTee:
     def stops_at(self, k: int) -> bool:
         return self.defect.is_("stop_mid_reply") and k >= STOP_AFTER_FRAMES
 
+    def hold_s(self, k: int) -> float:
+        """Before frame k: how long to hold it (delay_ms: the reply's first frame)."""
+        hold = self.defect.number("delay_ms")
+        return hold / 1000.0 if hold is not None and k == 0 else 0.0
+
     def stall_s(self, k: int) -> float:
         """Before frame k: how long to let the publisher's queue run dry (pace jitter)."""
         jitter = self.defect.number("pace_jitter_ms")

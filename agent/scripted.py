@@ -90,13 +90,10 @@ class ScriptedSTT(stt.STT[None]):
     The session wraps it in livekit-agents' `stt.StreamAdapter` with its VAD.
     """
 
-    def __init__(
-        self, script: ScriptState, *, language: str = "en", final_delay_ms: float = 0.0
-    ) -> None:
+    def __init__(self, script: ScriptState, *, language: str = "en") -> None:
         super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
         self._script = script
         self._language = language
-        self._final_delay_ms = final_delay_ms  # the delay_ms defect: a slow recogniser
         self.recognitions = 0
 
     @property
@@ -114,8 +111,6 @@ class ScriptedSTT(stt.STT[None]):
         language: NotGivenOr[str] = NOT_GIVEN,
         conn_options: APIConnectOptions,
     ) -> stt.SpeechEvent:
-        if self._final_delay_ms > 0:
-            await asyncio.sleep(self._final_delay_ms / 1000.0)
         k = self._script.committed_turns
         text = self._script.utterance_text(k)
         self.recognitions += 1

@@ -58,7 +58,7 @@ class AgentOptions:
     endpointing_min_delay_ms: int = 0  # extra wait after speech ends (counted from speech end)
     endpointing_max_delay_ms: int = 2000  # the wait when the turn model says "not over"
     turn_detector: str = "scripted"  # scripted | vad | livekit-eot (agent/turn_model.py)
-    turn_ratio: float = 0.75  # scripted: "over" once this share of the expected speech is heard
+    turn_ratio: float = 0.6  # scripted: "over" once this share of the expected speech is heard
     noise_gate: bool = True  # attenuate stationary background noise before the VAD
     defect: str | None = None  # one defect for every room (agent/defects.py)
     min_interruption_ms: int = 300  # user speech that barges in on a reply
@@ -140,7 +140,7 @@ def build_session(
     llm_ttft_ms = defect.number("llm_ttft_ms")
     return AgentSession(
         vad=engines.vad,
-        stt=ScriptedSTT(script, final_delay_ms=defect.number("delay_ms") or 0.0),
+        stt=ScriptedSTT(script),
         llm=ScriptedLLM(
             script,
             first_token_delay_ms=llm_ttft_ms or options.llm_first_token_delay_ms,

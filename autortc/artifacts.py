@@ -131,6 +131,7 @@ def load_attempt(
     expects_reply: bool = True,
     reply_within_ms: int = 5000,
     noisy_turns: frozenset[int] = frozenset(),
+    agent_on_host_clock: bool = False,
 ) -> AttemptInputs:
     """Read an attempt directory. The keyword arguments after `trace_id` come from the
     case (its expect block, which turns carry noise) and the orchestrator."""
@@ -174,5 +175,6 @@ def load_attempt(
         blackbox=blackbox,
         expects_reply=expects_reply,
         reply_within_ms=reply_within_ms,
+        agent_on_host_clock=agent_on_host_clock,
         message_counters=dict(probe.message_counters),
     )

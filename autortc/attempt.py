@@ -269,6 +269,8 @@ def _inputs(ctx: AttemptContext, job: AttemptJob, infra: str | None) -> AttemptI
         expects_reply=case.expect.reply,
         reply_within_ms=case.expect.within_ms or DEFAULT_WITHIN_MS,
         noisy_turns=frozenset(k for k, t in enumerate(case.turns) if t.noise is not None),
+        # the reference agent started here shares time.monotonic_ns() with the bots
+        agent_on_host_clock=ctx.local_agent and not ctx.blackbox,
     )
 
 

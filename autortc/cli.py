@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+DEFAULT_BARRIER_TIMEOUT_S = 15.0
 ROOM_PREFIX_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 
 
@@ -136,7 +137,12 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         help="the reference agent injects this defect in every room (self-test)",
     )
     p.add_argument("--room-prefix", type=room_prefix, default="autortc")
-    p.add_argument("--barrier-timeout-s", type=positive_float, default=15.0)
+    p.add_argument(
+        "--barrier-timeout-s",
+        type=positive_float,
+        default=None,
+        help="the two-way ACK barrier's timeout (default 15 s; selftest 6 s)",
+    )
     p.add_argument(
         "--room-wait-s",
         type=non_negative_float,
@@ -177,6 +183,17 @@ def build_parser() -> argparse.ArgumentParser:
     doc.add_argument("--livekit-url", default=None)
     doc.add_argument("--agent-dispatch", default=None, metavar="NAME")
 
+    self_test = sub.add_parser(
+        "selftest", help="inject each defect into the reference agent; check each gate fires"
+    )
+    _add_run_args(self_test)
+    self_test.add_argument(
+        "--rows",
+        default=None,
+        help="comma-separated defect names (default: the whole matrix; 'short': the CI subset)",
+    )
+    self_test.add_argument("--out", type=Path, default=None, help="where selftest.{json,md} go")
+
     sub.add_parser("make-audio", help="regenerate the committed case audio under cases/audio/")
     return parser
 
@@ -204,7 +221,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         agent_args=agent_args,
         blackbox=args.blackbox,
         room_prefix=args.room_prefix,
-        barrier_timeout_s=args.barrier_timeout_s,
+        barrier_timeout_s=args.barrier_timeout_s or DEFAULT_BARRIER_TIMEOUT_S,
         room_wait_s=args.room_wait_s,
         defect=args.defect,
     )
@@ -260,6 +277,21 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return doctor_main(argv)
 
 
+def _cmd_selftest(args: argparse.Namespace) -> int:
+    from autortc.selftest import SELFTEST_BARRIER_TIMEOUT_S, selftest_main
+    from autortc.selftest_matrix import SHORT
+
+    if args.barrier_timeout_s is None:  # the no_agent_ready row waits it out twice
+        args.barrier_timeout_s = SELFTEST_BARRIER_TIMEOUT_S
+    opts = _run_options(args)
+    names = None
+    if args.rows == "short":
+        names = list(SHORT)
+    elif args.rows:
+        names = [n.strip() for n in args.rows.split(",") if n.strip()]
+    return run_until_stopped(selftest_main(opts, names=names, out=args.out))
+
+
 def _cmd_make_audio(args: argparse.Namespace) -> int:
     from autortc.case_audio import main as make_audio_main
 
@@ -281,6 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "baseline": _cmd_baseline,
         "stability": _cmd_stability,
         "doctor": _cmd_doctor,
+        "selftest": _cmd_selftest,
         "make-audio": _cmd_make_audio,
     }
     try:

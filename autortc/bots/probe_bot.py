@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from autortc.bots.jobspec import BotJob
 from autortc.bots.results import ProbeResult
 from autortc.bots.rules import BarrierState, StopRule
 from autortc.clock import MONOTONIC, Clock
+from autortc.metrics.levels import AUDIBLE_RMS
 from autortc.protocol import (
     PROBE_IDENTITY,
     TOPIC_PROBE,
@@ -41,19 +43,28 @@ PROBE_READY_PERIOD_S = 0.25
 class Recorder:
     """Collects frames of one remote track with their receive times."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_audible: Callable[[int], None] | None = None) -> None:
         self.frames: list[np.ndarray] = []
         self.recv_t_ns: list[int] = []
         self.first_frame = asyncio.Event()
+        self._on_audible = on_audible
 
     async def record(self, conn: RoomConnection, identity: str) -> None:
         async for fr in conn.subscribe_audio(identity):
             self.frames.append(fr.pcm)
             self.recv_t_ns.append(fr.recv_t_ns)
             self.first_frame.set()
+            if self._on_audible is not None and _audible(fr.pcm):
+                self._on_audible(fr.recv_t_ns)
 
     def pcm(self) -> np.ndarray:
         return np.concatenate(self.frames) if self.frames else np.zeros(0, np.int16)
+
+
+def _audible(pcm: np.ndarray) -> bool:
+    """The frame's RMS reaches the audible level of the measurement core (0.01 FS)."""
+    x = np.asarray(pcm, dtype=np.float64) / 32768.0
+    return bool(len(x)) and float(np.sqrt(np.mean(x * x))) >= AUDIBLE_RMS
 
 
 async def _wait_agent(conn: RoomConnection, timeout_s: float) -> str | None:
@@ -84,7 +95,7 @@ async def run_probe(
         hard_deadline_ns=job.hard_deadline_ns(clock.now_ns()),
     )
     wake = asyncio.Event()
-    agent_rec, user_rec = Recorder(), Recorder()
+    agent_rec, user_rec = Recorder(stop.agent_audible), Recorder()
     result = ProbeResult(trace_id=job.trace_id)
     probe_msg_ids: list[str] = []
 

@@ -60,14 +60,19 @@ class StopRule:
     - after a non-interrupted `reply_end` that followed it: that reply's end + `tail_ms`;
     - otherwise `record_pad_ms` after the final utterance ended (the agent may still
       answer; a black-box agent sends no events, so only the pad applies).
-    `hard_deadline_ns` bounds everything (the bot's own budget, inside the case timeout).
+    A reply that stays open with the agent silent (no reply_end ever comes: a hung or
+    crashed agent) is given up `reply_idle_ms` after the agent was last heard (the probe
+    reports that with `agent_audible`); `hard_deadline_ns` bounds everything (the bot's
+    own budget, inside the case timeout).
     """
 
     n_turns: int
     record_pad_ms: int
     tail_ms: int
     hard_deadline_ns: int | None = None
+    reply_idle_ms: int | None = 3_000  # None: never give up on an open reply (no audio)
     utterances_ended: int = 0
+    last_activity_t_ns: int | None = None  # latest reply_start or audible agent frame
     last_utterance_end_t_ns: int | None = None
     final_reply_end_t_ns: int | None = None
     open_replies: set[int] = field(default_factory=set)
@@ -80,15 +85,26 @@ class StopRule:
         elif isinstance(msg, ReplyStart):
             self.open_replies.add(msg.reply_seq)
             self.final_reply_end_t_ns = None  # a new reply: wait for its end
+            self.agent_audible(recv_t_ns)
         elif isinstance(msg, ReplyEnd):
             self.open_replies.discard(msg.reply_seq)
             if self.last_utterance_end_t_ns is not None and not msg.interrupted:
                 self.final_reply_end_t_ns = recv_t_ns
 
+    def agent_audible(self, t_ns: int) -> None:
+        """The agent was heard (or started a reply) at `t_ns`."""
+        if self.last_activity_t_ns is None or t_ns > self.last_activity_t_ns:
+            self.last_activity_t_ns = t_ns
+
     def deadline_ns(self) -> int | None:
         """When to stop; None while the final utterance or a reply has not ended."""
-        if self.last_utterance_end_t_ns is None or self.open_replies:
+        if self.last_utterance_end_t_ns is None:
             return self.hard_deadline_ns
+        if self.open_replies:
+            if self.last_activity_t_ns is None or self.reply_idle_ms is None:
+                return self.hard_deadline_ns
+            idle = self.last_activity_t_ns + self.reply_idle_ms * 1_000_000
+            return idle if self.hard_deadline_ns is None else min(idle, self.hard_deadline_ns)
         if self.final_reply_end_t_ns is not None:
             soft = self.final_reply_end_t_ns + self.tail_ms * 1_000_000
         else:

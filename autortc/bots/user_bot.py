@@ -31,6 +31,7 @@ from autortc.bots.results import TurnResult, UserResult
 from autortc.bots.rules import BarrierState, StopRule, eot_left_t_ns
 from autortc.clock import MONOTONIC, Clock
 from autortc.protocol import (
+    PROBE_IDENTITY,
     TOPIC_USER,
     USER_IDENTITY,
     Message,
@@ -129,6 +130,7 @@ async def run_user(
         record_pad_ms=job.record_pad_ms,
         tail_ms=job.stop_tail_ms,
         hard_deadline_ns=job.hard_deadline_ns(clock.now_ns()),
+        reply_idle_ms=None,  # it cannot hear the agent: it follows the probe out instead
     )
     barrier_ev, wake = asyncio.Event(), asyncio.Event()
     replies: dict[int, dict[str, int]] = {}
@@ -176,7 +178,7 @@ async def run_user(
             if result.status == "OK":
                 result.barrier_complete_t_ns = barrier.complete_t_ns
                 await _play_turns(job, feeder, replies, say, wait_for, result)
-                await wait_stop(stop, wake, clock)
+                await _stay_until_done(conn, stop, wake, clock)
             pump.cancel()
             feed.cancel()
     finally:
@@ -222,6 +224,28 @@ async def _play_turns(
         await done.wait()
         timing = _turn_timing(turn, feeder.frame_log_by_turn[turn.turn_index])
         await say("utterance_end", turn_index=k, eot_t_ns=timing.eot_left_t_ns)
+
+
+async def _stay_until_done(
+    conn: RoomConnection, stop: StopRule, wake: asyncio.Event, clock: Clock
+) -> None:
+    """Stay until the stop rule's deadline, or until the probe has left (it hears the
+    agent and gives up on a reply that never ends; the user bot cannot tell)."""
+
+    async def probe_gone() -> None:
+        while PROBE_IDENTITY in conn.remote_identities():  # noqa: ASYNC110 - presence poll
+            await asyncio.sleep(0.1)
+
+    waiters = [
+        asyncio.create_task(wait_stop(stop, wake, clock), name="user.stop_rule"),
+        asyncio.create_task(probe_gone(), name="user.probe_gone"),
+    ]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
 
 
 def main() -> None:

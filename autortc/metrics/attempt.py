@@ -201,7 +201,19 @@ def turn_rows(
                 expects_reply=inputs.expects_reply,
             ),
         }
-        points = ring2.trace_latencies(trace.get(turn.turn_index, {}))
+        turn_points = trace.get(turn.turn_index, {})
+        points = ring2.trace_latencies(turn_points)
+        hops = ring2.NO_HOPS
+        if inputs.agent_on_host_clock:
+            hops = ring2.hop_budget(
+                turn_points,
+                eot_left_t_ns=turn.eot_left_t_ns,
+                onset_t_ns=ans.onset.t_ns if ans.onset is not None else None,
+                first_audible_offset_s=_first_audible_s(ans.work, sig.sample_rate_hz),
+            )
+        values[M.ENDPOINTING] = hops.endpointing_ms
+        values[M.AGENT_PROCESSING] = hops.agent_processing_ms
+        values[M.AGENT_TO_PROBE] = hops.agent_to_probe_ms
         values[M.AGENT_EOT_TO_FIRST_AUDIO] = points.agent_eot_to_first_audio_ms
         values[M.TTS_FIRST_TO_PUBLISH] = points.tts_first_to_publish_ms
         values[M.FAST_LANE_TTFT] = points.fast_lane_ttft_ms
@@ -240,6 +252,15 @@ def turn_rows(
     return out
 
 
+def _first_audible_s(w: ReplyWork | None, sr: int) -> float | None:
+    """Where the reply's first audible sample is in what the agent handed over (pre_rtc)."""
+    if w is None or w.pre_reply is None:
+        return None
+    fr = levels.frame_rms(w.pre_reply, sr)
+    k = levels.first_true(levels.audible_mask(fr))
+    return None if k is None else levels.refine_onset(w.pre_reply, k, sample_rate_hz=sr) / sr
+
+
 def _false_interruption(w: ReplyWork | None, sr: int) -> int | None:
     if w is None:
         return None
@@ -270,6 +291,9 @@ def attempt_figures(
         M.ALIGN_LAG_MS: None if first is None or first.lag is None else first.lag * 1000.0 / sr,
         M.INPUT_SPIKE_COUNT: spikes,
         M.INPUT_MAX_ABS_PEAK: peak,
+        M.DROPPED_STALE: inputs.message_counters.get("stale"),
+        M.DROPPED_DUPLICATE: inputs.message_counters.get("duplicate"),
+        M.DROPPED_BAD: inputs.message_counters.get("bad"),
     }
     if capture_status == status.OK and first is not None and first.pre_on_slice is not None:
         own.update(ring1.optional_extras(first.pre_on_slice, first.audio, sample_rate_hz=sr))
@@ -336,6 +360,12 @@ def null_reasons(
             else "trace points missing for turn 0"
         )
         why.update({m: no_trace for m in TRACE_FIGURES})
+        hop_why = (
+            "the agent is not on this host's clock (remote or black-box): no hop budget"
+            if not inputs.agent_on_host_clock
+            else "trace points or pre_rtc missing for turn 0's answer"
+        )
+        why.update({m: hop_why for m in (M.ENDPOINTING, M.AGENT_PROCESSING, M.AGENT_TO_PROBE)})
         why[M.EOT_TO_FIRST_AUDIO] = "no reply started after turn 0's EoT"
         why[M.ONSET_SAMPLE] = why[M.EOT_TO_FIRST_AUDIO]
         why[M.EARLY_REPLY] = "no false endpoint in turn 0"
@@ -345,10 +375,19 @@ def null_reasons(
             else "turn 0 is not a noise turn (or a barge-in follows it)"
         )
     else:
-        no_turns = (M.EOT_TO_FIRST_AUDIO, M.ONSET_SAMPLE, *TRACE_FIGURES)
+        no_turns = (
+            M.EOT_TO_FIRST_AUDIO,
+            M.ONSET_SAMPLE,
+            *TRACE_FIGURES,
+            M.ENDPOINTING,
+            M.AGENT_PROCESSING,
+            M.AGENT_TO_PROBE,
+        )
         why.update({m: "no user turns recorded" for m in no_turns})
         for m in (M.FALSE_ENDPOINT, M.EARLY_REPLY, M.OVERLAP, M.UNANSWERED, M.FALSE_INTERRUPTION):
             why[m] = "no user turns recorded"
+    for m in (M.DROPPED_STALE, M.DROPPED_DUPLICATE, M.DROPPED_BAD):
+        why[m] = "the probe left no message counts (probe_result.json)"
     has_barge = any(t.is_barge_in for t in turns)
     why[M.BARGE_IN_STOP] = (
         "agent not audible at the barge-in" if has_barge else "no barge-in turn in this case"

@@ -8,7 +8,8 @@
 - speed drift: drift_ratio = speech duration in post / in pre. Speech duration is the
   span from the refined onset of the first audible frame to the refined offset of the
   last audible frame (sample resolution, so a 1 % change of a 1 s reply, 10 ms, is
-  well resolved), minus the transport's added silence (`added_gap_total_ms`) in post.
+  well resolved); the transport's added silence (`added_gap_total_ms`) is taken out
+  when that brings the ratio closer to 1 (it was inserted, not put in place of audio).
   |1 - r| > warn threshold (default 2 %) warns.
 - distortion: hf_ratio_drop above its warn threshold (default 0.5).
 """
@@ -74,13 +75,22 @@ def drift_ratio(
     sample_rate_hz: int,
     added_gap_total_ms: float | None = None,
 ) -> float | None:
-    """Reply speech duration in post / in pre (transport-added silence removed from post)."""
+    """Reply speech duration in post / in pre.
+
+    Silence the transport added (`added_gap_total_ms`) may have been inserted (a late
+    packet: post grew) or may have replaced audio (a lost one: post did not grow), so
+    both ratios are formed, with and without it, and the one closer to 1 is the drift:
+    a real speed change moves both.
+    """
     pre_span = speech_span_samples(pre_reply, sample_rate_hz=sample_rate_hz)
     post_span = speech_span_samples(post_slice, sample_rate_hz=sample_rate_hz)
     if not pre_span or not post_span:
         return None
-    post_s = post_span / sample_rate_hz - (added_gap_total_ms or 0.0) / 1000.0
-    return post_s / (pre_span / sample_rate_hz)
+    raw = post_span / pre_span
+    inserted = (post_span / sample_rate_hz - (added_gap_total_ms or 0.0) / 1000.0) / (
+        pre_span / sample_rate_hz
+    )
+    return raw if abs(raw - 1.0) <= abs(inserted - 1.0) else inserted
 
 
 def drift_warns(ratio: float | None, *, warn_fraction: float) -> bool:

@@ -83,5 +83,6 @@ class AttemptInputs:
     infra_status: str | None = None
     blackbox: bool = False
     expects_reply: bool = True  # case.expect.reply
+    agent_on_host_clock: bool = False  # its trace t_ns are this host's monotonic clock
     reply_within_ms: int = 5000  # case.expect.within_ms
     message_counters: dict[str, int] = field(default_factory=dict)  # the probe's dropped messages

@@ -348,6 +348,47 @@ FAST_LANE_TTFT = _m(
         promote=Promote.FIRST,
     )
 )
+ENDPOINTING = _m(
+    Metric(
+        name="endpointing_ms",
+        unit="ms",
+        ring=Ring.LATENCY,
+        level=Level.TURN,
+        definition="hop 1: the EoT leaving the user bot -> the agent's user_eot decision "
+        "(inbound + endpointing; an agent on the harness's host clock only)",
+        aggregation=Agg.NONE,
+        tolerance=1.0,
+        promote=Promote.FIRST,
+        label="endpointing ms",
+    )
+)
+AGENT_PROCESSING = _m(
+    Metric(
+        name="agent_processing_ms",
+        unit="ms",
+        ring=Ring.LATENCY,
+        level=Level.TURN,
+        definition="hop 2: user_eot -> the reply's first audible sample handed to the transport",
+        aggregation=Agg.NONE,
+        tolerance=1.0,
+        promote=Promote.FIRST,
+        label="agent ms",
+    )
+)
+AGENT_TO_PROBE = _m(
+    Metric(
+        name="agent_to_probe_ms",
+        unit="ms",
+        ring=Ring.LATENCY,
+        level=Level.TURN,
+        definition="hop 3: that hand-over -> the sample's arrival at the probe (send queue and "
+        "network)",
+        aggregation=Agg.NONE,
+        tolerance=1.0,
+        promote=Promote.FIRST,
+        label="agent→probe ms",
+    )
+)
 BARGE_IN_STOP = _m(
     Metric(
         name="barge_in_stop_ms",
@@ -431,6 +472,44 @@ FALSE_INTERRUPTION = _m(
         promote=Promote.FIRST,
     )
 )
+# -- the protocol, per attempt: messages the probe dropped --------------------------------
+DROPPED_STALE = _m(
+    Metric(
+        name="dropped_stale",
+        unit="count",
+        ring=Ring.DIAGNOSTIC,
+        level=Level.ATTEMPT,
+        definition="messages the probe dropped for carrying another attempt's trace_id",
+        aggregation=Agg.NONE,
+        tolerance=0.0,
+        digits=None,
+    )
+)
+DROPPED_DUPLICATE = _m(
+    Metric(
+        name="dropped_duplicate",
+        unit="count",
+        ring=Ring.DIAGNOSTIC,
+        level=Level.ATTEMPT,
+        definition="messages the probe dropped as a repeat of a msg_id it had seen",
+        aggregation=Agg.NONE,
+        tolerance=0.0,
+        digits=None,
+    )
+)
+DROPPED_BAD = _m(
+    Metric(
+        name="dropped_bad",
+        unit="count",
+        ring=Ring.DIAGNOSTIC,
+        level=Level.ATTEMPT,
+        definition="messages the probe dropped as malformed (bad JSON, unknown type, wrong "
+        "field types)",
+        aggregation=Agg.NONE,
+        tolerance=0.0,
+        digits=None,
+    )
+)
 # -- P1 fingerprints, on the attempt -------------------------------------------------------
 INPUT_SPIKE_COUNT = _m(
     Metric(
@@ -465,9 +544,11 @@ OPTIONAL_EXTRAS = (PESQ_WB, STOI)  # present in a row only when their package im
 # the figures of the report's case table and of summary.json's case briefs, in order
 CASE_TABLE = (
     EOT_TO_FIRST_AUDIO,
+    ENDPOINTING,
+    AGENT_PROCESSING,
+    AGENT_TO_PROBE,
     FALSE_ENDPOINT,
     OVERLAP,
-    AGENT_EOT_TO_FIRST_AUDIO,
     MAX_GAP,
     ADDED_GAP,
     AUDIBLE_DROPOUT,

@@ -71,6 +71,47 @@ def trace_latencies(points: dict[str, int]) -> TraceLatencies:
     )
 
 
+@dataclass(frozen=True)
+class HopBudget:
+    """Where a turn's eot_to_first_audio_ms went, hop by hop (their sum is it, exactly):
+
+    - `endpointing_ms`: the EoT leaving the user bot -> the agent's `user_eot` decision
+      (the inbound hop and the agent's endpointing together);
+    - `agent_processing_ms`: `user_eot` -> the reply's first audible sample handed to the
+      transport (`first_frame_published` + that sample's offset in what was handed over);
+    - `agent_to_probe_ms`: that hand-over -> its arrival at the probe.
+    Only for an agent on the harness's host clock (its trace times are host-monotonic).
+    """
+
+    endpointing_ms: float | None
+    agent_processing_ms: float | None
+    agent_to_probe_ms: float | None
+
+
+NO_HOPS = HopBudget(None, None, None)
+
+
+def hop_budget(
+    points: dict[str, int],
+    *,
+    eot_left_t_ns: int,
+    onset_t_ns: float | None,
+    first_audible_offset_s: float | None,
+) -> HopBudget:
+    """The three hops of one turn (see `HopBudget`); None where a point is missing."""
+    user_eot = points.get("user_eot")
+    published = points.get("first_frame_published")
+    if user_eot is None:
+        return NO_HOPS
+    endpointing = (user_eot - eot_left_t_ns) / 1e6
+    if published is None or first_audible_offset_s is None:
+        return HopBudget(endpointing, None, None)
+    handed_ns = published + first_audible_offset_s * 1e9
+    processing = (handed_ns - user_eot) / 1e6
+    outbound = None if onset_t_ns is None else (onset_t_ns - handed_ns) / 1e6
+    return HopBudget(endpointing, processing, outbound)
+
+
 def barge_in_stop_ms(
     post_full: np.ndarray,
     recv_t_ns: np.ndarray,

@@ -6,8 +6,9 @@ holds samples i*spf .. i*spf+spf-1 and was handed to the probe at
 arrives at `recv_t_ns[i] - (spf - 1 - j) / sr`.
 
 Slices:
-- **events**: [reply_start recv time, reply_end recv time + 300 ms], both mapped to
-  samples (half-open [start, end) in `post_full` samples).
+- **events**: [reply_start recv time - 100 ms, reply_end recv time + 300 ms], both
+  mapped to samples (half-open [start, end) in `post_full` samples). The 100 ms head
+  keeps a first frame that outran its `reply_start` message.
 - **energy** (no or incomplete reply events): the first audible run at/after the
   turn's EoT, ended by >= 1.5 s of non-audible frames; the slice runs from the frame
   holding the refined onset to the end of the last audible frame + 300 ms.
@@ -31,6 +32,7 @@ from autortc.metrics import levels
 from autortc.metrics.inputs import ReplyEvents, TurnTiming
 
 TAIL_MS = 300
+HEAD_MS = 100
 SPURT_MERGE_MS = 600  # longer than any pause inside one reply (max_gap gate: 350 ms)
 ENERGY_END_SILENCE_MS = 1500
 
@@ -110,10 +112,16 @@ def turn_of(t_ns: float, turns: Sequence[TurnTiming]) -> int:
 def event_slice(
     ev: ReplyEvents, recv_t_ns: np.ndarray, *, sample_rate_hz: int, n_samples: int
 ) -> tuple[int, int]:
-    """[reply_start, reply_end + 300 ms) in samples; requires both receive times."""
+    """[reply_start - 100 ms, reply_end + 300 ms) in samples; requires both receive times.
+
+    The head: the message and the audio travel separately, and a reply's first audio
+    can reach the probe a little before its `reply_start` (an agent whose send queue
+    ran dry hands its first frame straight to the wire)."""
     assert ev.start_recv_t_ns is not None
     assert ev.end_recv_t_ns is not None
-    start = time_to_sample(ev.start_recv_t_ns, recv_t_ns, sample_rate_hz=sample_rate_hz)
+    start = time_to_sample(
+        ev.start_recv_t_ns - HEAD_MS * 1_000_000, recv_t_ns, sample_rate_hz=sample_rate_hz
+    )
     end = time_to_sample(
         ev.end_recv_t_ns + TAIL_MS * 1_000_000, recv_t_ns, sample_rate_hz=sample_rate_hz
     )

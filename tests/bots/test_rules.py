@@ -46,7 +46,9 @@ def test_stop_rule_waits_for_final_utterance_then_non_interrupted_reply_end():
     s.observe(_m("utterance_end"), recv_t_ns=2_000_000_000)
     assert s.deadline_ns() == 12_000_000_000  # the pad: no reply to the last turn yet
     s.observe(_m("reply_start", reply_seq=1), recv_t_ns=2_100_000_000)
-    assert s.deadline_ns() is None  # a reply is playing
+    assert s.deadline_ns() == 5_100_000_000  # a reply is open: 3 s after it was last heard
+    s.agent_audible(3_900_000_000)
+    assert s.deadline_ns() == 6_900_000_000
     s.observe(_m("reply_end", reply_seq=1, interrupted=False), recv_t_ns=4_000_000_000)
     assert s.deadline_ns() == 5_000_000_000  # reply_end + tail
 
@@ -55,13 +57,21 @@ def test_a_reply_in_progress_outlives_the_pad_but_not_the_hard_deadline():
     s = StopRule(n_turns=1, record_pad_ms=1_000, tail_ms=1_000, hard_deadline_ns=60_000_000_000)
     s.observe(_m("utterance_end"), recv_t_ns=0)
     s.observe(_m("reply_start"), recv_t_ns=500_000_000)
-    assert s.deadline_ns() == 60_000_000_000  # open reply: only the bot's own budget
-    s.observe(_m("reply_end"), recv_t_ns=20_000_000_000)  # a 20 s reply
-    assert s.deadline_ns() == 21_000_000_000
-    s.observe(_m("reply_start", reply_seq=1), recv_t_ns=20_500_000_000)  # and another one
-    assert s.deadline_ns() == 60_000_000_000
-    s.observe(_m("reply_end", reply_seq=1), recv_t_ns=70_000_000_000)
+    for t in range(1, 20):  # a 20 s reply, heard all along: it is never given up
+        s.agent_audible(t * 1_000_000_000)
+        assert s.deadline_ns() == t * 1_000_000_000 + 3_000_000_000
+    s.observe(_m("reply_end"), recv_t_ns=20_000_000_000)
+    assert s.deadline_ns() == 21_000_000_000  # its end + the tail, long past the 1 s pad
+    s.observe(_m("reply_start", reply_seq=1), recv_t_ns=59_000_000_000)
     assert s.deadline_ns() == 60_000_000_000  # the hard deadline caps everything
+
+
+def test_a_reply_that_never_ends_is_given_up_when_the_agent_falls_silent():
+    s = StopRule(n_turns=1, record_pad_ms=10_000, tail_ms=1_000, hard_deadline_ns=55_000_000_000)
+    s.observe(_m("utterance_end"), recv_t_ns=0)
+    s.observe(_m("reply_start"), recv_t_ns=400_000_000)
+    s.agent_audible(1_500_000_000)  # the agent spoke for a while, then went quiet
+    assert s.deadline_ns() == 4_500_000_000  # not the 55 s budget
 
 
 def test_eot_left_accounts_for_the_send_queue_and_the_offset_in_the_frame():

@@ -110,3 +110,23 @@ def test_reports_open_with_the_kpi(run_dir: Path) -> None:
     assert (
         (run_dir / "metrics.csv").read_text().startswith("case_id,priority,attempt,capture_status")
     )
+
+
+def test_turn_taking_is_polite_and_no_latency_is_negative(run_dir: Path) -> None:
+    for case_id in ("endpoint_short_hello", "interrupt_once"):
+        m = _metrics(run_dir, case_id)
+        for turn in m["turns"]:
+            assert turn["false_endpoint"] == 0
+            assert turn["unanswered"] == 0
+            assert turn["eot_to_first_audio_ms"] is not None
+            assert turn["eot_to_first_audio_ms"] >= 0
+    barge = _metrics(run_dir, "interrupt_once")["turns"][1]
+    assert barge["is_barge_in"] is True
+    assert barge["overlap_ms"] <= 300  # the intended overlap up to the agent's stop is excluded
+
+
+def test_the_agent_log_of_a_clean_run_has_no_error(run_dir: Path) -> None:
+    log = (run_dir / "agent.log").read_text()
+    assert "agent job ended" in log  # the log is the agent's, and it got to the end
+    for bad in ("ERROR", "Task was destroyed", "GeneratorExit", "Traceback"):
+        assert bad not in log, bad

@@ -5,6 +5,7 @@ import pytest
 
 from autortc.metrics.attempt import analyze_attempt, reply_slice_audio
 from autortc.metrics.inputs import ReplyEvents, TracePoint, TurnTiming
+from autortc.metrics.slicing import HEAD_MS
 
 SR = 48_000
 
@@ -52,7 +53,8 @@ def test_full_attempt_is_ok_and_figures_are_right(synth):
     assert d["agent_eot_to_first_audio_ms"] == pytest.approx(320.0)
     assert d["tts_first_to_publish_ms"] == pytest.approx(20.0)
     assert d["fast_lane_ttft_ms"] == pytest.approx(60.0)
-    assert d["align_lag_ms"] == pytest.approx((480 - 4800) * 1000 / SR, abs=1000 / SR)
+    head = HEAD_MS * SR // 1000  # the event slice starts 100 ms before reply_start
+    assert d["align_lag_ms"] == pytest.approx((480 + head - 4800) * 1000 / SR, abs=1000 / SR)
     assert d["added_gap_ms"] == 0
     assert d["audible_dropout"] == 0
     assert d["mel_distance"] == pytest.approx(0.0, abs=0.5)
