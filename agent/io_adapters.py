@@ -105,6 +105,7 @@ class _Segment:
     flushed: bool = False
     interrupted: bool = False
     stalled: bool = False  # stop_mid_reply: the audio stopped, the segment never ends
+    hold_frames: int | None = None  # delay_ms: silent frames still to play before the reply
     record: PlayoutRecord = field(default_factory=PlayoutRecord)
 
     def take_frame(self, n_samples: int = SAMPLES_PER_FRAME) -> np.ndarray | None:
@@ -227,8 +228,6 @@ class TransportAudioOutput(io.AudioOutput):
                     k = len(seg.record.frames)
                     if k == 0:
                         self._after_tee.new_reply()
-                    if (hold_s := self._after_tee.hold_s(k)) > 0:
-                        await asyncio.sleep(hold_s)  # before the transport, the agent's delay
                     if (stall_s := self._after_tee.stall_s(k)) > 0:
                         await self._publisher.wait_for_playout()
                         await asyncio.sleep(stall_s)
@@ -264,6 +263,11 @@ class TransportAudioOutput(io.AudioOutput):
             if seg.stalled or self._after_tee.stops_at(len(seg.record.frames)):
                 seg.stalled = True
                 return None, self._silence  # stuck mid-reply: it never ends
+            if seg.hold_frames is None:
+                seg.hold_frames = self._after_tee.hold_frames()
+            if seg.hold_frames > 0 and seg.pending_samples:
+                seg.hold_frames -= 1
+                return None, self._silence  # delay_ms: the agent waits before replying
             n = self._after_tee.samples_to_take()
             frame = seg.take_frame(n)
             if frame is not None:

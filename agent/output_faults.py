@@ -45,10 +45,11 @@ class AfterTee:
     def stops_at(self, k: int) -> bool:
         return self.defect.is_("stop_mid_reply") and k >= STOP_AFTER_FRAMES
 
-    def hold_s(self, k: int) -> float:
-        """Before frame k: how long to hold it (delay_ms: the reply's first frame)."""
+    def hold_frames(self) -> int:
+        """Silent frames the pump plays before a reply's first frame (delay_ms): the reply
+        goes out exactly that much later, the send queue as it would have been."""
         hold = self.defect.number("delay_ms")
-        return hold / 1000.0 if hold is not None and k == 0 else 0.0
+        return 0 if hold is None else round(hold / 10.0)
 
     def stall_s(self, k: int) -> float:
         """Before frame k: how long to let the publisher's queue run dry (pace jitter)."""

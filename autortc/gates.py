@@ -93,6 +93,13 @@ class SuiteGate:
     fix: str
     skip_reason: str = "no value measured"
     turns: Callable[[TurnRow], bool] | None = None  # which turns a turn-level gate judges
+    explain: Metric | None = None  # shown for each offender (e.g. how early it answered)
+
+    def offender_note(self, row: AttemptRow) -> str:
+        if self.explain is None:
+            return row.case_id
+        vals = row.values(self.explain)
+        return f"{row.case_id} ({self.explain.name} {max(vals):g})" if vals else row.case_id
 
     @property
     def agg(self) -> Agg:
@@ -198,6 +205,7 @@ SUITE_GATES: tuple[SuiteGate, ...] = (
         fix="The agent answered while the caller was still talking: use a turn detector (not "
         "the VAD's silence alone), lengthen the endpointing delay, and check early_reply_ms "
         "against the pauses in the utterance.",
+        explain=M.EARLY_REPLY,
     ),
     SuiteGate(
         M.UNANSWERED.name,
@@ -316,7 +324,7 @@ def _judge(
     gate: SuiteGate, rows: Sequence[AttemptRow], config: GatesConfig, *, scope: str
 ) -> GateResult:
     thr = gate.threshold(config)
-    pairs = [(r.case_id, v) for r in rows for v in gate.values(r)]
+    pairs = [(r, v) for r in rows for v in gate.values(r)]
     if not pairs:
         return GateResult(
             gate.name,
@@ -331,7 +339,7 @@ def _judge(
     observed = stats.p95(values) if gate.agg is Agg.P95 else max(values)
     assert observed is not None
     passed = gate.passes(observed, thr)
-    offenders = sorted({c for c, v in pairs if not gate.passes(v, thr)})
+    offenders = sorted({gate.offender_note(r) for r, v in pairs if not gate.passes(v, thr)})
     detail = f"{gate.agg} over {len(values)} values from {len(rows)} cases"
     if offenders:
         detail += "; over threshold: " + ", ".join(offenders)

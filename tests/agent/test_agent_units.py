@@ -84,7 +84,9 @@ def test_no_defect_hands_over_exactly_what_was_meant():
     assert t.samples_to_take() == 480
     assert np.array_equal(t.transform(3, chunk), chunk)
     assert t.stall_s(10) == 0.0
+    assert t.hold_frames() == 0
     assert not t.stops_at(10_000)
+    assert AfterTee(Defect("delay_ms", 200.0)).hold_frames() == 20
 
 
 def test_gap_replaces_400_ms_half_a_second_in_with_silence():

@@ -184,3 +184,53 @@ def test_thresholds_come_from_config():
 def test_gate_result_is_data():
     g = GateResult("x", 1.0, 2.0, "PASS", None, "P0")
     assert g.to_dict()["verdict"] == "PASS"
+
+
+def turn(**figs):
+    base = {"tts_first_to_publish_ms": 50.0, "fast_lane_ttft_ms": 40.0}
+    return {**base, **figs}
+
+
+def test_turn_taking_gates_are_quiet_on_a_polite_agent():
+    polite = [turn(false_endpoint=0, unanswered=0, overlap_ms=0.0, early_reply_ms=None)]
+    barge = [turn(), turn(is_barge_in=True, barge_in_stop_ms=250.0, false_interruption=0)]
+    res = evaluate_gates([row("a", turns=polite), row("b", turns=barge)])
+    for name in ("false_endpoint", "unanswered", "overlap", "barge_in_stop", "false_interruption"):
+        assert by_name(res, name).verdict == "PASS", name
+    assert overall_verdict(res) == ("PASS", 0)
+
+
+@pytest.mark.parametrize(
+    ("name", "bad", "note"),
+    [
+        ("false_endpoint", {"false_endpoint": 1, "early_reply_ms": 1200.0}, "early_reply_ms 1200"),
+        ("unanswered", {"unanswered": 1}, None),
+        ("overlap", {"overlap_ms": 900.0}, None),
+        ("false_interruption", {"false_interruption": 1}, None),
+    ],
+)
+def test_each_turn_taking_gate_fires_on_its_defect(name, bad, note):
+    res = evaluate_gates([row("a"), row("rude", turns=[turn(**bad)])])
+    g = by_name(res, name)
+    assert g.verdict == "FAIL"
+    assert g.fix
+    assert "rude" in g.detail
+    if note:
+        assert note in g.detail  # the offender says how early it answered
+    assert overall_verdict(res) == ("FAIL", 1)
+
+
+def test_overlap_during_a_barge_in_is_judged_by_barge_in_stop_not_overlap():
+    slow_stop = [turn(is_barge_in=True, overlap_ms=900.0, barge_in_stop_ms=900.0)]
+    res = evaluate_gates([row("a", turns=slow_stop)])
+    assert by_name(res, "overlap").verdict == "SKIP"  # barge-in turns are not "talking over"
+    assert by_name(res, "barge_in_stop").verdict == "FAIL"
+
+
+def test_a_reply_without_its_end_fails_the_reply_complete_gate():
+    res = evaluate_gates([row("a"), row("cut", status="REPLY_INCOMPLETE")])
+    g = by_name(res, "reply_complete")
+    assert g.verdict == "FAIL"
+    assert "cut" in g.detail
+    assert overall_verdict(res)[0] == "FAIL"
+    assert by_name(evaluate_gates([row("a")]), "reply_complete").verdict == "PASS"
