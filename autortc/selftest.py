@@ -94,6 +94,7 @@ def write_selftest(dest: Path, judgements: Sequence[Judgement], *, blackbox: boo
         "all_match": all(j.ok for j in judgements),
         "rows": [
             {
+                "row": j.row.name,
                 "defect": j.row.defect,
                 "case": j.row.case,
                 "expected": j.row.must,

@@ -32,10 +32,11 @@ class Row:
     exit_code: int | None = None
     check: str = ""  # "clean" | "delay" | "same_as_clean" | "mel_up"
     drops: str | None = None  # which dropped-message counter must be > 0
+    label: str = ""  # the row's name when the defect is in the case, not the agent
 
     @property
     def name(self) -> str:
-        return self.defect.split("=")[0]
+        return self.label or self.defect.split("=")[0]
 
 
 MATRIX: tuple[Row, ...] = (
@@ -159,6 +160,14 @@ MATRIX: tuple[Row, ...] = (
         drops="duplicate",
     ),
     Row("ignore_barge_in", "interrupt_once", "barge_in_stop FAIL", gates=("barge_in_stop",)),
+    Row(
+        "none",
+        "boom_trigger",
+        "clicks in the caller's input (a P1 case): fp_boom WARN, never FAIL",
+        gates=("fp_boom",),
+        exit_code=EXIT_PASS,
+        label="input_clicks",
+    ),
 )
 SHORT = ("none", "gap_ms", "no_reply_end", "talk_over")  # the subset `make test` runs
 DROP_METRICS = {"stale": M.DROPPED_STALE, "duplicate": M.DROPPED_DUPLICATE, "bad": M.DROPPED_BAD}
@@ -281,13 +290,16 @@ def table(judgements: Sequence[Judgement]) -> str:
         got = j.got + (f"; also: {', '.join(j.also_fired)}" if j.also_fired else "")
         if j.problems:
             got += " — " + "; ".join(j.problems)
-        lines.append(f"| {j.row.defect} | {j.row.case} | {j.row.must} | {got} | {j.mark} |")
+        defect = f"{j.row.label} (in the case)" if j.row.label else j.row.defect
+        lines.append(f"| {defect} | {j.row.case} | {j.row.must} | {got} | {j.mark} |")
     return "\n".join(lines)
 
 
 def rows_named(names: Sequence[str] | None) -> tuple[Row, ...]:
     """The rows whose defect name is in `names` (all without names); the clean row first."""
-    rows = MATRIX if not names else tuple(r for r in MATRIX if r.name in names or r.defect in names)
+    wanted = set(names or ())
+    picked = tuple(r for r in MATRIX if r.name in wanted or (not r.label and r.defect in wanted))
+    rows = picked if wanted else MATRIX
     if not any(r.check == "clean" for r in rows) and any(r.check for r in rows):
         rows = (MATRIX[0], *rows)
     return rows

@@ -17,6 +17,7 @@ from autortc.bots.jobspec import BotJob
 from autortc.bots.results import BotCrash, EventRecord
 from autortc.bots.rules import StopRule
 from autortc.clock import Clock
+from autortc.gc_pauses import guard_real_time_process
 from autortc.protocol import Message, MessageFilter
 from autortc.transport.base import RoomConnection
 
@@ -90,6 +91,7 @@ def bot_main(name: str, run: Callable[[BotJob], Coroutine[Any, Any, int]]) -> No
         print(f"usage: python -m autortc.bots.{name} JOB.json", file=sys.stderr)
         sys.exit(2)
     job = BotJob.read(sys.argv[1])
+    guard_real_time_process()  # a GC pause would stamp the frames that arrive in it late
     try:
         code: int = asyncio.run(run(job))
     except Exception as e:  # a crash must still leave a trace on disk

@@ -186,12 +186,17 @@ async def _barrier(
                 )
                 if barrier.complete and done:
                     return True
-                wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(PROBE_READY_PERIOD_S):
-                        await wake.wait()
-                if barrier.agent_ready_in_reply_to & seen_by_user:
-                    return True
+                # wait out the period; a message wakes us early only to check for the
+                # answer (an agent_ready that answers each probe_ready at once must not
+                # turn this into a ping-pong while the user bot is still joining)
+                next_send_ns = clock.now_ns() + round(PROBE_READY_PERIOD_S * 1e9)
+                while (left_ns := next_send_ns - clock.now_ns()) > 0:
+                    wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(left_ns / 1e9):
+                            await wake.wait()
+                    if barrier.agent_ready_in_reply_to & seen_by_user:
+                        return True
     except TimeoutError:
         return False
 

@@ -40,6 +40,7 @@ class ScriptedAgent:
     reply_ms: float = 500.0
     answers_barrier: bool = True
     reply_started_t_ns: list[int] = field(default_factory=list)
+    barrier_answers: int = 0
 
     def _tone(self) -> list[np.ndarray]:
         n = int(self.reply_ms * SAMPLE_RATE_HZ / 1000) // SAMPLES_PER_FRAME * SAMPLES_PER_FRAME
@@ -64,6 +65,7 @@ class ScriptedAgent:
             async for dm in conn.messages():
                 msg = flt.accept(dm.topic, dm.payload)
                 if isinstance(msg, ProbeReady) and self.answers_barrier:
+                    self.barrier_answers += 1
                     await send(TOPIC_AGENT, "agent_ready", in_reply_to=msg.msg_id)
                 elif isinstance(msg, UtteranceEnd):
                     replies.put_nowait(dm.recv_t_ns)

@@ -45,14 +45,21 @@ def _job(tmp: Path, room: str, *, barrier_timeout_s: float = 15.0) -> BotJob:
     )
 
 
-async def _attempt(tmp: Path, agent: ScriptedAgent | None, job: BotJob, hub: MemoryHub) -> float:
+async def _attempt(
+    tmp: Path, agent: ScriptedAgent | None, job: BotJob, hub: MemoryHub, user_late_s: float = 0.0
+) -> float:
     """Run both bots (and the agent); returns the virtual seconds it took."""
     t0 = CLOCK.now_ns()
+
+    async def user() -> int:
+        await asyncio.sleep(user_late_s)
+        return await run_user(job, transport=MemoryTransport(hub), clock=CLOCK)
+
     async with asyncio.TaskGroup() as tg:
         agent_task = tg.create_task(agent.run()) if agent is not None else None
         bots = [
             tg.create_task(run_probe(job, transport=MemoryTransport(hub), clock=CLOCK)),
-            tg.create_task(run_user(job, transport=MemoryTransport(hub), clock=CLOCK)),
+            tg.create_task(user()),
         ]
         await asyncio.gather(*bots)
         if agent_task is not None:
@@ -108,3 +115,15 @@ async def test_no_agent_is_agent_not_joined(tmp_path, virtual_clock):
     assert probe.status == "AGENT_NOT_JOINED"
     assert user.status == "BARRIER_TIMEOUT"
     assert elapsed_s == pytest.approx(10.0, abs=0.5)
+
+
+async def test_the_barrier_does_not_ping_pong_while_the_user_bot_joins(tmp_path, virtual_clock):
+    # an agent that answers each probe_ready at once must not make the probe resend at
+    # wire speed: one probe_ready per 250 ms until the user bot is there (it was 1 per ms)
+    hub = MemoryHub(clock=CLOCK)
+    hub.open_room("r4")
+    agent = ScriptedAgent(MemoryTransport(hub), "r4", TRACE, CLOCK)
+    await _attempt(tmp_path, agent, _job(tmp_path, "r4"), hub, user_late_s=2.0)
+    probe, user = _results(tmp_path)
+    assert (probe.status, user.status) == ("OK", "OK")
+    assert 4 <= agent.barrier_answers <= 2.0 / 0.25 + 2
