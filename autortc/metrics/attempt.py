@@ -210,6 +210,8 @@ def turn_rows(
                 eot_left_t_ns=turn.eot_left_t_ns,
                 onset_t_ns=ans.onset.t_ns if ans.onset is not None else None,
                 first_audible_offset_s=_first_audible_s(ans.work, sig.sample_rate_hz),
+                frame_s=levels.samples_per_frame(sig.sample_rate_hz) / sig.sample_rate_hz,
+                sample_s=1 / sig.sample_rate_hz,
             )
         values[M.ENDPOINTING] = hops.endpointing_ms
         values[M.AGENT_PROCESSING] = hops.agent_processing_ms

@@ -81,6 +81,13 @@ class HopBudget:
       transport (`first_frame_published` + that sample's offset in what was handed over);
     - `agent_to_probe_ms`: that hand-over -> its arrival at the probe.
     Only for an agent on the harness's host clock (its trace times are host-monotonic).
+
+    A sample's time follows the one convention of `slicing.samples_to_time_ns` on both
+    ends: the frame that carries it is stamped when it is handed over (agent) or received
+    (probe), and its samples are spread over the 10 ms before that stamp. So hop 3 is the
+    time the frame spent in the send queue and the network; with the stamps on
+    different conventions it read one frame (10 ms) short, and below 0 on a short queue.
+    Frames after the first are taken as handed at real-time pace (the agent's pump).
     """
 
     endpointing_ms: float | None
@@ -97,6 +104,8 @@ def hop_budget(
     eot_left_t_ns: int,
     onset_t_ns: float | None,
     first_audible_offset_s: float | None,
+    frame_s: float = 0.01,
+    sample_s: float = 1 / 48_000,
 ) -> HopBudget:
     """The three hops of one turn (see `HopBudget`); None where a point is missing."""
     user_eot = points.get("user_eot")
@@ -106,7 +115,7 @@ def hop_budget(
     endpointing = (user_eot - eot_left_t_ns) / 1e6
     if published is None or first_audible_offset_s is None:
         return HopBudget(endpointing, None, None)
-    handed_ns = published + first_audible_offset_s * 1e9
+    handed_ns = published + (first_audible_offset_s - (frame_s - sample_s)) * 1e9
     processing = (handed_ns - user_eot) / 1e6
     outbound = None if onset_t_ns is None else (onset_t_ns - handed_ns) / 1e6
     return HopBudget(endpointing, processing, outbound)

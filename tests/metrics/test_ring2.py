@@ -114,3 +114,43 @@ def _barge_case(synth, *, with_events):
 def test_barge_in_stop_ms_from_barge_start_to_last_audible_sample(synth, with_events):
     got, expected = _barge_case(synth, with_events=with_events)
     assert got == pytest.approx(expected, abs=0.1)
+
+
+@pytest.mark.parametrize("offset_samples", [0, 1, 479, 5 * 480 + 123])
+def test_hop_budget_known_answer_a_frame_25_ms_in_transit_reads_25_ms(offset_samples):
+    sr = 48_000
+    eot_left = 1_000_000_000
+    user_eot = eot_left + 400_000_000  # endpointing 400 ms
+    published = user_eot + 60_000_000  # the reply's first frame handed over 60 ms later
+    k, j = divmod(offset_samples, 480)
+    # each frame arrives 25 ms after it was handed over (frames handed at 10 ms pace);
+    # the probe's convention: sample j of a frame lies (479 - j) samples before its arrival
+    arrival = published + k * 10_000_000 + 25_000_000
+    onset = arrival - (479 - j) * 1e9 / sr
+    hops = ring2.hop_budget(
+        {"user_eot": user_eot, "first_frame_published": published},
+        eot_left_t_ns=eot_left,
+        onset_t_ns=onset,
+        first_audible_offset_s=offset_samples / sr,
+        frame_s=0.01,
+        sample_s=1 / sr,
+    )
+    assert hops.endpointing_ms == pytest.approx(400.0)
+    assert hops.agent_to_probe_ms == pytest.approx(25.0, abs=1e-6)
+    assert hops.agent_processing_ms == pytest.approx(60.0 + k * 10.0 + j / 48 - 479 / 48)
+    total = hops.endpointing_ms + hops.agent_processing_ms + hops.agent_to_probe_ms
+    assert total == pytest.approx((onset - eot_left) / 1e6)
+
+
+def test_hop_budget_without_the_agent_points_is_none():
+    assert ring2.hop_budget({}, eot_left_t_ns=0, onset_t_ns=1.0, first_audible_offset_s=0.0) == (
+        ring2.NO_HOPS
+    )
+    part = ring2.hop_budget(
+        {"user_eot": 5_000_000}, eot_left_t_ns=0, onset_t_ns=None, first_audible_offset_s=None
+    )
+    assert (part.endpointing_ms, part.agent_processing_ms, part.agent_to_probe_ms) == (
+        5.0,
+        None,
+        None,
+    )

@@ -258,12 +258,12 @@ def make_run(
 
 MIXED = [
     CaseSpec("endpoint_short_hello", latency_ms=420.0),
-    CaseSpec("long_reply", latency_ms=700.0, inter_arrival_ms=12.0),
+    CaseSpec("long_reply", latency_ms=950.0, inter_arrival_ms=12.0),
     CaseSpec("retried_ok", latency_ms=380.0, attempts=2),
     CaseSpec("blackbox_case", latency_ms=450.0, status="PRE_MISSING", blackbox=True),
     CaseSpec("silent_case", status="POST_SILENT", attempts=2),
     CaseSpec("infra_case", status="BARRIER_TIMEOUT", attempts=2),
-    CaseSpec("p1_slow", latency_ms=900.0, priority="P1"),
+    CaseSpec("p1_slow", latency_ms=1100.0, priority="P1"),
 ]
 
 

@@ -30,7 +30,7 @@ def test_html_has_report_md_sections_in_order(page):
     ]
     assert order == sorted(order)
     assert "PRIMARY_KPI" in page
-    assert "662.5 ms" in page
+    assert "875.0 ms" in page
     assert "Suggested fixes" in page
     assert "Find the slow stage" in page
 

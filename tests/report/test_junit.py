@@ -41,8 +41,8 @@ def test_junit_failure_carries_observed_threshold_and_fix(mixed_run):
     tc = next(t for t in gates.findall("testcase") if t.get("name") == "eot_to_first_audio_p95[P0]")
     fail = tc.find("failure")
     assert fail is not None
-    assert "observed 662.5" in fail.get("message")
-    assert "threshold 650.0" in fail.get("message")
+    assert "observed 875.0" in fail.get("message")
+    assert "threshold 800.0" in fail.get("message")
     assert "fix: Find the slow stage" in fail.text
 
 
