@@ -440,7 +440,11 @@ def analyze_attempt(inputs: AttemptInputs) -> AttemptRow:
     turn_answers = answers(turns, onsets, work)
     first = turn_answers[0].work if turn_answers else None
     valid = status.audio_valid(first.r0.post_rms if first is not None else None, full_rms)
-    cap = capture_status(inputs, work, valid, first is not None and first.pre_on_slice is not None)
+    # the capture is judged on the first turn's answer or, when no reply started after
+    # the EoT (the agent talked over the caller), on the first reply heard
+    captured = first if first is not None else (work[0] if work else None)
+    pre_present = captured is not None and captured.pre_on_slice is not None
+    cap = capture_status(inputs, work, valid, pre_present)
     replies = reply_rows(work, capture_status=cap, sr=sr)
     first_row = next((r for w, r in zip(work, replies, strict=True) if w is first), None)
     t_rows = turn_rows(inputs, sig, turn_answers, onsets)

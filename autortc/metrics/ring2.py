@@ -88,6 +88,10 @@ class HopBudget:
     time the frame spent in the send queue and the network; with the stamps on
     different conventions it read one frame (10 ms) short, and below 0 on a short queue.
     Frames after the first are taken as handed at real-time pace (the agent's pump).
+
+    The hops are a split of a latency, so none is ever below 0: an agent that decided
+    the turn before the EoT left the user bot (a premature endpoint, reported by Ring 3
+    as `false_endpoint` when it became audible) has no hop budget for that turn.
     """
 
     endpointing_ms: float | None
@@ -113,11 +117,17 @@ def hop_budget(
     if user_eot is None:
         return NO_HOPS
     endpointing = (user_eot - eot_left_t_ns) / 1e6
+    if endpointing < 0:
+        return NO_HOPS  # decided before the caller finished: no latency to split
     if published is None or first_audible_offset_s is None:
         return HopBudget(endpointing, None, None)
     handed_ns = published + (first_audible_offset_s - (frame_s - sample_s)) * 1e9
     processing = (handed_ns - user_eot) / 1e6
     outbound = None if onset_t_ns is None else (onset_t_ns - handed_ns) / 1e6
+    if outbound is not None and outbound < 0:
+        # a frame cannot arrive before it was handed over: the pacing assumption failed
+        # (frames handed in a burst); the split is not known, only its two ends
+        return HopBudget(endpointing, None, None)
     return HopBudget(endpointing, processing, outbound)
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from .negatives import negative_latencies
+
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,6 +122,7 @@ def test_turn_taking_is_polite_and_no_latency_is_negative(run_dir: Path) -> None
             assert turn["unanswered"] == 0
             assert turn["eot_to_first_audio_ms"] is not None
             assert turn["eot_to_first_audio_ms"] >= 0
+    assert negative_latencies(run_dir) == []  # nowhere: metrics, summary, reports
     barge = _metrics(run_dir, "interrupt_once")["turns"][1]
     assert barge["is_barge_in"] is True
     assert barge["overlap_ms"] <= 300  # the intended overlap up to the agent's stop is excluded

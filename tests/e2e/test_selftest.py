@@ -13,6 +13,8 @@ import pytest
 
 from autortc.selftest_matrix import SHORT
 
+from .negatives import negative_latencies
+
 pytestmark = pytest.mark.e2e
 
 
@@ -45,3 +47,6 @@ def test_the_selftest_subset_matches_every_row(tmp_path: Path) -> None:
     assert body["all_match"] is True
     assert proc.returncode == 0
     assert "| none |" in proc.stdout  # the table is printed
+    # talk_over decides the turn before the caller finished: still no latency below 0
+    (run_dir,) = (tmp_path / "out").iterdir()
+    assert negative_latencies(run_dir) == []

@@ -154,3 +154,27 @@ def test_hop_budget_without_the_agent_points_is_none():
         None,
         None,
     )
+
+
+def test_an_agent_that_decided_before_the_eot_has_no_hop_budget_never_a_negative_one():
+    hops = ring2.hop_budget(
+        {"user_eot": 100_000_000, "first_frame_published": 150_000_000},
+        eot_left_t_ns=975_000_000,  # the caller finished 875 ms after the agent decided
+        onset_t_ns=1_200_000_000.0,
+        first_audible_offset_s=0.0,
+    )
+    assert hops == ring2.NO_HOPS
+
+
+def test_a_frame_stamped_before_its_hand_over_leaves_the_split_unknown():
+    hops = ring2.hop_budget(
+        {"user_eot": 500_000_000, "first_frame_published": 600_000_000},
+        eot_left_t_ns=100_000_000,
+        onset_t_ns=550_000_000.0,  # "arrived" before it was handed over
+        first_audible_offset_s=0.0,
+    )
+    assert (hops.endpointing_ms, hops.agent_processing_ms, hops.agent_to_probe_ms) == (
+        400.0,
+        None,
+        None,
+    )

@@ -152,3 +152,28 @@ def test_a_reply_without_reply_end_is_reply_incomplete(synth):
     assert row.get(M.EOT_TO_FIRST_AUDIO) == pytest.approx(500.0, abs=1.0)
     blackbox = _row(synth, post, [_turn(synth, 0, 1.0, 2.5)], replies, blackbox=True)
     assert blackbox.capture_status == "NO_REPLY_EVENTS"
+
+
+def test_a_framed_reply_that_talks_over_the_caller_is_captured_ok_and_judged_by_ring3(synth):
+    # the agent frames a reply (events + pre_rtc) that starts 1 s before the EoT: the
+    # capture is whole (OK, not PRE_MISSING); the turn is a false endpoint with no latency
+    reply = synth.tone(2 * SR)
+    post = np.zeros(SR * 8)
+    onset = 3 * SR
+    post[onset : onset + len(reply)] = reply
+    pre = np.concatenate([np.zeros(4800), reply, np.zeros(4800)])
+    ev = ReplyEvents(0, synth.t_of(onset - 480), synth.t_of(onset + len(reply)), False)
+    row = _row(
+        synth,
+        post,
+        [_turn(synth, 0, 1.0, 4.0)],
+        replies=[ev],
+        pre_rtc=pre,
+        pre_rtc_replies={0: (0, len(pre))},
+    )
+    assert row.capture_status == "OK"
+    t = row.turns[0]
+    assert t.get(M.FALSE_ENDPOINT) == 1
+    assert t.get(M.EARLY_REPLY) == pytest.approx(1000.0, abs=M.EARLY_REPLY.tolerance)
+    assert t.get(M.EOT_TO_FIRST_AUDIO) is None
+    assert t.get(M.OVERLAP) == pytest.approx(1000.0, abs=M.OVERLAP.tolerance)
