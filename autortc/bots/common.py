@@ -7,7 +7,7 @@ import contextlib
 import logging
 import sys
 import traceback
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,22 @@ async def wait_stop(stop: StopRule, wake: asyncio.Event, clock: Clock) -> None:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(remaining_s):
                 await wake.wait()
+
+
+async def stay_until(
+    stop: StopRule, wake: asyncio.Event, clock: Clock, other_left: Awaitable[None], *, bot: str
+) -> None:
+    """Stay until the stop rule says so or the other bot has left, whichever is first."""
+    waiters = [
+        asyncio.create_task(wait_stop(stop, wake, clock), name=f"{bot}.stop_rule"),
+        asyncio.ensure_future(other_left),
+    ]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
 
 
 def write_json(path: Path, body: BaseModel) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from autortc.audio import write_wav
-from autortc.bots.common import bot_main, pump_messages, wait_stop, write_json
+from autortc.bots.common import bot_main, pump_messages, stay_until, write_json
 from autortc.bots.jobspec import BotJob
 from autortc.bots.results import ProbeResult
 from autortc.bots.rules import BarrierState, StopRule
@@ -213,16 +213,7 @@ async def _wait_for_end(
             await asyncio.sleep(0.1)
         await asyncio.sleep(job.stop_tail_ms / 1000)  # keep the agent's last words
 
-    waiters = [
-        asyncio.create_task(wait_stop(stop, wake, clock), name="probe.stop_rule"),
-        asyncio.create_task(user_gone(), name="probe.user_gone"),
-    ]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()
-        await asyncio.gather(*waiters, return_exceptions=True)
+    await stay_until(stop, wake, clock, user_gone(), bot="probe")
 
 
 def main() -> None:

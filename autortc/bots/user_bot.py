@@ -25,7 +25,7 @@ from autortc.audio import (
     split_frames,
     write_wav,
 )
-from autortc.bots.common import bot_main, pump_messages, wait_stop, write_json
+from autortc.bots.common import bot_main, pump_messages, stay_until, write_json
 from autortc.bots.jobspec import BotJob, TurnJob
 from autortc.bots.results import TurnResult, UserResult
 from autortc.bots.rules import BarrierState, StopRule, eot_left_t_ns
@@ -236,16 +236,7 @@ async def _stay_until_done(
         while PROBE_IDENTITY in conn.remote_identities():  # noqa: ASYNC110 - presence poll
             await asyncio.sleep(0.1)
 
-    waiters = [
-        asyncio.create_task(wait_stop(stop, wake, clock), name="user.stop_rule"),
-        asyncio.create_task(probe_gone(), name="user.probe_gone"),
-    ]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()
-        await asyncio.gather(*waiters, return_exceptions=True)
+    await stay_until(stop, wake, clock, probe_gone(), bot="user")
 
 
 def main() -> None:

@@ -3,10 +3,8 @@
 `capture_frame` waits while the queue holds `queue_size_ms` of audio, then
 enqueues (so `queued_duration_s <= queue_size_ms` after it returns). One sender
 task sends a frame every 10 ms against an absolute schedule (no drift from
-accumulated sleeps). If the queue runs empty nothing is sent, and the next
-frame leaves at once (or on schedule, never early). A sender delayed by the
-event loop catches up on its schedule, unless it is over MAX_CATCHUP_NS behind:
-then the schedule restarts at "now" rather than bursting.
+accumulated sleeps; `pacing.schedule`). If the queue runs empty nothing is sent,
+and the next frame leaves at once (or on schedule, never early).
 """
 
 from __future__ import annotations
@@ -22,11 +20,11 @@ from autortc.audio import FRAME_MS, SAMPLES_PER_FRAME
 from autortc.clock import MONOTONIC, Clock
 from autortc.errors import TransportError, UsageError
 from autortc.transport import local_wire as wire
+from autortc.transport import pacing
 
 logger = logging.getLogger(__name__)
 
-FRAME_NS = FRAME_MS * 1_000_000
-MAX_CATCHUP_NS = 10 * FRAME_NS
+FRAME_NS = pacing.FRAME_NS
 DRAIN_ABOVE_BYTES = 256 * 1024
 _AUDIO_HEADER = wire.HEADER.pack(SAMPLES_PER_FRAME * 2, wire.KIND_AUDIO)
 
@@ -118,12 +116,11 @@ class LocalAudioPublisher:
                     await self._has_data.wait()
                     resumed = True
                     continue
-                now_ns = self._clock.now_ns()
-                behind_ns = now_ns - next_send_ns
-                if behind_ns > (0 if resumed else MAX_CATCHUP_NS):
-                    next_send_ns = now_ns  # restart the schedule instead of bursting
-                elif behind_ns < 0:
-                    await asyncio.sleep(-behind_ns / 1e9)
+                wait_ns, next_send_ns = pacing.schedule(
+                    self._clock.now_ns(), next_send_ns, resumed=resumed
+                )
+                if wait_ns > 0:
+                    await asyncio.sleep(wait_ns / 1e9)
                     continue  # re-check: the queue may have been cleared meanwhile
                 resumed = False
                 if self._writer.is_closing():

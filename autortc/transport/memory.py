@@ -32,11 +32,11 @@ from autortc.audio import FRAME_MS, SAMPLES_PER_FRAME
 from autortc.clock import MONOTONIC, Clock
 from autortc.errors import TransportError, UsageError
 from autortc.protocol import is_agent_identity
+from autortc.transport import pacing
 from autortc.transport.base import DataMessage, ParticipantEvent, ReceivedFrame, Role
 
 T = TypeVar("T")
-FRAME_NS = FRAME_MS * 1_000_000
-MAX_CATCHUP_NS = 10 * FRAME_NS
+FRAME_NS = pacing.FRAME_NS
 INBOX_MAX = 4096
 AUDIO_INBOX_MAX = 1000
 
@@ -151,12 +151,9 @@ class MemoryPublisher:
                 await self._has_data.wait()
                 resumed = True
                 continue
-            now = self._clock.now_ns()
-            behind = now - next_ns
-            if behind > (0 if resumed else MAX_CATCHUP_NS):
-                next_ns = now  # restart the schedule instead of bursting
-            elif behind < 0:
-                await asyncio.sleep(-behind / 1e9)
+            wait_ns, next_ns = pacing.schedule(self._clock.now_ns(), next_ns, resumed=resumed)
+            if wait_ns > 0:
+                await asyncio.sleep(wait_ns / 1e9)
                 continue
             resumed = False
             pcm = self._queue.popleft()

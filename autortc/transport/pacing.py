@@ -1,0 +1,26 @@
+"""The send schedule of a real-time audio publisher (pure), shared by the local and the
+memory transports: one frame every 10 ms against an absolute schedule, so sleeps do not
+accumulate drift. A frame after an empty queue leaves at once (or on schedule, never
+early). A sender the event loop delayed catches up on its schedule, unless it is over
+`MAX_CATCHUP_NS` behind: then the schedule restarts at "now" rather than bursting.
+"""
+
+from __future__ import annotations
+
+from autortc.audio import FRAME_MS
+
+FRAME_NS = FRAME_MS * 1_000_000
+MAX_CATCHUP_NS = 10 * FRAME_NS
+
+
+def schedule(now_ns: int, next_send_ns: int, *, resumed: bool) -> tuple[int, int]:
+    """(ns to wait before sending the next frame, that frame's send time).
+
+    `resumed`: the queue was empty since the last frame, so a late frame is not caught
+    up on but restarts the schedule."""
+    behind_ns = now_ns - next_send_ns
+    if behind_ns > (0 if resumed else MAX_CATCHUP_NS):
+        return 0, now_ns  # restart the schedule instead of bursting
+    if behind_ns < 0:
+        return -behind_ns, next_send_ns
+    return 0, next_send_ns
