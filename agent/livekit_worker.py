@@ -45,6 +45,7 @@ from livekit.agents import AgentServer, AutoSubscribe, JobContext, JobProcess, W
 from agent.session import AgentEngines, AgentOptions, run_agent_job
 from agent.worker import READY_LINE
 from autortc.errors import InputError
+from autortc.gc_pauses import guard_real_time_process
 from autortc.transport.livekit_room import LiveKitRoomConnection
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ class LiveKitWorkerSettings:
 def prewarm(options: AgentOptions, proc: JobProcess) -> None:
     """Once per job process, before any job: the expensive engines."""
     proc.userdata[ENGINES_KEY] = AgentEngines.create(options)
+    guard_real_time_process()  # the job process: no gen-2 GC pause mid-reply
 
 
 async def entrypoint(options: AgentOptions, ctx: JobContext) -> None:

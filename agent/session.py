@@ -39,7 +39,6 @@ from agent.tts_espeak import EspeakTTS
 from agent.turn_model import TURN_DETECTORS, ScriptedTurnDetector, SpeechMeter
 from autortc.errors import InputError
 from autortc.espeak import EspeakSynth
-from autortc.gc_pauses import guard_real_time_process
 from autortc.integrations.livekit_agents import AutortcHooks
 from autortc.integrations.messengers import Messenger
 from autortc.protocol import BOT_IDENTITIES, USER_IDENTITY, RoomMeta, parse_room_meta
@@ -104,8 +103,6 @@ class AgentEngines:
         )
         synth = EspeakSynth(voice=options.voice)
         synth.synthesize("ready", rate_wpm=options.rate_wpm)  # warm the library once
-        frozen = guard_real_time_process()  # no 170 ms gen-2 GC pause mid-reply
-        logger.info("start-up heap frozen", extra={"objects": frozen})
         return cls(vad=vad, synth=synth)
 
 

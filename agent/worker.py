@@ -18,6 +18,7 @@ import asyncio
 import logging
 
 from agent.session import AgentEngines, AgentOptions, run_agent_job
+from autortc.gc_pauses import guard_real_time_process
 from autortc.transport.local import LocalTransport
 from autortc.transport.local_worker import JobRequest
 
@@ -42,9 +43,17 @@ async def serve_job(
         logger.exception("agent job failed", extra=extra)
 
 
-async def run_local_worker(url: str, *, agent_name: str, options: AgentOptions) -> None:
-    """Serve jobs until the server goes away or the task is cancelled."""
+async def run_local_worker(
+    url: str, *, agent_name: str, options: AgentOptions, own_process: bool = True
+) -> None:
+    """Serve jobs until the server goes away or the task is cancelled.
+
+    `own_process`: the worker owns its process, so it freezes the start-up heap (no
+    170 ms gen-2 GC pause mid-reply); a test that runs it inside pytest says False."""
     engines = AgentEngines.create(options)
+    if own_process:
+        frozen = guard_real_time_process()
+        logger.info("start-up heap frozen", extra={"objects": frozen})
     transport = LocalTransport(url)
     try:
         async with transport.register_worker(agent_name) as jobs:

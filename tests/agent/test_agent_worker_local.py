@@ -24,7 +24,9 @@ async def _run(tmp_path: Path, capsys, *, hooks: bool) -> tuple[list[dict], int,
     server, port = await serve("127.0.0.1", 0)
     url = f"local://127.0.0.1:{port}"
     options = AgentOptions(autortc_hooks=hooks, pre_rtc_dir=str(tmp_path / "pre_rtc"))
-    worker = asyncio.create_task(run_local_worker(url, agent_name="ref-test", options=options))
+    worker = asyncio.create_task(
+        run_local_worker(url, agent_name="ref-test", options=options, own_process=False)
+    )
     transport = LocalTransport(url)
     received: list[dict] = []
     audio_frames = 0

@@ -131,5 +131,6 @@ def test_turn_taking_is_polite_and_no_latency_is_negative(run_dir: Path) -> None
 def test_the_agent_log_of_a_clean_run_has_no_error(run_dir: Path) -> None:
     log = (run_dir / "agent.log").read_text()
     assert "agent job ended" in log  # the log is the agent's, and it got to the end
+    assert "start-up heap frozen" in log  # no gen-2 GC pause of the start-up heap mid-reply
     for bad in ("ERROR", "Task was destroyed", "GeneratorExit", "Traceback"):
         assert bad not in log, bad
