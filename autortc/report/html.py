@@ -25,7 +25,7 @@ from autortc.gates import GateResult
 from autortc.kpi import PRIMARY_KPI_METRIC
 from autortc.metrics import registry as M
 from autortc.metrics.rows import AttemptRow, final_attempts
-from autortc.report.markdown import case_cells, fmt
+from autortc.report.markdown import NO_DROPS, case_cells, dropped_lines, fmt
 from autortc.report.outcome import SuiteSummary
 from autortc.report.plots import Marker, Track, latency_svg, waveform_svg
 
@@ -175,6 +175,8 @@ def fixes_block(summary: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
         for g in summary.gates_with_fixes()
     ] or ["<li>none</li>"]
     out = f'<section id="fixes"><h2>Suggested fixes</h2><ul>{"".join(items)}</ul>'
+    drops = [f"<li>{escape(line)}</li>" for line in dropped_lines(rows)]
+    out += f"<h3>Messages dropped</h3><ul>{''.join(drops) or f'<li>{NO_DROPS}</li>'}</ul>"
     not_ok = [r for r in rows if r.status_reason]
     if not_ok:
         out += (

@@ -42,6 +42,20 @@ def case_cells(r: AttemptRow) -> list[str]:
     return [fmt(r.get(m), m.shown_digits) for m in M.CASE_TABLE]
 
 
+DROPS = (M.DROPPED_STALE, M.DROPPED_DUPLICATE, M.DROPPED_BAD)
+NO_DROPS = "none: every message the probe got was of this attempt, new and well-formed"
+
+
+def dropped_lines(rows: Sequence[AttemptRow]) -> list[str]:
+    """One line per attempt whose probe dropped messages (stale, duplicate, bad)."""
+    out = []
+    for r in rows:
+        counts = [(m.name.removeprefix("dropped_"), r.get(m)) for m in DROPS]
+        if any(n for _, n in counts):
+            out.append(f"{r.case_id} a{r.attempt}: " + ", ".join(f"{k} {n}" for k, n in counts))
+    return out
+
+
 def render_report(s: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
     out = [f"# AutoRTC report: {s.suite} — {s.verdict}", ""]
     out += kpi_lines(s)
@@ -72,6 +86,8 @@ def render_report(s: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
     out += [f"- **{g.name}** ({g.scope}, {g.verdict}): {g.fix}" for g in s.gates_with_fixes()] or [
         "- none"
     ]
+    out += ["", "## Messages dropped", ""]
+    out += [f"- {line}" for line in dropped_lines(rows)] or [f"- {NO_DROPS}"]
     not_ok = [r for r in rows if r.status_reason]
     if not_ok:
         out += ["", "## Attempts not measured, and why", ""]
