@@ -2,9 +2,9 @@
 
     job = build_job(ctx, case, attempt)          # pure: ids, the bots' job, the metadata
     write_job_files(job)                         # turn wavs, bot_job.json, room.json
-    status = await run_bots(ctx, job, timeout_s) # both bot processes in one TaskGroup
+    bots = await run_bots(ctx, job)              # both bot processes in one TaskGroup
     await collect_pre_rtc(...)                   # the agent's pre-network audio
-    record = analyze(ctx, job, infra_status)     # inputs -> AttemptRow + CaseView
+    record = analyze(ctx, job, bots.status)      # inputs -> AttemptRow + CaseView
 
 The room is always deleted, on success and failure alike. Bots run as separate
 processes with a hard timeout and are killed if stuck. A file of the attempt that
@@ -29,8 +29,8 @@ import numpy as np
 
 from autortc.artifacts import load_attempt, read_json
 from autortc.audio import SAMPLE_RATE_HZ, to_int16, write_wav
+from autortc.bot_exit import BotsOutcome, classify_bots
 from autortc.bots.jobspec import BotJob, TurnJob
-from autortc.bots.results import ProbeResult, UserResult
 from autortc.case_audio import load_turn_audio
 from autortc.case_schema import Case
 from autortc.clock import MONOTONIC, Clock
@@ -39,7 +39,7 @@ from autortc.metrics.attempt import analyze_attempt, reply_slice_audio
 from autortc.metrics.inputs import AttemptInputs
 from autortc.metrics.ring3 import DEFAULT_WITHIN_MS
 from autortc.metrics.rows import AttemptRow
-from autortc.metrics.status import BAD_ARTIFACT, BOT_CRASHED, TIMEOUT, should_retry
+from autortc.metrics.status import BAD_ARTIFACT, should_retry
 from autortc.procs import die_with_parent
 from autortc.protocol import RoomMeta, room_name
 from autortc.report.html import CaseView
@@ -48,7 +48,6 @@ from autortc.transport.base import Transport
 
 log = logging.getLogger(__name__)
 
-BOT_EXIT_INFRA = 3
 BOT_EXIT_CRASH = 4
 PRE_RTC_WAIT_S = 3.0
 BOT_MARGIN_S = 5.0  # a bot's own budget ends this long before the case timeout
@@ -166,7 +165,9 @@ def write_job_files(ctx: AttemptContext, job: AttemptJob) -> None:
     (job.dir / "room.json").write_text(json.dumps(room_doc, indent=1))
 
 
-async def _run_bot(module: str, job_path: Path, log_path: Path, timeout_s: float) -> int | None:
+async def run_bot_process(
+    module: str, job_path: Path, log_path: Path, timeout_s: float
+) -> int | None:
     """Run a bot process; returns its exit code, or None when it had to be killed."""
     with log_path.open("wb") as fh:
         proc = await asyncio.create_subprocess_exec(
@@ -192,21 +193,7 @@ async def _run_bot(module: str, job_path: Path, log_path: Path, timeout_s: float
                     await proc.wait()
 
 
-def infra_status(rc_probe: int | None, rc_user: int | None, att_dir: Path) -> str | None:
-    """The attempt's infrastructure outcome from the bots' exit codes and results."""
-    if rc_probe is None or rc_user is None:
-        return TIMEOUT
-    ok_codes = (0, BOT_EXIT_INFRA)
-    if rc_probe not in ok_codes or rc_user not in ok_codes:
-        return BOT_CRASHED
-    for name, model in (("probe_result.json", ProbeResult), ("user_result.json", UserResult)):
-        status = model.model_validate(read_json(att_dir / name) or {}).status
-        if status in ("AGENT_NOT_JOINED", "BARRIER_TIMEOUT"):
-            return status
-    return None
-
-
-async def run_bots(ctx: AttemptContext, job: AttemptJob) -> str | None:
+async def run_bots(ctx: AttemptContext, job: AttemptJob) -> BotsOutcome:
     """Create the room, run both bots to the end in one TaskGroup, delete the room."""
     timeout_s = job.case.timeout_s
     job_path = job.dir / "bot_job.json"
@@ -216,14 +203,16 @@ async def run_bots(ctx: AttemptContext, job: AttemptJob) -> str | None:
     try:
         async with asyncio.TaskGroup() as tg:
             probe = tg.create_task(
-                _run_bot("autortc.bots.probe_bot", job_path, job.dir / "probe.log", timeout_s),
+                run_bot_process(
+                    "autortc.bots.probe_bot", job_path, job.dir / "probe.log", timeout_s
+                ),
                 name=f"attempt.probe.{job.room}",
             )
             user = tg.create_task(
-                _run_bot("autortc.bots.user_bot", job_path, job.dir / "user.log", timeout_s),
+                run_bot_process("autortc.bots.user_bot", job_path, job.dir / "user.log", timeout_s),
                 name=f"attempt.user.{job.room}",
             )
-        return infra_status(probe.result(), user.result(), job.dir)
+        return classify_bots(probe.result(), user.result(), job.dir)
     finally:
         try:
             await ctx.transport.delete_room(job.room)
@@ -312,12 +301,15 @@ async def run_attempt(ctx: AttemptContext, case: Case, attempt: int) -> AttemptR
     t0 = time.monotonic()
     job = build_job(ctx, case, attempt)
     write_job_files(ctx, job)
-    infra = await run_bots(ctx, job)
+    bots = await run_bots(ctx, job)
     if not ctx.blackbox:
         # a remote agent may still share the directory: look, but do not wait for it
         wait_s = PRE_RTC_WAIT_S if ctx.local_agent else 0.0
         await collect_pre_rtc(ctx.pre_rtc_root / job.trace_id, job.dir, wait_s=wait_s)
-    row, view = analyze(ctx, job, infra)
+    row, view = analyze(ctx, job, bots.status)
+    if bots.warnings:
+        log.warning("bot warning", extra={"dir": str(job.dir), "warnings": bots.warnings})
+        row = replace(row, warnings=bots.warnings)
     (job.dir / "metrics.json").write_text(json.dumps(row.to_dict(), indent=1, default=str))
     return AttemptRecord(
         case_id=case.id,

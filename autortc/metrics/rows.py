@@ -115,6 +115,7 @@ class AttemptRow:
     null_reasons: dict[str, str] = field(default_factory=dict)
     room: str | None = None
     status_reason: str | None = None  # why the capture_status is not OK, when known
+    warnings: tuple[str, ...] = ()  # e.g. a bot that exited abnormally after its results
 
     def get(self, metric: Metric) -> Value:
         """The attempt's own value of `metric` (the first reply / turn 0 for promoted ones)."""
@@ -162,6 +163,8 @@ class AttemptRow:
             out["room"] = self.room
         if self.status_reason is not None:
             out["status_reason"] = self.status_reason
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
         return out
 
     @classmethod
@@ -192,9 +195,20 @@ class AttemptRow:
                 null_reasons={str(k): str(v) for k, v in reasons.items()},
                 room=_opt_str(d.get("room")),
                 status_reason=_opt_str(d.get("status_reason")),
+                warnings=_warnings(d.get("warnings")),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise InputError(f"{source}: not an AutoRTC metrics row ({e})") from None
+
+
+def _warnings(v: object) -> tuple[str, ...]:
+    if isinstance(v, str):  # a metrics.csv cell holds JSON
+        v = json.loads(v) if v.strip() else []
+    if v is None:
+        return ()
+    if not isinstance(v, list):
+        raise TypeError("warnings is not a list")
+    return tuple(str(x) for x in v)
 
 
 def final_attempts(rows: Sequence[AttemptRow]) -> list[AttemptRow]:

@@ -175,6 +175,11 @@ def fixes_block(summary: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
         for g in summary.gates_with_fixes()
     ] or ["<li>none</li>"]
     out = f'<section id="fixes"><h2>Suggested fixes</h2><ul>{"".join(items)}</ul>'
+    warned = [
+        f"<li>{escape(r.case_id)} a{r.attempt}: {escape(w)}</li>" for r in rows for w in r.warnings
+    ]
+    if warned:
+        out += f"<h3>Warnings</h3><ul>{''.join(warned)}</ul>"
     drops = [f"<li>{escape(line)}</li>" for line in dropped_lines(rows)]
     out += f"<h3>Messages dropped</h3><ul>{''.join(drops) or f'<li>{NO_DROPS}</li>'}</ul>"
     not_ok = [r for r in rows if r.status_reason]

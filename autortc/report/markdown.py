@@ -86,6 +86,10 @@ def render_report(s: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
     out += [f"- **{g.name}** ({g.scope}, {g.verdict}): {g.fix}" for g in s.gates_with_fixes()] or [
         "- none"
     ]
+    warned = [(r, w) for r in rows for w in r.warnings]
+    if warned:
+        out += ["", "## Warnings", ""]
+        out += [f"- {r.case_id} a{r.attempt}: {w}" for r, w in warned]
     out += ["", "## Messages dropped", ""]
     out += [f"- {line}" for line in dropped_lines(rows)] or [f"- {NO_DROPS}"]
     not_ok = [r for r in rows if r.status_reason]
