@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import BaseModel
 
@@ -114,5 +115,23 @@ def bot_main(name: str, run: Callable[[BotJob], Coroutine[Any, Any, int]]) -> No
         crash = BotCrash(error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())
         write_json(Path(job.out_dir) / f"{name}_crash.json", crash)
         print(f"{name} crashed: {type(e).__name__}: {e}", file=sys.stderr)
-        sys.exit(4)
-    sys.exit(code)
+        end_process(4)
+    end_process(code)
+
+
+def end_process(code: int) -> NoReturn:
+    """Exit without finalizing the interpreter (everything the bot keeps is on disk).
+
+    The livekit FFI's tokio threads may still be delivering events (audio frames of a
+    stream, logs) through its ctypes callback when the bot returns. While CPython 3.11
+    finalizes, a foreign thread that asks for the GIL is ended with `pthread_exit`, whose
+    forced unwind through Rust's `extern "C"` frames aborts the process: "panic in a
+    function that cannot unwind ... thread caused non-unwinding panic. aborting." That
+    is the teardown abort seen on a real LiveKit server after `probe_result.json` was
+    written; `tests/livekit_offline/test_bot_exit_ffi.py` reproduces it offline.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
