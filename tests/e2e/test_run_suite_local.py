@@ -92,6 +92,15 @@ def test_latency_is_plausible_and_explained_by_the_agent_trace(run_dir: Path) ->
     assert m["post_rms"] > 0.01
 
 
+def test_the_hop_budget_adds_up_to_the_latency_on_the_embedded_transport(run_dir: Path) -> None:
+    hops = ("endpointing_ms", "agent_processing_ms", "agent_to_probe_ms")
+    for case_id in ("endpoint_short_hello", "interrupt_once"):
+        for turn in _metrics(run_dir, case_id)["turns"]:
+            parts = [turn[h] for h in hops]
+            assert all(p is not None and p >= 0 for p in parts), (case_id, parts)
+            assert sum(parts) == pytest.approx(turn["eot_to_first_audio_ms"], abs=2.0)
+
+
 def test_barge_in_cuts_the_reply_and_the_agent_goes_quiet(run_dir: Path) -> None:
     m = _metrics(run_dir, "interrupt_once")
     replies = m["replies"]
