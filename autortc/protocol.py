@@ -39,6 +39,7 @@ TRACE_POINTS = (
     "llm_first_token",
     "tts_request",
     "tts_first_audio",
+    "output_first_frame",
     "first_frame_published",
     "reply_done",
 )
@@ -50,6 +51,7 @@ TracePointName = Literal[
     "llm_first_token",
     "tts_request",
     "tts_first_audio",
+    "output_first_frame",
     "first_frame_published",
     "reply_done",
 ]

@@ -313,6 +313,8 @@ class AutortcHooks:
         reply.seq = self._next_reply_seq
         self._next_reply_seq += 1
         self._send(P.TOPIC_REPLY, "reply_start", reply_seq=reply.seq, turn_id=reply.turn_id)
+        if reply.captured_t_ns is not None:
+            self.mark("output_first_frame", t_ns=reply.captured_t_ns, turn_id=reply.turn_id)
         self.mark("first_frame_published", t_ns=first_frame_t_ns, turn_id=reply.turn_id)
 
     def on_reply_finished(

@@ -42,6 +42,7 @@ class TeeReply:
     turn_id: int
     frames: list[np.ndarray] = field(default_factory=list)
     seq: int | None = None  # set at playback_started
+    captured_t_ns: int | None = None  # its first frame reached the output (monotonic)
     finished: bool = False
 
 
@@ -86,7 +87,9 @@ class TeeOutput(io.AudioOutput):
     async def capture_frame(self, frame: rtc.AudioFrame) -> None:
         await super().capture_frame(frame)
         if self._capturing is None:
-            self._capturing = TeeReply(turn_id=self._hooks.reply_turn_id())
+            self._capturing = TeeReply(
+                turn_id=self._hooks.reply_turn_id(), captured_t_ns=time.monotonic_ns()
+            )
             self._replies.append(self._capturing)
         self._capturing.frames.extend(self._to_48k_mono(frame))
         assert self.next_in_chain is not None

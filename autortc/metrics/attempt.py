@@ -37,7 +37,12 @@ from autortc.metrics.replies import (
 from autortc.metrics.rows import AttemptRow, Figures, ReplyRow, TurnRow, Value
 from autortc.metrics.slicing import Onset, ReplySlice, reply_slices
 
-TRACE_FIGURES = (M.AGENT_EOT_TO_FIRST_AUDIO, M.TTS_FIRST_TO_PUBLISH, M.FAST_LANE_TTFT)
+TRACE_FIGURES = (
+    M.AGENT_EOT_TO_FIRST_AUDIO,
+    M.TTS_FIRST_TO_PUBLISH,
+    M.OUTPUT_WAIT,
+    M.FAST_LANE_TTFT,
+)
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,7 @@ def turn_rows(
         values[M.AGENT_TO_PROBE] = hops.agent_to_probe_ms
         values[M.AGENT_EOT_TO_FIRST_AUDIO] = points.agent_eot_to_first_audio_ms
         values[M.TTS_FIRST_TO_PUBLISH] = points.tts_first_to_publish_ms
+        values[M.OUTPUT_WAIT] = points.output_wait_ms
         values[M.FAST_LANE_TTFT] = points.fast_lane_ttft_ms
         values[M.BARGE_IN_STOP] = None
         exclude = None

@@ -336,6 +336,20 @@ TTS_FIRST_TO_PUBLISH = _m(
         promote=Promote.FIRST,
     )
 )
+OUTPUT_WAIT = _m(
+    Metric(
+        name="output_wait_ms",
+        unit="ms",
+        ring=Ring.LATENCY,
+        level=Level.TURN,
+        definition="first_frame_published - output_first_frame, on the agent's clock: how long "
+        "the reply's first frame waited in the agent's audio output before the transport "
+        "took it",
+        aggregation=Agg.NONE,
+        tolerance=0.001,
+        promote=Promote.FIRST,
+    )
+)
 FAST_LANE_TTFT = _m(
     Metric(
         name="fast_lane_ttft_ms",

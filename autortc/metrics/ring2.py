@@ -60,6 +60,7 @@ class TraceLatencies:
 
     agent_eot_to_first_audio_ms: float | None
     tts_first_to_publish_ms: float | None
+    output_wait_ms: float | None
     fast_lane_ttft_ms: float | None
 
 
@@ -67,6 +68,7 @@ def trace_latencies(points: dict[str, int]) -> TraceLatencies:
     return TraceLatencies(
         agent_eot_to_first_audio_ms=_diff_ms(points, "first_frame_published", "user_eot"),
         tts_first_to_publish_ms=_diff_ms(points, "first_frame_published", "tts_first_audio"),
+        output_wait_ms=_diff_ms(points, "first_frame_published", "output_first_frame"),
         fast_lane_ttft_ms=_diff_ms(points, "llm_first_token", "llm_request"),
     )
 

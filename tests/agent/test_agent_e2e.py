@@ -179,7 +179,8 @@ async def test_reference_agent_replies_with_protocol_events_trace_and_pre_rtc(en
     )
     assert pts["stt_final"] <= pts["user_eot"]
     assert pts["llm_first_token"] <= pts["tts_request"] <= pts["tts_first_audio"]
-    assert pts["tts_first_audio"] <= pts["first_frame_published"] < pts["reply_done"]
+    assert pts["tts_first_audio"] <= pts["output_first_frame"] <= pts["first_frame_published"]
+    assert pts["first_frame_published"] < pts["reply_done"]
     assert min(pts.values()) == pts["user_speech_start"]
     # the turn ended with the VAD hangover (~350 ms) after speech, not much later
     eot_delay_ms = (pts["user_eot"] - marks["speech_end"]) / 1e6

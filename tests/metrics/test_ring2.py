@@ -68,13 +68,17 @@ def test_trace_latencies_per_turn(synth):
         "llm_request": 5_000_000,
         "llm_first_token": 65_000_000,
         "tts_first_audio": 200_000_000,
+        "output_first_frame": 218_000_000,
         "first_frame_published": 230_000_000,
     }
     trace = [TracePoint(7, p, t) for p, t in pts.items()]
     by_turn = ring2.trace_by_turn(trace, [TurnTiming(0, 0, 0)])
     lat = ring2.trace_latencies(by_turn[0])
     assert lat == ring2.TraceLatencies(
-        agent_eot_to_first_audio_ms=229.0, tts_first_to_publish_ms=30.0, fast_lane_ttft_ms=60.0
+        agent_eot_to_first_audio_ms=229.0,
+        tts_first_to_publish_ms=30.0,
+        output_wait_ms=12.0,
+        fast_lane_ttft_ms=60.0,
     )
     assert ring2.trace_latencies({}).fast_lane_ttft_ms is None
 

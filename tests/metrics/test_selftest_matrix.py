@@ -64,17 +64,26 @@ def test_a_row_lists_what_else_fired():
     assert missing.problems == ["audible_dropout did not fire"]
 
 
-def test_the_delay_row_compares_its_stage_with_the_clean_row_within_10_ms():
+def test_the_delay_row_compares_its_stage_with_the_clean_row_within_20_ms():
     row = _by("delay_ms=200")
     kpi = [_gate("primary_kpi_regression", "FAIL")]
-    clean = RowOutcome([_row(eot_to_first_audio_ms=480.0, tts_first_to_publish_ms=16.0)], [], 0)
-    good = RowOutcome([_row(eot_to_first_audio_ms=720.0, tts_first_to_publish_ms=222.0)], kpi, 1)
+    clean = RowOutcome(
+        [_row(eot_to_first_audio_ms=480.0, output_wait_ms=6.0, agent_to_probe_ms=24.0)], [], 0
+    )
+    # output -> ear: 30 ms clean, 222 ms here (the publisher's queue took some of the hold)
+    good = RowOutcome(
+        [_row(eot_to_first_audio_ms=720.0, output_wait_ms=188.0, agent_to_probe_ms=32.0)], kpi, 1
+    )
     j = judge_row(row, good, clean)
     assert j.ok, j.problems
     assert "eot_to_first_audio +240.0 ms vs clean" in j.got
-    off = RowOutcome([_row(eot_to_first_audio_ms=686.0, tts_first_to_publish_ms=260.0)], kpi, 1)
+    assert "output_wait +182.0 ms vs clean" in j.got
+    assert "output→ear +190.0 ms vs clean" in j.got
+    off = RowOutcome(
+        [_row(eot_to_first_audio_ms=686.0, output_wait_ms=227.0, agent_to_probe_ms=30.0)], kpi, 1
+    )
     assert not judge_row(row, off, clean).ok
-    no_hop = RowOutcome([_row(eot_to_first_audio_ms=686.0)], kpi, 1)
+    no_hop = RowOutcome([_row(eot_to_first_audio_ms=686.0, agent_to_probe_ms=200.0)], kpi, 1)
     assert not judge_row(row, no_hop, clean).ok
 
 
