@@ -19,8 +19,9 @@ from pydantic import ValidationError
 from autortc.audio import SAMPLE_RATE_HZ, read_wav, to_float
 from autortc.bots.results import EventRecord, ProbeResult, UserResult
 from autortc.errors import ArtifactError, map_exceptions
+from autortc.host_clock import shares_clock
 from autortc.metrics.inputs import AttemptInputs, ReplyEvents, TracePoint, TurnTiming
-from autortc.protocol import Message, PreRtcManifest, ReplyEnd, ReplyStart, Trace
+from autortc.protocol import AgentReady, Message, PreRtcManifest, ReplyEnd, ReplyStart, Trace
 
 _R = TypeVar("_R", ProbeResult, UserResult)
 
@@ -72,6 +73,30 @@ def reply_events(events: list[tuple[Message, int]]) -> list[ReplyEvents]:
             )
         )
     return out
+
+
+def probe_stamps(attempt_dir: Path) -> dict[str, int | None]:
+    """The probe's phase stamps (phases.py), keyed by the phase each one ends; empty
+    when it wrote no readable result."""
+    try:
+        probe = _model(ProbeResult, attempt_dir / "probe_result.json")
+    except ArtifactError:
+        return {}
+    return {
+        "bots_start": probe.started_t_ns,
+        "connect": probe.joined_t_ns,
+        "agent_join": probe.agent_seen_t_ns,
+        "barrier": probe.barrier_complete_t_ns,
+        "conversation": probe.recording_end_t_ns,
+    }
+
+
+def agent_clock_id(events: list[tuple[Message, int]]) -> str | None:
+    """The clock the agent's first agent_ready named (None: it named none)."""
+    for msg, _ in events:
+        if isinstance(msg, AgentReady):
+            return msg.clock_id
+    return None
 
 
 def trace_points(events: list[tuple[Message, int]]) -> list[TracePoint]:
@@ -131,10 +156,10 @@ def load_attempt(
     expects_reply: bool = True,
     reply_within_ms: int = 5000,
     noisy_turns: frozenset[int] = frozenset(),
-    agent_on_host_clock: bool = False,
 ) -> AttemptInputs:
     """Read an attempt directory. The keyword arguments after `trace_id` come from the
-    case (its expect block, which turns carry noise) and the orchestrator."""
+    case (its expect block, which turns carry noise) and the orchestrator. The agent's
+    trace is on the bots' clock only when its agent_ready named the probe's clock."""
     probe = _model(ProbeResult, attempt_dir / "probe_result.json")
     user = _model(UserResult, attempt_dir / "user_result.json")
     events = read_events(attempt_dir / "events.jsonl")
@@ -175,6 +200,6 @@ def load_attempt(
         blackbox=blackbox,
         expects_reply=expects_reply,
         reply_within_ms=reply_within_ms,
-        agent_on_host_clock=agent_on_host_clock,
+        agent_on_host_clock=shares_clock(agent_clock_id(events), probe.clock_id),
         message_counters=dict(probe.message_counters),
     )

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autortc.artifacts import load_attempt, read_json
+from autortc.artifacts import load_attempt, probe_stamps, read_json
 from autortc.audio import SAMPLE_RATE_HZ, to_int16, write_wav
 from autortc.bot_exit import BotsOutcome, classify_bots
 from autortc.bots.jobspec import BotJob, TurnJob
@@ -40,6 +40,7 @@ from autortc.metrics.inputs import AttemptInputs
 from autortc.metrics.ring3 import DEFAULT_WITHIN_MS
 from autortc.metrics.rows import AttemptRow
 from autortc.metrics.status import BAD_ARTIFACT, should_retry
+from autortc.phases import attempt_phases_ms
 from autortc.procs import die_with_parent
 from autortc.protocol import RoomMeta, room_name
 from autortc.report.html import CaseView
@@ -193,13 +194,18 @@ async def run_bot_process(
                     await proc.wait()
 
 
-async def run_bots(ctx: AttemptContext, job: AttemptJob) -> BotsOutcome:
-    """Create the room, run both bots to the end in one TaskGroup, delete the room."""
+async def run_bots(
+    ctx: AttemptContext, job: AttemptJob, stamps: dict[str, int | None] | None = None
+) -> BotsOutcome:
+    """Create the room, run both bots to the end in one TaskGroup, delete the room.
+    `stamps` gets the monotonic ns at which each of those steps ended (phases.py)."""
+    stamps = {} if stamps is None else stamps
     timeout_s = job.case.timeout_s
     job_path = job.dir / "bot_job.json"
     await ctx.transport.create_room(
         job.room, metadata=job.meta.to_json(), agent_name=ctx.agent_name
     )
+    stamps["room_create"] = time.monotonic_ns()
     try:
         async with asyncio.TaskGroup() as tg:
             probe = tg.create_task(
@@ -212,10 +218,12 @@ async def run_bots(ctx: AttemptContext, job: AttemptJob) -> BotsOutcome:
                 run_bot_process("autortc.bots.user_bot", job_path, job.dir / "user.log", timeout_s),
                 name=f"attempt.user.{job.room}",
             )
+        stamps["bots_exit"] = time.monotonic_ns()
         return classify_bots(probe.result(), user.result(), job.dir)
     finally:
         try:
             await ctx.transport.delete_room(job.room)
+            stamps["room_delete"] = time.monotonic_ns()
         except Exception as e:  # deletion failure must not hide the attempt's own outcome
             log.warning("room delete failed", extra={"room": job.room, "error": str(e)})
 
@@ -258,8 +266,6 @@ def _inputs(ctx: AttemptContext, job: AttemptJob, infra: str | None) -> AttemptI
         expects_reply=case.expect.reply,
         reply_within_ms=case.expect.within_ms or DEFAULT_WITHIN_MS,
         noisy_turns=frozenset(k for k, t in enumerate(case.turns) if t.noise is not None),
-        # the reference agent started here shares time.monotonic_ns() with the bots
-        agent_on_host_clock=ctx.local_agent and not ctx.blackbox,
     )
 
 
@@ -299,14 +305,20 @@ def analyze(ctx: AttemptContext, job: AttemptJob, infra: str | None) -> tuple[At
 
 async def run_attempt(ctx: AttemptContext, case: Case, attempt: int) -> AttemptRecord:
     t0 = time.monotonic()
+    start_ns = time.monotonic_ns()
     job = build_job(ctx, case, attempt)
     write_job_files(ctx, job)
-    bots = await run_bots(ctx, job)
+    stamps: dict[str, int | None] = {"prepare": time.monotonic_ns()}
+    bots = await run_bots(ctx, job, stamps)
     if not ctx.blackbox:
         # a remote agent may still share the directory: look, but do not wait for it
         wait_s = PRE_RTC_WAIT_S if ctx.local_agent else 0.0
         await collect_pre_rtc(ctx.pre_rtc_root / job.trace_id, job.dir, wait_s=wait_s)
+        stamps["pre_rtc_wait"] = time.monotonic_ns()
     row, view = analyze(ctx, job, bots.status)
+    stamps["analyze"] = time.monotonic_ns()
+    stamps.update(probe_stamps(job.dir))
+    row = replace(row, phases_ms=attempt_phases_ms(start_ns, stamps))
     if bots.warnings:
         log.warning("bot warning", extra={"dir": str(job.dir), "warnings": bots.warnings})
         row = replace(row, warnings=bots.warnings)

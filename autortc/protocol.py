@@ -80,6 +80,8 @@ class ProbeReady(_Msg):
 class AgentReady(_Msg):
     type: Literal["agent_ready"] = "agent_ready"
     in_reply_to: str
+    # the agent's monotonic clock (autortc/host_clock.py); None: not said, never assumed
+    clock_id: str | None = None
 
 
 class UserReady(_Msg):

@@ -21,7 +21,8 @@ from autortc.bots.common import bot_main, pump_messages, stay_until, write_json
 from autortc.bots.jobspec import BotJob
 from autortc.bots.results import ProbeResult
 from autortc.bots.rules import BarrierState, StopRule
-from autortc.clock import MONOTONIC, Clock
+from autortc.clock import MONOTONIC, Clock, MonotonicClock
+from autortc.host_clock import host_clock_id
 from autortc.metrics.levels import AUDIBLE_RMS
 from autortc.protocol import (
     PROBE_IDENTITY,
@@ -96,7 +97,9 @@ async def run_probe(
     )
     wake = asyncio.Event()
     agent_rec, user_rec = Recorder(stop.agent_audible), Recorder()
-    result = ProbeResult(trace_id=job.trace_id)
+    # our clock's id: the agent's trace shares it when its agent_ready says the same
+    clock_id = host_clock_id() if isinstance(clock, MonotonicClock) else None
+    result = ProbeResult(trace_id=job.trace_id, clock_id=clock_id)
     probe_msg_ids: list[str] = []
 
     def on_msg(msg: Message, topic: str, recv_t_ns: int) -> None:
@@ -106,8 +109,9 @@ async def run_probe(
         stop.observe(msg, recv_t_ns=recv_t_ns)
         wake.set()
 
+    result.started_t_ns = clock.now_ns()
     conn = await transport.connect(job.room, PROBE_IDENTITY, role="probe")
-    t_join_ns = clock.now_ns()
+    t_join_ns = result.joined_t_ns = clock.now_ns()
     try:
         async with asyncio.TaskGroup() as tg:
             tasks = [
@@ -121,6 +125,7 @@ async def run_probe(
                 result.status = "AGENT_NOT_JOINED"
             else:
                 result.agent_identity = agent_id
+                result.agent_seen_t_ns = clock.now_ns()
                 tasks.append(
                     tg.create_task(agent_rec.record(conn, agent_id), name="probe.rec_agent")
                 )
@@ -138,6 +143,7 @@ async def run_probe(
             for t in tasks:
                 t.cancel()
     finally:
+        result.recording_end_t_ns = clock.now_ns()
         result.agent_frames_recv_t_ns = agent_rec.recv_t_ns
         result.user_frames_recv_t_ns = user_rec.recv_t_ns
         result.message_counters = flt.counters()

@@ -39,6 +39,13 @@ class ProbeResult(_Result):
     status: str = "OK"
     trace_id: str = ""
     agent_identity: str | None = None
+    clock_id: str | None = None  # the probe's own clock (host_clock_id)
+    # where its time went (host monotonic ns; autortc/phases.py): started, in the room,
+    # the agent seen there, the barrier complete (below), the recording ended
+    started_t_ns: int | None = None
+    joined_t_ns: int | None = None
+    agent_seen_t_ns: int | None = None
+    recording_end_t_ns: int | None = None
     barrier_complete_t_ns: int | None = None
     agent_frames_recv_t_ns: list[int] = []
     user_frames_recv_t_ns: list[int] = []

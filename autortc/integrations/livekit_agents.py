@@ -48,8 +48,9 @@ from livekit.agents import metrics as lk_metrics
 
 from autortc import protocol as P
 from autortc.audio import SAMPLE_RATE_HZ, write_wav
-from autortc.clock import MONOTONIC, Clock
+from autortc.clock import MONOTONIC, Clock, MonotonicClock
 from autortc.errors import UsageError
+from autortc.host_clock import host_clock_id
 from autortc.integrations.messengers import Messenger, make_messenger
 from autortc.integrations.tee_output import TeeOutput, TeeReply, wall_to_monotonic_ns
 
@@ -264,7 +265,10 @@ class AutortcHooks:
         if self._pending_probe is None or not self.ready() or self._closed:
             return
         probe_msg_id, self._pending_probe = self._pending_probe, None
-        self._send(P.TOPIC_AGENT, "agent_ready", in_reply_to=probe_msg_id)
+        # the trace times are time.monotonic_ns() only with the real clock: say which
+        # clock that is, so the harness can tell whether it shares it (hop budget)
+        clock_id = host_clock_id() if isinstance(self._clock, MonotonicClock) else None
+        self._send(P.TOPIC_AGENT, "agent_ready", in_reply_to=probe_msg_id, clock_id=clock_id)
         self.agent_ready_sent += 1
 
     # -- session events -> trace points ---------------------------------------

@@ -267,7 +267,8 @@ def null_reasons(
         )
         why.update({m: no_trace for m in TRACE_FIGURES})
         hop_why = (
-            "the agent is not on this host's clock (remote or black-box): no hop budget"
+            "the agent's agent_ready did not name the probe's clock (remote, black-box or an "
+            "older integration): no hop budget"
             if not inputs.agent_on_host_clock
             else "trace points or pre_rtc missing for turn 0's answer"
         )

@@ -116,6 +116,7 @@ class AttemptRow:
     room: str | None = None
     status_reason: str | None = None  # why the capture_status is not OK, when known
     warnings: tuple[str, ...] = ()  # e.g. a bot that exited abnormally after its results
+    phases_ms: dict[str, float | None] = field(default_factory=dict)  # autortc/phases.py
 
     def get(self, metric: Metric) -> Value:
         """The attempt's own value of `metric` (the first reply / turn 0 for promoted ones)."""
@@ -165,6 +166,8 @@ class AttemptRow:
             out["status_reason"] = self.status_reason
         if self.warnings:
             out["warnings"] = list(self.warnings)
+        if self.phases_ms:
+            out["phases_ms"] = dict(self.phases_ms)
         return out
 
     @classmethod
@@ -196,6 +199,7 @@ class AttemptRow:
                 room=_opt_str(d.get("room")),
                 status_reason=_opt_str(d.get("status_reason")),
                 warnings=_warnings(d.get("warnings")),
+                phases_ms=_phases(d.get("phases_ms")),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise InputError(f"{source}: not an AutoRTC metrics row ({e})") from None
@@ -209,6 +213,16 @@ def _warnings(v: object) -> tuple[str, ...]:
     if not isinstance(v, list):
         raise TypeError("warnings is not a list")
     return tuple(str(x) for x in v)
+
+
+def _phases(v: object) -> dict[str, float | None]:
+    if isinstance(v, str):  # a metrics.csv cell holds JSON
+        v = json.loads(v) if v.strip() else {}
+    if _missing(v):
+        return {}
+    if not isinstance(v, dict):
+        raise TypeError("phases_ms is not a mapping")
+    return {str(k): None if x is None else float(x) for k, x in v.items()}
 
 
 def final_attempts(rows: Sequence[AttemptRow]) -> list[AttemptRow]:

@@ -25,6 +25,7 @@ from autortc.gates import GateResult
 from autortc.kpi import PRIMARY_KPI_METRIC
 from autortc.metrics import registry as M
 from autortc.metrics.rows import AttemptRow, final_attempts
+from autortc.phases import phase_table
 from autortc.report.markdown import NO_DROPS, case_cells, dropped_lines, fmt
 from autortc.report.outcome import SuiteSummary
 from autortc.report.plots import Marker, Track, latency_svg, waveform_svg
@@ -180,6 +181,17 @@ def fixes_block(summary: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
     ]
     if warned:
         out += f"<h3>Warnings</h3><ul>{''.join(warned)}</ul>"
+    table = phase_table([r.phases_ms for r in rows if r.phases_ms])
+    if table:
+        cells = "".join(
+            f"<tr><td>{n}</td><td>{fmt(med, 0)}</td><td>{fmt(mx, 0)}</td>"
+            f"<td>{fmt(sh * 100, 0)} %</td></tr>"
+            for n, med, mx, sh in table
+        )
+        out += (
+            "<h3>Where the attempts' time went</h3><table><tr><th>phase</th>"
+            f"<th>median ms</th><th>max ms</th><th>share</th></tr>{cells}</table>"
+        )
     drops = [f"<li>{escape(line)}</li>" for line in dropped_lines(rows)]
     out += f"<h3>Messages dropped</h3><ul>{''.join(drops) or f'<li>{NO_DROPS}</li>'}</ul>"
     not_ok = [r for r in rows if r.status_reason]

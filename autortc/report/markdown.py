@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from autortc.metrics import registry as M
 from autortc.metrics.rows import AttemptRow
+from autortc.phases import phase_table
 from autortc.report.outcome import SuiteSummary
 
 
@@ -56,6 +57,18 @@ def dropped_lines(rows: Sequence[AttemptRow]) -> list[str]:
     return out
 
 
+def phase_lines(rows: Sequence[AttemptRow]) -> list[str]:
+    """Where the attempts' wall time went: one table row per phase."""
+    table = phase_table([r.phases_ms for r in rows if r.phases_ms])
+    if not table:
+        return []
+    out = ["| phase | median ms | max ms | share |", "|---|---|---|---|"]
+    out += [
+        f"| {n} | {fmt(med, 0)} | {fmt(mx, 0)} | {fmt(sh * 100, 0)} % |" for n, med, mx, sh in table
+    ]
+    return out
+
+
 def render_report(s: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
     out = [f"# AutoRTC report: {s.suite} — {s.verdict}", ""]
     out += kpi_lines(s)
@@ -90,6 +103,9 @@ def render_report(s: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
     if warned:
         out += ["", "## Warnings", ""]
         out += [f"- {r.case_id} a{r.attempt}: {w}" for r, w in warned]
+    phases = phase_lines(rows)
+    if phases:
+        out += ["", "## Where the attempts' time went", "", *phases]
     out += ["", "## Messages dropped", ""]
     out += [f"- {line}" for line in dropped_lines(rows)] or [f"- {NO_DROPS}"]
     not_ok = [r for r in rows if r.status_reason]

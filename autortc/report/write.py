@@ -16,7 +16,7 @@ from autortc.report.markdown import render_report
 from autortc.report.outcome import SuiteOutcome, brief_summary
 
 # row fields that are lists / mappings; metrics.csv holds them as JSON text
-NESTED_FIELDS = ("replies", "turns", "null_reasons")
+NESTED_FIELDS = ("replies", "turns", "null_reasons", "phases_ms")
 ID_COLUMNS = ("case_id", "priority", "attempt", "capture_status")
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from autortc.phases import PHASES
+
 from .negatives import negative_latencies
 
 pytestmark = pytest.mark.e2e
@@ -99,6 +101,17 @@ def test_the_hop_budget_adds_up_to_the_latency_on_the_embedded_transport(run_dir
             parts = [turn[h] for h in hops]
             assert all(p is not None and p >= 0 for p in parts), (case_id, parts)
             assert sum(parts) == pytest.approx(turn["eot_to_first_audio_ms"], abs=2.0)
+
+
+def test_each_attempt_says_where_its_time_went(run_dir: Path) -> None:
+    for case_id in ("endpoint_short_hello", "interrupt_once"):
+        phases = _metrics(run_dir, case_id)["phases_ms"]
+        assert list(phases) == list(PHASES)
+        assert all(v is not None and v >= 0 for v in phases.values()), phases
+        assert phases["conversation"] > 1000  # the case itself: its utterances and replies
+    md = (run_dir / "report.md").read_text()
+    assert "## Where the attempts' time went" in md
+    assert "| agent_join |" in md
 
 
 def test_barge_in_cuts_the_reply_and_the_agent_goes_quiet(run_dir: Path) -> None:
