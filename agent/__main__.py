@@ -25,6 +25,12 @@ def _add_agent_options(p: argparse.ArgumentParser, *, agent_name_default: str) -
     p.add_argument("--pre-rtc-dir", default="output/pre_rtc")
     p.add_argument("--vad-hangover-ms", type=int, default=AgentOptions.vad_hangover_ms)
     p.add_argument(
+        "--opus-kbps",
+        type=int,
+        default=AgentOptions.opus_max_bitrate_bps // 1000,
+        help="LiveKit: the Opus bitrate cap of the agent's track (default 64)",
+    )
+    p.add_argument(
         "--endpointing-min-delay-ms", type=int, default=AgentOptions.endpointing_min_delay_ms
     )
     p.add_argument(
@@ -104,6 +110,7 @@ def _add_livekit_parser(sub: argparse._SubParsersAction) -> None:  # type: ignor
 def _agent_options(args: argparse.Namespace) -> AgentOptions:
     return AgentOptions(
         vad_hangover_ms=args.vad_hangover_ms,
+        opus_max_bitrate_bps=args.opus_kbps * 1000,
         endpointing_min_delay_ms=args.endpointing_min_delay_ms,
         autortc_hooks=not args.no_autortc_hooks,
         pre_rtc_dir=args.pre_rtc_dir,

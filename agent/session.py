@@ -64,6 +64,9 @@ class AgentOptions:
     min_interruption_ms: int = 300  # user speech that barges in on a reply
     publish_queue_ms: int = 100  # AudioPublisher queue bound
     pump_lead_ms: int = DEFAULT_PUMP_LEAD_MS  # audio the output keeps queued ahead
+    # LiveKit: the Opus bitrate cap of our track. Below 64 kbps libopus takes about half
+    # the 4-8 kHz share of an espeak voice (golden/README.md, "Opus and the 4-8 kHz band")
+    opus_max_bitrate_bps: int = 64_000
     llm_first_token_delay_ms: float = 0.0
     llm_inter_token_delay_ms: float = 0.0
     voice: str = "en-us"
@@ -78,6 +81,8 @@ class AgentOptions:
                 raise InputError(f"AgentOptions.{name} must be > 0")
         if self.endpointing_min_delay_ms < 0 or self.endpointing_max_delay_ms <= 0:
             raise InputError("AgentOptions endpointing delays must be >= 0 / > 0")
+        if not 6_000 <= self.opus_max_bitrate_bps <= 510_000:  # libopus's range
+            raise InputError("AgentOptions.opus_max_bitrate_bps must be 6000..510000")
         if self.publish_queue_ms < self.pump_lead_ms + 10:
             raise InputError("AgentOptions.publish_queue_ms must exceed pump_lead_ms by a frame")
         if self.turn_detector not in TURN_DETECTORS:
@@ -245,7 +250,9 @@ async def run_agent_job(
     metadata = metadata or conn.room_metadata
     meta = parse_room_meta(metadata)
     defect = job_defect(options, meta)
-    publisher = await conn.publish_audio(queue_size_ms=options.publish_queue_ms)
+    publisher = await conn.publish_audio(
+        queue_size_ms=options.publish_queue_ms, max_bitrate_bps=options.opus_max_bitrate_bps
+    )
     output = TransportAudioOutput(
         publisher, lead_ms=options.pump_lead_ms, after_tee=AfterTee(defect)
     )
@@ -281,6 +288,7 @@ async def run_agent_job(
                     pre_rtc_dir=Path(options.pre_rtc_dir),
                     metadata=metadata,
                     audio_track_published=True,
+                    audio_encoding=publisher.encoding,
                     # spec: agent_ready once published and started; and once the user
                     # bot is in the room, only when its audio reaches us (audio sent
                     # before our subscription is live would be lost)

@@ -21,7 +21,16 @@ from autortc.bots.results import EventRecord, ProbeResult, UserResult
 from autortc.errors import ArtifactError, map_exceptions
 from autortc.host_clock import shares_clock
 from autortc.metrics.inputs import AttemptInputs, ReplyEvents, TracePoint, TurnTiming
-from autortc.protocol import AgentReady, Message, PreRtcManifest, ReplyEnd, ReplyStart, Trace
+from autortc.protocol import (
+    AgentReady,
+    AudioPublishInfo,
+    Message,
+    PreRtcManifest,
+    ReplyEnd,
+    ReplyStart,
+    Trace,
+)
+from autortc.transport.base import AudioEncoding
 
 _R = TypeVar("_R", ProbeResult, UserResult)
 
@@ -89,6 +98,24 @@ def probe_stamps(attempt_dir: Path) -> dict[str, int | None]:
         "barrier": probe.barrier_complete_t_ns,
         "conversation": probe.recording_end_t_ns,
     }
+
+
+def agent_audio(events: list[tuple[Message, int]]) -> AudioPublishInfo | None:
+    """The publish settings the agent's first agent_ready reported (None: it did not)."""
+    for msg, _ in events:
+        if isinstance(msg, AgentReady):
+            return msg.audio
+    return None
+
+
+def codec_description(published: AudioPublishInfo | None, received_mime: str | None) -> str | None:
+    """'opus max 64 kbps, DTX off, RED on, mono; probe got audio/red' (None: nothing known)."""
+    parts = []
+    if published is not None:
+        parts.append("agent sent " + AudioEncoding(**published.model_dump()).describe())
+    if received_mime:
+        parts.append(f"probe got {received_mime}")
+    return "; ".join(parts) or None
 
 
 def agent_clock_id(events: list[tuple[Message, int]]) -> str | None:
@@ -201,5 +228,6 @@ def load_attempt(
         expects_reply=expects_reply,
         reply_within_ms=reply_within_ms,
         agent_on_host_clock=shares_clock(agent_clock_id(events), probe.clock_id),
+        codec=codec_description(agent_audio(events), probe.agent_track_codec),
         message_counters=dict(probe.message_counters),
     )

@@ -60,6 +60,13 @@ non_negative_float = _number(float, low=0.0, inclusive=True)
 positive_int = _number(int, low=1, inclusive=True)
 
 
+def opus_kbps(text: str) -> int:
+    value = int(positive_int(text))
+    if not 6 <= value <= 510:
+        raise argparse.ArgumentTypeError(f"{text} must be 6..510 (libopus's range in kbps)")
+    return value
+
+
 def defect_spec(text: str) -> str:
     from agent.defects import parse_defect
 
@@ -122,6 +129,12 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=None,
         help="reference agent's VAD hangover",
+    )
+    p.add_argument(
+        "--opus-kbps",
+        type=opus_kbps,
+        default=None,
+        help="reference agent's Opus bitrate cap on LiveKit (default 64; the report shows it)",
     )
     p.add_argument(
         "--turn-detector",
@@ -207,6 +220,8 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         agent_args += ["--vad-hangover-ms", str(args.vad_hangover_ms)]
     if args.turn_detector is not None:
         agent_args += ["--turn-detector", args.turn_detector]
+    if args.opus_kbps is not None:
+        agent_args += ["--opus-kbps", str(args.opus_kbps)]
     if args.blackbox and args.agent_dispatch is None:
         agent_args.append("--no-autortc-hooks")
     start_agent = not args.no_start_agent and args.agent_dispatch is None

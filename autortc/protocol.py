@@ -77,11 +77,24 @@ class ProbeReady(_Msg):
     type: Literal["probe_ready"] = "probe_ready"
 
 
+class AudioPublishInfo(BaseModel):
+    """How the agent published its audio track (transport/base.AudioEncoding)."""
+
+    model_config = ConfigDict(strict=True, frozen=True, extra="ignore")
+
+    codec: str
+    max_bitrate_bps: int | None = None
+    dtx: bool = False
+    red: bool = False
+    channels: int = 1
+
+
 class AgentReady(_Msg):
     type: Literal["agent_ready"] = "agent_ready"
     in_reply_to: str
     # the agent's monotonic clock (autortc/host_clock.py); None: not said, never assumed
     clock_id: str | None = None
+    audio: AudioPublishInfo | None = None  # its track's settings, when it knows them
 
 
 class UserReady(_Msg):

@@ -139,6 +139,7 @@ async def run_probe(
                     result.status = "BARRIER_TIMEOUT"
                 else:
                     result.barrier_complete_t_ns = barrier.complete_t_ns
+                    result.agent_track_codec = conn.audio_codec(agent_id)
                     await _wait_for_end(conn, stop, wake, job, clock)
             for t in tasks:
                 t.cancel()

@@ -40,6 +40,7 @@ class ProbeResult(_Result):
     trace_id: str = ""
     agent_identity: str | None = None
     clock_id: str | None = None  # the probe's own clock (host_clock_id)
+    agent_track_codec: str | None = None  # the agent track's mime type as subscribed
     # where its time went (host monotonic ns; autortc/phases.py): started, in the room,
     # the agent seen there, the barrier complete (below), the recording ended
     started_t_ns: int | None = None

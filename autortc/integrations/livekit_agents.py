@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 from collections.abc import Callable
@@ -53,6 +54,7 @@ from autortc.errors import UsageError
 from autortc.host_clock import host_clock_id
 from autortc.integrations.messengers import Messenger, make_messenger
 from autortc.integrations.tee_output import TeeOutput, TeeReply, wall_to_monotonic_ns
+from autortc.transport.base import AudioEncoding
 
 __all__ = ["AutortcHooks"]
 
@@ -76,8 +78,10 @@ class AutortcHooks:
         audio_track_published: bool | None = None,
         hears_user: Callable[[], bool] | None = None,
         clock: Clock = MONOTONIC,
+        audio_encoding: AudioEncoding | None = None,
     ) -> None:
         self._session = session
+        self._audio_encoding = audio_encoding
         self._clock = clock
         self._messenger = messenger
         self.meta = P.parse_room_meta(metadata if metadata is not None else messenger.metadata)
@@ -116,6 +120,7 @@ class AutortcHooks:
         hears_user: Callable[[], bool] | None = None,
         clock: Clock = MONOTONIC,
         wrap_messenger: Callable[[Messenger], Messenger] | None = None,
+        audio_encoding: AudioEncoding | None = None,
     ) -> AutortcHooks:
         """Hook into `session` (started or not). Call from inside the event loop.
 
@@ -130,6 +135,7 @@ class AutortcHooks:
             audio_track_published=audio_track_published,
             hears_user=hears_user,
             clock=clock,
+            audio_encoding=audio_encoding,
         )
         if hooks.active:
             hooks._start()
@@ -268,7 +274,11 @@ class AutortcHooks:
         # the trace times are time.monotonic_ns() only with the real clock: say which
         # clock that is, so the harness can tell whether it shares it (hop budget)
         clock_id = host_clock_id() if isinstance(self._clock, MonotonicClock) else None
-        self._send(P.TOPIC_AGENT, "agent_ready", in_reply_to=probe_msg_id, clock_id=clock_id)
+        enc = self._audio_encoding
+        audio = None if enc is None else P.AudioPublishInfo(**dataclasses.asdict(enc))
+        self._send(
+            P.TOPIC_AGENT, "agent_ready", in_reply_to=probe_msg_id, clock_id=clock_id, audio=audio
+        )
         self.agent_ready_sent += 1
 
     # -- session events -> trace points ---------------------------------------

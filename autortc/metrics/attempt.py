@@ -386,6 +386,7 @@ def analyze_attempt(inputs: AttemptInputs) -> AttemptRow:
         turns=tuple(t_rows),
         null_reasons=null_reasons(inputs, figures, first=first, turns=turns, capture_status=cap),
         status_reason=reason,
+        codec=inputs.codec,
     )
 
 

@@ -117,6 +117,7 @@ class AttemptRow:
     status_reason: str | None = None  # why the capture_status is not OK, when known
     warnings: tuple[str, ...] = ()  # e.g. a bot that exited abnormally after its results
     phases_ms: dict[str, float | None] = field(default_factory=dict)  # autortc/phases.py
+    codec: str | None = None  # how the agent's track travelled (Ring 1 is through it)
 
     def get(self, metric: Metric) -> Value:
         """The attempt's own value of `metric` (the first reply / turn 0 for promoted ones)."""
@@ -168,6 +169,8 @@ class AttemptRow:
             out["warnings"] = list(self.warnings)
         if self.phases_ms:
             out["phases_ms"] = dict(self.phases_ms)
+        if self.codec is not None:
+            out["codec"] = self.codec
         return out
 
     @classmethod
@@ -200,6 +203,7 @@ class AttemptRow:
                 status_reason=_opt_str(d.get("status_reason")),
                 warnings=_warnings(d.get("warnings")),
                 phases_ms=_phases(d.get("phases_ms")),
+                codec=_opt_str(d.get("codec")),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise InputError(f"{source}: not an AutoRTC metrics row ({e})") from None

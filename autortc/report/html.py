@@ -26,7 +26,7 @@ from autortc.kpi import PRIMARY_KPI_METRIC
 from autortc.metrics import registry as M
 from autortc.metrics.rows import AttemptRow, final_attempts
 from autortc.phases import phase_table
-from autortc.report.markdown import NO_DROPS, case_cells, dropped_lines, fmt
+from autortc.report.markdown import NO_DROPS, case_cells, codec_lines, dropped_lines, fmt
 from autortc.report.outcome import SuiteSummary
 from autortc.report.plots import Marker, Track, latency_svg, waveform_svg
 
@@ -166,7 +166,14 @@ def cases_table(rows: Sequence[AttemptRow]) -> str:
         )
     header = ["case", "prio", "attempt", "status", "slice", *(m.header for m in M.CASE_TABLE)]
     header.append("interrupted")
-    return f'<section id="cases"><h2>Cases</h2>{_table(header, body, cls="cases")}</section>'
+    codecs = "".join(f"<li>{escape(line[2:])}</li>" for line in codec_lines(rows))
+    codec_block = (
+        f"<h3>Codec (Ring 1 is measured through it)</h3><ul>{codecs}</ul>" if codecs else ""
+    )
+    return (
+        f'<section id="cases"><h2>Cases</h2>{_table(header, body, cls="cases")}'
+        f"{codec_block}</section>"
+    )
 
 
 def fixes_block(summary: SuiteSummary, rows: Sequence[AttemptRow]) -> str:

@@ -57,6 +57,30 @@ def dropped_lines(rows: Sequence[AttemptRow]) -> list[str]:
     return out
 
 
+OPUS_NOTE = (
+    "Opus below 64 kbps alone takes about half of an espeak voice's 4-8 kHz share: "
+    "hf_ratio_drop 0.41-0.55 at 24-48 kbps against -0.01-0.01 at 64 kbps, measured "
+    "offline through libopus (scripts/bench_opus_hf.py). A distortion WARN at those "
+    "bitrates is the codec, not the network."
+)
+
+
+def codec_lines(rows: Sequence[AttemptRow]) -> list[str]:
+    """How the agent's track travelled, per distinct setting, with the cases it covers;
+    Ring 1 (mel_distance, hf_ratio_drop) is measured through it."""
+    if not rows:
+        return []
+    by_codec: dict[str, list[str]] = {}
+    for r in rows:
+        cases = by_codec.setdefault(r.codec or "not reported", [])
+        if r.case_id not in cases:
+            cases.append(r.case_id)
+    out = [f"- {codec}: {', '.join(cases)}" for codec, cases in by_codec.items()]
+    if any("opus" in c for c in by_codec):
+        out.append(f"- {OPUS_NOTE}")
+    return out
+
+
 def phase_lines(rows: Sequence[AttemptRow]) -> list[str]:
     """Where the attempts' wall time went: one table row per phase."""
     table = phase_table([r.phases_ms for r in rows if r.phases_ms])
@@ -95,6 +119,9 @@ def render_report(s: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
         cells = [r.case_id, r.priority, str(r.attempt), r.capture_status, str(r.slice_source)]
         cells += [*case_cells(r), str(interrupted)]
         out.append("| " + " | ".join(cells) + " |")
+    codecs = codec_lines(rows)
+    if codecs:
+        out += ["", "## Codec (Ring 1 is measured through it)", "", *codecs]
     out += ["", "## Suggested fixes", ""]
     out += [f"- **{g.name}** ({g.scope}, {g.verdict}): {g.fix}" for g in s.gates_with_fixes()] or [
         "- none"

@@ -28,6 +28,32 @@ Role = Literal["user", "probe", "agent", "admin"]
 
 
 @dataclass(frozen=True)
+class AudioEncoding:
+    """How a published audio track travels: reported with the figures (Ring 1)."""
+
+    codec: str  # "opus" (LiveKit), "pcm" (embedded: 16-bit, lossless)
+    max_bitrate_bps: int | None = None  # None: not applicable (pcm)
+    dtx: bool = False
+    red: bool = False
+    channels: int = 1
+
+    def describe(self) -> str:
+        if self.codec == "pcm":
+            return f"pcm 16-bit 48 kHz, {self._ch()}, lossless"
+        kbps = (
+            f"max {self.max_bitrate_bps / 1000:g} kbps" if self.max_bitrate_bps else "SDK bitrate"
+        )
+        on = {True: "on", False: "off"}
+        return f"{self.codec} {kbps}, DTX {on[self.dtx]}, RED {on[self.red]}, {self._ch()}"
+
+    def _ch(self) -> str:
+        return "mono" if self.channels == 1 else f"{self.channels} channels"
+
+
+PCM_ENCODING = AudioEncoding(codec="pcm")
+
+
+@dataclass(frozen=True)
 class ReceivedFrame:
     pcm: np.ndarray  # int16, SAMPLES_PER_FRAME samples
     recv_t_ns: int
@@ -63,6 +89,11 @@ class AudioPublisher(Protocol):
 
     async def wait_for_playout(self) -> None: ...
 
+    @property
+    def encoding(self) -> AudioEncoding:
+        """How this track is sent (codec, bitrate, DTX, RED, channels)."""
+        ...
+
 
 class RoomConnection(Protocol):
     """One participant's connection to one room."""
@@ -87,8 +118,16 @@ class RoomConnection(Protocol):
 
     def has_audio_track(self, identity: str) -> bool: ...
 
-    async def publish_audio(self, *, queue_size_ms: int = 100) -> AudioPublisher:
-        """Publish this participant's one audio track."""
+    async def publish_audio(
+        self, *, queue_size_ms: int = 100, max_bitrate_bps: int | None = None
+    ) -> AudioPublisher:
+        """Publish this participant's one audio track. `max_bitrate_bps` caps a lossy
+        codec's bitrate (LiveKit: Opus); None keeps the transport's own choice."""
+        ...
+
+    def audio_codec(self, identity: str) -> str | None:
+        """The codec `identity`'s audio track arrives in, as its mime type
+        ("audio/opus", "audio/red"; "audio/L16" embedded), None when unknown."""
         ...
 
     def subscribe_audio(self, identity: str) -> AsyncIterator[ReceivedFrame]:

@@ -23,14 +23,20 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import numpy as np
 from livekit import rtc
 
 from autortc.audio import SAMPLE_RATE_HZ, SAMPLES_PER_FRAME
-from autortc.errors import TransportError, UsageError
+from autortc.errors import TransportError
 from autortc.protocol import is_agent_identity
-from autortc.transport.base import DataMessage, ParticipantEvent, ReceivedFrame, Role
-from autortc.transport.livekit_frames import FrameRechunker, frame_to_pcm, pcm_to_frame
+from autortc.transport.base import (
+    AudioEncoding,
+    DataMessage,
+    ParticipantEvent,
+    ReceivedFrame,
+    Role,
+)
+from autortc.transport.livekit_frames import FrameRechunker, frame_to_pcm
+from autortc.transport.livekit_publisher import LiveKitAudioPublisher
 from autortc.transport.livekit_tokens import role_grants
 
 logger = logging.getLogger(__name__)
@@ -47,45 +53,6 @@ def is_agent_participant(participant: rtc.Participant) -> bool:
     return participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT or is_agent_identity(
         participant.identity
     )
-
-
-class LiveKitAudioPublisher:
-    """This participant's one audio track (AudioPublisher seam)."""
-
-    def __init__(self, source: rtc.AudioSource, track: rtc.LocalAudioTrack, sid: str) -> None:
-        self._source = source
-        self._track = track
-        self.track_sid = sid
-        self._closed = False
-
-    async def capture_frame(self, pcm: np.ndarray) -> None:
-        if len(pcm) != SAMPLES_PER_FRAME:
-            raise UsageError(
-                f"expected a 10 ms frame of {SAMPLES_PER_FRAME} samples, got {len(pcm)}"
-            )
-        if self._closed:
-            raise TransportError("capture_frame on a closed LiveKit audio track.")
-        try:
-            await self._source.capture_frame(pcm_to_frame(pcm))
-        except Exception as exc:  # the SDK raises a bare Exception with the FFI's error text
-            raise TransportError(f"LiveKit capture_frame failed: {exc}.") from None
-
-    @property
-    def queued_duration_s(self) -> float:
-        return float(self._source.queued_duration)
-
-    def clear_queue(self) -> None:
-        self._source.clear_queue()
-
-    async def wait_for_playout(self) -> None:
-        await self._source.wait_for_playout()
-
-    async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._source.clear_queue()
-        await self._source.aclose()
 
 
 class LiveKitRoomConnection:
@@ -161,7 +128,18 @@ class LiveKitRoomConnection:
         )
 
     # --- audio out ------------------------------------------------------------
-    async def publish_audio(self, *, queue_size_ms: int = 100) -> LiveKitAudioPublisher:
+    def audio_codec(self, identity: str) -> str | None:
+        participant = self._room.remote_participants.get(identity)
+        if participant is None:
+            return None
+        for pub in participant.track_publications.values():
+            if pub.kind == rtc.TrackKind.KIND_AUDIO and pub.mime_type:
+                return str(pub.mime_type)
+        return None
+
+    async def publish_audio(
+        self, *, queue_size_ms: int = 100, max_bitrate_bps: int | None = None
+    ) -> LiveKitAudioPublisher:
         async with self._publish_lock:
             if self._publisher is not None:
                 return self._publisher
@@ -169,7 +147,15 @@ class LiveKitRoomConnection:
                 raise TransportError("publish_audio on a closed LiveKit connection.")
             source = rtc.AudioSource(SAMPLE_RATE_HZ, 1, queue_size_ms=queue_size_ms)
             track = rtc.LocalAudioTrack.create_audio_track(TRACK_NAME, source)
-            options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE, dtx=False)
+            # every setting explicit, so that what is reported is what was asked for
+            encoding = AudioEncoding(
+                codec="opus", max_bitrate_bps=max_bitrate_bps, dtx=False, red=True, channels=1
+            )
+            options = rtc.TrackPublishOptions(
+                source=rtc.TrackSource.SOURCE_MICROPHONE, dtx=encoding.dtx, red=encoding.red
+            )
+            if max_bitrate_bps is not None:
+                options.audio_encoding.max_bitrate = int(max_bitrate_bps)
             try:
                 async with asyncio.timeout(PUBLISH_TIMEOUT_S):
                     publication = await self._room.local_participant.publish_track(track, options)
@@ -187,7 +173,7 @@ class LiveKitRoomConnection:
                     f"LiveKit refused the audio track of '{self.identity}' "
                     f"(role '{self._role}'): {reason}."
                 ) from None
-            self._publisher = LiveKitAudioPublisher(source, track, publication.sid)
+            self._publisher = LiveKitAudioPublisher(source, track, publication.sid, encoding)
             return self._publisher
 
     # --- audio in -------------------------------------------------------------

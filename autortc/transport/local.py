@@ -185,7 +185,13 @@ class LocalRoomConnection:
     def has_audio_track(self, identity: str) -> bool:
         return bool(self._remote.get(identity, {}).get("has_audio"))
 
-    async def publish_audio(self, *, queue_size_ms: int = 100) -> LocalAudioPublisher:
+    def audio_codec(self, identity: str) -> str | None:
+        return "audio/L16" if self.has_audio_track(identity) else None
+
+    async def publish_audio(
+        self, *, queue_size_ms: int = 100, max_bitrate_bps: int | None = None
+    ) -> LocalAudioPublisher:
+        del max_bitrate_bps  # raw PCM: there is no bitrate to cap
         if self._closed:
             raise TransportError("publish_audio on a closed connection")
         if self._role == "probe":

@@ -21,6 +21,7 @@ from autortc.clock import MONOTONIC, Clock
 from autortc.errors import TransportError, UsageError
 from autortc.transport import local_wire as wire
 from autortc.transport import pacing
+from autortc.transport.base import PCM_ENCODING
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ def frame_bytes(pcm: np.ndarray) -> bytes:
 
 class LocalAudioPublisher:
     """Implements base.AudioPublisher over one local room connection."""
+
+    encoding = PCM_ENCODING
 
     def __init__(
         self,

@@ -33,7 +33,13 @@ from autortc.clock import MONOTONIC, Clock
 from autortc.errors import TransportError, UsageError
 from autortc.protocol import is_agent_identity
 from autortc.transport import pacing
-from autortc.transport.base import DataMessage, ParticipantEvent, ReceivedFrame, Role
+from autortc.transport.base import (
+    PCM_ENCODING,
+    DataMessage,
+    ParticipantEvent,
+    ReceivedFrame,
+    Role,
+)
 
 T = TypeVar("T")
 FRAME_NS = pacing.FRAME_NS
@@ -81,6 +87,8 @@ class MemoryPublisher:
     """AudioPublisher: a bounded queue drained one 10 ms frame per tick on an absolute
     schedule (no drift), like the local transport. Every frame sent is delivered to the
     room's subscribers and kept in `sent` with its send time."""
+
+    encoding = PCM_ENCODING
 
     def __init__(self, conn: MemoryRoomConnection, *, queue_size_ms: int) -> None:
         self._conn = conn
@@ -203,7 +211,13 @@ class MemoryRoomConnection:
         conn = self.room.conns.get(identity)
         return conn is not None and conn.publisher is not None
 
-    async def publish_audio(self, *, queue_size_ms: int = 100) -> MemoryPublisher:
+    def audio_codec(self, identity: str) -> str | None:
+        return "audio/L16" if self.has_audio_track(identity) else None
+
+    async def publish_audio(
+        self, *, queue_size_ms: int = 100, max_bitrate_bps: int | None = None
+    ) -> MemoryPublisher:
+        del max_bitrate_bps  # raw PCM: there is no bitrate to cap
         if self._closed:
             raise TransportError("publish_audio on a closed connection")
         if self._role == "probe":

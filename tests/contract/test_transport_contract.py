@@ -15,7 +15,13 @@ import numpy as np
 import pytest
 
 from autortc.errors import TransportError
-from autortc.transport.base import DataMessage, ParticipantEvent, ReceivedFrame, RoomConnection
+from autortc.transport.base import (
+    AudioEncoding,
+    DataMessage,
+    ParticipantEvent,
+    ReceivedFrame,
+    RoomConnection,
+)
 
 from .helpers import (
     TransportFactory,
@@ -152,6 +158,8 @@ async def test_published_tone_arrives_in_order_with_same_level_and_pitch(
     received: list[ReceivedFrame] = []
     listening = asyncio.Event()
     n_before = 0
+    encodings: list[AudioEncoding] = []
+    codecs: list[str | None] = []
 
     async def receive() -> None:
         nonlocal n_before
@@ -162,10 +170,12 @@ async def test_published_tone_arrives_in_order_with_same_level_and_pitch(
             if received or not is_silent(frame.pcm):
                 received.append(frame)
             if len(received) >= len(sent):
+                codecs.append(probe.audio_codec(AGENT))  # while the track is there
                 return
 
     async def send() -> None:
-        publisher = await agent.publish_audio(queue_size_ms=100)
+        publisher = await agent.publish_audio(queue_size_ms=100, max_bitrate_bps=64_000)
+        encodings.append(publisher.encoding)
         # the protocol's barrier in small: audio sent before anyone listens is lost,
         # so the tone starts only once the subscriber is receiving (silent) frames
         while not listening.is_set():
@@ -195,6 +205,17 @@ async def test_published_tone_arrives_in_order_with_same_level_and_pitch(
     assert dominant_freq_hz(got[55 * 480 : 95 * 480]) == pytest.approx(880.0, abs=15)
     if transport_factory.lossless:
         assert np.array_equal(got, want)
+    # the codec travels with the figures: what was published, and what arrived
+    (encoding,) = encodings
+    (codec,) = codecs
+    assert codec is not None
+    assert codec.startswith("audio/")
+    if transport_factory.lossless:
+        assert (encoding.codec, codec) == ("pcm", "audio/L16")
+    else:
+        assert (encoding.codec, encoding.max_bitrate_bps) == ("opus", 64_000)
+        assert "opus" in codec or "red" in codec
+    assert encoding.describe()
 
 
 async def test_receive_timestamps_are_monotonic_and_real_time(

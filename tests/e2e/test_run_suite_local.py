@@ -114,6 +114,14 @@ def test_each_attempt_says_where_its_time_went(run_dir: Path) -> None:
     assert "| agent_join |" in md
 
 
+def test_the_codec_travels_with_the_figures(run_dir: Path) -> None:
+    want = "agent sent pcm 16-bit 48 kHz, mono, lossless; probe got audio/L16"
+    assert _metrics(run_dir, "endpoint_short_hello")["codec"] == want
+    md = (run_dir / "report.md").read_text()
+    assert f"- {want}: " in md
+    assert "Codec (Ring 1 is measured through it)" in (run_dir / "report.html").read_text()
+
+
 def test_barge_in_cuts_the_reply_and_the_agent_goes_quiet(run_dir: Path) -> None:
     m = _metrics(run_dir, "interrupt_once")
     replies = m["replies"]

@@ -15,8 +15,10 @@ import pytest
 from livekit import rtc
 
 from autortc.errors import TransportError, UsageError
+from autortc.transport.base import AudioEncoding
 from autortc.transport.livekit_frames import pcm_to_frame
-from autortc.transport.livekit_room import LiveKitAudioPublisher, LiveKitRoomConnection
+from autortc.transport.livekit_publisher import LiveKitAudioPublisher
+from autortc.transport.livekit_room import LiveKitRoomConnection
 
 
 @dataclass
@@ -124,7 +126,7 @@ async def test_a_full_message_queue_drops_and_counts_instead_of_blocking(
 async def test_publisher_paces_frames_in_real_time_and_reports_the_queue() -> None:
     source = rtc.AudioSource(48_000, 1, queue_size_ms=100)
     track = rtc.LocalAudioTrack.create_audio_track("t", source)
-    publisher = LiveKitAudioPublisher(source, track, "TR_offline")
+    publisher = LiveKitAudioPublisher(source, track, "TR_offline", AudioEncoding(codec="opus"))
     frame = np.full(480, 1000, dtype=np.int16)
     t0 = time.monotonic()
     for _ in range(30):  # 300 ms of audio through a 100 ms queue
