@@ -24,7 +24,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,11 +59,15 @@ class TransportAudioInput(io.AudioInput):
         self._gate = noise_gate
         self.frames_received = 0
         self.last_rms = 0.0  # of the latest frame as received, full scale 1.0
+        # each frame as received, with its receive time (the hooks' agent_in record)
+        self.on_frame: Callable[[np.ndarray, int], None] | None = None
 
     async def __anext__(self) -> rtc.AudioFrame:
         received = await self._frames.__anext__()  # StopAsyncIteration ends the input
         self.frames_received += 1
         pcm = np.asarray(received.pcm, dtype=np.int16)
+        if self.on_frame is not None:
+            self.on_frame(pcm, received.recv_t_ns)
         self.last_rms = float(np.sqrt(np.mean((pcm / 32768.0) ** 2))) if len(pcm) else 0.0
         if self._gate is not None:
             pcm = self._gate.process(pcm)

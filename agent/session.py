@@ -178,6 +178,10 @@ def build_session(
         },
         aec_warmup_duration=None,  # no echo here: barge-in works from the first reply
         user_away_timeout=None,
+        # on close, livekit-agents waits this long for a final transcript; the scripted
+        # STT has none to give once the caller left, and the 2 s default held every
+        # attempt's pre_rtc (the phase timings showed pre_rtc_wait = 2.02 s each)
+        session_close_transcript_timeout=SESSION_CLOSE_TRANSCRIPT_S,
     )
 
 
@@ -213,6 +217,9 @@ async def _wait_until_bots_leave(conn: RoomConnection) -> None:
         if ev.kind == "left" and seen_bot and not bots_present:
             logger.info("bots left the room", extra={"room": conn.room_name})
             return
+
+
+SESSION_CLOSE_TRANSCRIPT_S = 0.1
 
 
 class TraceRelay:
@@ -299,6 +306,7 @@ async def run_agent_job(
                     wrap_messenger=wrap if defect is not NO_DEFECT else None,
                 )
                 relay.target = hooks.trace_mark
+                audio_in.on_frame = hooks.heard_frame
             await session.start(Agent(instructions=AGENT_INSTRUCTIONS), record=False)
             defect_actions.start(
                 defect,
@@ -339,10 +347,19 @@ class _JobDone(Exception):
 
 async def _close_session_and_hooks(session: AgentSession[None], hooks: AutortcHooks | None) -> None:
     """Idempotent: the session first (it ends any reply), then the hooks (pre_rtc)."""
+    t0 = time.monotonic()
     try:
         await session.aclose()
     except Exception:
         logger.exception("closing the agent session failed")
     finally:
+        t1 = time.monotonic()
         if hooks is not None:
             await hooks.aclose()
+        logger.info(
+            "agent session and hooks closed",
+            extra={
+                "session_ms": round((t1 - t0) * 1e3),
+                "hooks_ms": round((time.monotonic() - t1) * 1e3),
+            },
+        )

@@ -22,6 +22,7 @@ from autortc.errors import ArtifactError, map_exceptions
 from autortc.host_clock import shares_clock
 from autortc.metrics.inputs import AttemptInputs, ReplyEvents, TracePoint, TurnTiming
 from autortc.protocol import (
+    AgentInManifest,
     AgentReady,
     AudioPublishInfo,
     Message,
@@ -171,6 +172,21 @@ def read_pre_rtc(attempt_dir: Path) -> tuple[np.ndarray | None, dict[int, tuple[
     return pre, {r.reply_seq: (r.start_sample, r.end_sample) for r in manifest.replies}
 
 
+def read_agent_in(attempt_dir: Path) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """agent_in.wav and its frames' receive times; (None, None) when absent."""
+    audio = read_audio(attempt_dir / "agent_in.wav")
+    path = attempt_dir / "agent_in.json"
+    body = read_json(path)
+    if audio is None or body is None:
+        return None, None
+    try:
+        manifest = AgentInManifest.model_validate(body)
+    except ValidationError as e:
+        field = ".".join(str(x) for x in e.errors()[0]["loc"])
+        raise ArtifactError(f"{path}: field '{field}': {e.errors()[0]['msg']}") from None
+    return audio, np.asarray(manifest.frame_recv_t_ns, dtype=np.int64)
+
+
 def load_attempt(
     attempt_dir: Path,
     *,
@@ -193,6 +209,7 @@ def load_attempt(
     post_full = read_audio(attempt_dir / "post_rtc_full.wav")
     input_audio = read_audio(attempt_dir / "input.wav")
     pre, pre_replies = read_pre_rtc(attempt_dir)
+    agent_in, agent_in_recv = read_agent_in(attempt_dir)
     turns = [
         TurnTiming(
             turn_index=t.turn_index,
@@ -228,6 +245,8 @@ def load_attempt(
         expects_reply=expects_reply,
         reply_within_ms=reply_within_ms,
         agent_on_host_clock=shares_clock(agent_clock_id(events), probe.clock_id),
+        agent_in=agent_in,
+        agent_in_recv_t_ns=agent_in_recv,
         codec=codec_description(agent_audio(events), probe.agent_track_codec),
         message_counters=dict(probe.message_counters),
     )

@@ -247,7 +247,7 @@ async def collect_pre_rtc(
         await asyncio.sleep(0.05)
     if not src_json.exists():
         return False
-    for name in ("pre_rtc.json", "pre_rtc.wav"):
+    for name in ("pre_rtc.json", "pre_rtc.wav", "agent_in.json", "agent_in.wav"):
         if (pre_dir / name).exists():
             shutil.copyfile(pre_dir / name, att_dir / name)
     return True

@@ -22,8 +22,9 @@ FRAME_SAMPLES = 960  # 20 ms, as WebRTC sends Opus
 def opus_roundtrip(
     pcm_i16: np.ndarray, *, bitrate_bps: int, application: str = "voip"
 ) -> np.ndarray:
-    """`pcm_i16` through libopus at `bitrate_bps` and back, as int16 of the same length
-    (the encoder's lookahead is cut off the front)."""
+    """`pcm_i16` through libopus at `bitrate_bps` and back, as int16 of the same length.
+    Like a real track it lags by libopus's 6.5 ms lookahead (312 samples); Ring 1
+    aligns that out."""
     enc = av.AudioCodecContext.create("libopus", "w")
     enc.sample_rate = SAMPLE_RATE_HZ
     enc.layout = "mono"
@@ -50,8 +51,7 @@ def opus_roundtrip(
     for packet in enc.encode(None):
         out.extend(_decode(dec, packet))
     decoded = np.concatenate(out) if out else np.zeros(0, np.float32)
-    skip = int(getattr(enc, "initial_padding", 0) or 0)  # the encoder's lookahead
-    y = decoded[skip : skip + n]
+    y = decoded[:n]
     if len(y) < n:
         y = np.concatenate([y, np.zeros(n - len(y), y.dtype)])
     if y.dtype.kind == "f":

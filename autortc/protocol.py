@@ -331,6 +331,15 @@ class PreRtcReply(BaseModel):
     interrupted: bool = False
 
 
+class AgentInManifest(BaseModel):
+    """agent_in.json, beside agent_in.wav: the user track as the agent received it,
+    with each 10 ms frame's receive time (the agent's `time.monotonic_ns()`). Written
+    before the final pre_rtc.json, so a complete pre_rtc means it is there."""
+
+    sample_rate_hz: int = 48_000
+    frame_recv_t_ns: list[int] = []
+
+
 class PreRtcManifest(BaseModel):
     """pre_rtc.json, written beside pre_rtc.wav after every reply and in `finally`.
     `complete` is set once the writer closed: no reply will follow."""

@@ -21,6 +21,10 @@ class TurnResult(_Result):
     eot_sample_in_input: int | None = None
     speech_start_sample_in_input: int | None = None
     eot_left_t_ns: int  # the EoT sample left the user bot, send queue included
+    # how: "sent" (the transport's send time of its frame) or "estimated" (queue level);
+    # with both known, the estimate is kept too, to show its error
+    eot_left_source: str = "estimated"
+    eot_left_estimate_t_ns: int | None = None
     speech_start_left_t_ns: int
     # the clean utterance's speech segments [first, end) as left-the-bot times
     speech_segments_left_t_ns: list[tuple[int, int]] = []

@@ -89,11 +89,32 @@ class Feeder:
                     self.turn_done[turn].set()
 
 
-def _turn_timing(turn: TurnJob, frames: list[tuple[int, int, float, int]]) -> TurnResult:
-    """Where the turn sits in input.wav and when its speech start / EoT left the bot."""
+def _turn_timing(
+    turn: TurnJob,
+    frames: list[tuple[int, int, float, int]],
+    sent_t_ns: Callable[[int], int | None] = lambda _: None,
+) -> TurnResult:
+    """Where the turn sits in input.wav and when its speech start / EoT left the bot.
+
+    A sample left when its frame was sent (`sent_t_ns`, by the frame's index among all
+    the frames captured), spread over the 10 ms before that send, as the probe spreads
+    a received frame. Where the transport cannot say when a frame left (LiveKit), it is
+    estimated from the queue level after the capture (up to a frame early or late)."""
     by_idx = {idx: (t_ns, q, g) for idx, t_ns, q, g in frames}
 
     def left_t_ns(sample: int) -> int:
+        exact = sent_left_t_ns(sample)
+        return exact if exact is not None else estimated_left_t_ns(sample)
+
+    def sent_left_t_ns(sample: int) -> int | None:
+        idx = min(sample // SAMPLES_PER_FRAME, max(by_idx))
+        j = sample - idx * SAMPLES_PER_FRAME
+        sent = sent_t_ns(by_idx[idx][2] // SAMPLES_PER_FRAME)
+        if sent is None or not 0 <= j < SAMPLES_PER_FRAME:
+            return None
+        return sent - (SAMPLES_PER_FRAME - 1 - j) * 1_000_000_000 // SAMPLE_RATE_HZ
+
+    def estimated_left_t_ns(sample: int) -> int:
         idx = min(sample // SAMPLES_PER_FRAME, max(by_idx))
         t_ns, q, _ = by_idx[idx]
         return eot_left_t_ns(
@@ -105,6 +126,7 @@ def _turn_timing(turn: TurnJob, frames: list[tuple[int, int, float, int]]) -> Tu
         )
 
     first_global = by_idx[0][2]
+    exact_eot = sent_left_t_ns(turn.eot_sample)
     return TurnResult(
         turn_index=turn.turn_index,
         is_barge_in=turn.barge_in_after_agent_ms is not None,
@@ -112,6 +134,8 @@ def _turn_timing(turn: TurnJob, frames: list[tuple[int, int, float, int]]) -> Tu
         eot_sample_in_input=first_global + turn.eot_sample,
         speech_start_sample_in_input=first_global + turn.speech_start_sample,
         eot_left_t_ns=left_t_ns(turn.eot_sample),
+        eot_left_source="estimated" if exact_eot is None else "sent",
+        eot_left_estimate_t_ns=estimated_left_t_ns(turn.eot_sample),
         speech_start_left_t_ns=left_t_ns(turn.speech_start_sample),
         speech_segments_left_t_ns=[(left_t_ns(a), left_t_ns(b)) for a, b in turn.speech_segments],
     )
@@ -187,7 +211,7 @@ async def run_user(
             pcm = np.concatenate(feeder.sent_pcm) if feeder.sent_pcm else np.zeros(0, np.int16)
             write_wav(out / "input.wav", pcm)
             result.turns = [
-                _turn_timing(t, feeder.frame_log_by_turn[t.turn_index])
+                _turn_timing(t, feeder.frame_log_by_turn[t.turn_index], feeder.pub.sent_t_ns)
                 for t in job.turns
                 if t.turn_index in feeder.frame_log_by_turn
             ]

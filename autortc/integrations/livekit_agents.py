@@ -39,7 +39,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -48,11 +47,11 @@ import numpy as np
 from livekit.agents import metrics as lk_metrics
 
 from autortc import protocol as P
-from autortc.audio import SAMPLE_RATE_HZ, write_wav
 from autortc.clock import MONOTONIC, Clock, MonotonicClock
 from autortc.errors import UsageError
 from autortc.host_clock import host_clock_id
 from autortc.integrations.messengers import Messenger, make_messenger
+from autortc.integrations.pre_rtc_record import PreRtcRecord
 from autortc.integrations.tee_output import TeeOutput, TeeReply, wall_to_monotonic_ns
 from autortc.transport.base import AudioEncoding
 
@@ -86,7 +85,9 @@ class AutortcHooks:
         self._messenger = messenger
         self.meta = P.parse_room_meta(metadata if metadata is not None else messenger.metadata)
         self.active = self.meta is not None
-        self._pre_rtc_dir = Path(pre_rtc_dir) if pre_rtc_dir and self.meta else None
+        self._record = PreRtcRecord(
+            Path(pre_rtc_dir) / self.meta.trace_id if pre_rtc_dir and self.meta else None
+        )
         self._audio_published = audio_track_published
         self._hears_user = hears_user
         self.filter = P.MessageFilter(trace_id=self.meta.trace_id if self.meta else "")
@@ -102,10 +103,6 @@ class AutortcHooks:
         self._pending_probe: str | None = None
         self.agent_ready_sent = 0
         self.messages_sent: list[P.Message] = []
-        # pre_rtc
-        self._pre_rtc_chunks: list[np.ndarray] = []
-        self._pre_rtc_replies: list[P.PreRtcReply] = []
-        self._pre_rtc_samples = 0
         self._next_reply_seq = 0
 
     @classmethod
@@ -342,36 +339,16 @@ class AutortcHooks:
             turn_id=reply.turn_id,
             interrupted=bool(interrupted),
         )
-        start = self._pre_rtc_samples
-        self._pre_rtc_chunks.append(pcm)
-        self._pre_rtc_samples += len(pcm)
         assert reply.seq is not None  # set when its playback started
-        self._pre_rtc_replies.append(
-            P.PreRtcReply(
-                reply_seq=reply.seq,
-                start_sample=start,
-                end_sample=self._pre_rtc_samples,
-                interrupted=bool(interrupted),
-            )
-        )
+        self._record.add_reply(reply.seq, pcm, interrupted=bool(interrupted))
         self.write_pre_rtc()
 
+    def heard_frame(self, pcm: np.ndarray, recv_t_ns: int) -> None:
+        """Record one 10 ms frame of the user track as the agent received it (its
+        monotonic receive time): the harness finds the EoT sample in it."""
+        if self.active:
+            self._record.heard(pcm, recv_t_ns)
+
     def write_pre_rtc(self, *, complete: bool = False) -> Path | None:
-        """Write pre_rtc.wav + pre_rtc.json (replies so far; `complete` once the hooks
-        close, so a collector knows no reply will follow). Each file is replaced
-        atomically and the JSON last, so a reader that takes the JSON first and the
-        WAV second always gets a WAV covering every reply the JSON lists."""
-        if self._pre_rtc_dir is None or self.meta is None:
-            return None
-        out_dir = self._pre_rtc_dir / self.meta.trace_id
-        pcm = (
-            np.concatenate(self._pre_rtc_chunks) if self._pre_rtc_chunks else np.zeros(0, np.int16)
-        )
-        write_wav(out_dir / "pre_rtc.wav", pcm, sample_rate_hz=SAMPLE_RATE_HZ)
-        body = P.PreRtcManifest(
-            sample_rate_hz=SAMPLE_RATE_HZ, replies=self._pre_rtc_replies, complete=complete
-        )
-        tmp = out_dir / f".pre_rtc.json.{os.getpid()}.tmp"
-        tmp.write_text(body.model_dump_json(indent=1))
-        os.replace(tmp, out_dir / "pre_rtc.json")
-        return out_dir
+        """Write pre_rtc (and, once `complete`, agent_in): see pre_rtc_record.py."""
+        return self._record.write(complete=complete)

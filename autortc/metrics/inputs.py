@@ -86,5 +86,8 @@ class AttemptInputs:
     agent_on_host_clock: bool = False  # its trace t_ns are this host's monotonic clock
     reply_within_ms: int = 5000  # case.expect.within_ms
     message_counters: dict[str, int] = field(default_factory=dict)  # the probe's dropped messages
+    # the user track as the agent received it (agent_in), with per-frame receive times
+    agent_in: np.ndarray | None = None
+    agent_in_recv_t_ns: np.ndarray | None = None
     # how the agent's track travelled: its own publish settings and what the probe got
     codec: str | None = None

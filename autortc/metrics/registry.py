@@ -362,14 +362,30 @@ FAST_LANE_TTFT = _m(
         promote=Promote.FIRST,
     )
 )
+USER_TO_AGENT = _m(
+    Metric(
+        name="user_to_agent_ms",
+        unit="ms",
+        ring=Ring.LATENCY,
+        level=Level.TURN,
+        definition="hop 0: the EoT sample leaving the user bot -> its arrival at the agent "
+        "(found in the agent's record of what it heard, agent_in; an agent on the "
+        "harness's host clock only)",
+        aggregation=Agg.NONE,
+        tolerance=1.0,
+        promote=Promote.FIRST,
+        label="user→agent ms",
+    )
+)
 ENDPOINTING = _m(
     Metric(
         name="endpointing_ms",
         unit="ms",
         ring=Ring.LATENCY,
         level=Level.TURN,
-        definition="hop 1: the EoT leaving the user bot -> the agent's user_eot decision "
-        "(inbound + endpointing; an agent on the harness's host clock only)",
+        definition="hop 1: the EoT sample's arrival at the agent -> its user_eot decision "
+        "(from the EoT leaving the user bot, inbound included, when the agent kept no "
+        "agent_in record; an agent on the harness's host clock only)",
         aggregation=Agg.NONE,
         tolerance=1.0,
         promote=Promote.FIRST,
@@ -401,6 +417,21 @@ AGENT_TO_PROBE = _m(
         tolerance=1.0,
         promote=Promote.FIRST,
         label="agent→probe ms",
+    )
+)
+USER_TO_PROBE = _m(
+    Metric(
+        name="user_to_probe_ms",
+        unit="ms",
+        ring=Ring.LATENCY,
+        level=Level.TURN,
+        definition="the EoT sample leaving the user bot -> its arrival at the probe on the user "
+        "track (found by cross-correlation): one network hop, measured for any agent. An "
+        "estimate of the agent's inbound hop when the agent sits where the probe does",
+        aggregation=Agg.NONE,
+        tolerance=1.0,
+        promote=Promote.FIRST,
+        label="user→probe ms",
     )
 )
 BARGE_IN_STOP = _m(
@@ -558,9 +589,11 @@ OPTIONAL_EXTRAS = (PESQ_WB, STOI)  # present in a row only when their package im
 # the figures of the report's case table and of summary.json's case briefs, in order
 CASE_TABLE = (
     EOT_TO_FIRST_AUDIO,
+    USER_TO_AGENT,
     ENDPOINTING,
     AGENT_PROCESSING,
     AGENT_TO_PROBE,
+    USER_TO_PROBE,
     FALSE_ENDPOINT,
     OVERLAP,
     MAX_GAP,

@@ -77,8 +77,11 @@ def trace_latencies(points: dict[str, int]) -> TraceLatencies:
 class HopBudget:
     """Where a turn's eot_to_first_audio_ms went, hop by hop (their sum is it, exactly):
 
-    - `endpointing_ms`: the EoT leaving the user bot -> the agent's `user_eot` decision
-      (the inbound hop and the agent's endpointing together);
+    - `user_to_agent_ms`: the EoT leaving the user bot -> its arrival at the agent (found
+      in the agent's record of what it heard, agent_in); None when that record is
+      missing;
+    - `endpointing_ms`: that arrival -> the agent's `user_eot` decision; without the
+      arrival, from the EoT leaving the user bot (the inbound hop included);
     - `agent_processing_ms`: `user_eot` -> the reply's first audible sample handed to the
       transport (`first_frame_published` + that sample's offset in what was handed over);
     - `agent_to_probe_ms`: that hand-over -> its arrival at the probe.
@@ -99,6 +102,7 @@ class HopBudget:
     endpointing_ms: float | None
     agent_processing_ms: float | None
     agent_to_probe_ms: float | None
+    user_to_agent_ms: float | None = None
 
 
 NO_HOPS = HopBudget(None, None, None)
@@ -112,25 +116,32 @@ def hop_budget(
     first_audible_offset_s: float | None,
     frame_s: float = 0.01,
     sample_s: float = 1 / 48_000,
+    eot_arrived_t_ns: int | None = None,
 ) -> HopBudget:
-    """The three hops of one turn (see `HopBudget`); None where a point is missing."""
+    """The hops of one turn (see `HopBudget`); None where a point is missing.
+    `eot_arrived_t_ns`: the EoT sample's arrival at the agent (its clock), if known."""
     user_eot = points.get("user_eot")
     published = points.get("first_frame_published")
     if user_eot is None:
         return NO_HOPS
-    endpointing = (user_eot - eot_left_t_ns) / 1e6
-    if endpointing < 0:
+    if user_eot < eot_left_t_ns:
         return NO_HOPS  # decided before the caller finished: no latency to split
+    inbound = None
+    start_ns = eot_left_t_ns
+    if eot_arrived_t_ns is not None and eot_left_t_ns <= eot_arrived_t_ns <= user_eot:
+        inbound = (eot_arrived_t_ns - eot_left_t_ns) / 1e6  # else: not a consistent split
+        start_ns = eot_arrived_t_ns
+    endpointing = (user_eot - start_ns) / 1e6
     if published is None or first_audible_offset_s is None:
-        return HopBudget(endpointing, None, None)
+        return HopBudget(endpointing, None, None, inbound)
     handed_ns = published + (first_audible_offset_s - (frame_s - sample_s)) * 1e9
     processing = (handed_ns - user_eot) / 1e6
     outbound = None if onset_t_ns is None else (onset_t_ns - handed_ns) / 1e6
     if outbound is not None and outbound < 0:
         # a frame cannot arrive before it was handed over: the pacing assumption failed
         # (frames handed in a burst); the split is not known, only its two ends
-        return HopBudget(endpointing, None, None)
-    return HopBudget(endpointing, processing, outbound)
+        return HopBudget(endpointing, None, None, inbound)
+    return HopBudget(endpointing, processing, outbound, inbound)
 
 
 def barge_in_stop_ms(

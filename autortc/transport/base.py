@@ -89,6 +89,12 @@ class AudioPublisher(Protocol):
 
     async def wait_for_playout(self) -> None: ...
 
+    def sent_t_ns(self, frame_index: int) -> int | None:
+        """When the `frame_index`-th captured frame (0-based) left, on the host's
+        monotonic clock; None when the transport cannot say (LiveKit's queue is
+        native) or the frame never left (cleared, or still queued)."""
+        ...
+
     @property
     def encoding(self) -> AudioEncoding:
         """How this track is sent (codec, bitrate, DTX, RED, channels)."""

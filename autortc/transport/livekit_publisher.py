@@ -44,6 +44,12 @@ class LiveKitAudioPublisher:
     def queued_duration_s(self) -> float:
         return float(self._source.queued_duration)
 
+    def sent_t_ns(self, frame_index: int) -> int | None:
+        """Unknown: the SDK's queue is native and reports no send times (the user bot
+        falls back to its queue-level estimate)."""
+        del frame_index
+        return None
+
     def clear_queue(self) -> None:
         self._source.clear_queue()
 

@@ -57,7 +57,8 @@ class LocalAudioPublisher:
         self._writer = writer
         self._clock = clock
         self._capacity = max(1, queue_size_ms // FRAME_MS)
-        self._queue: deque[bytes] = deque()
+        self._queue: deque[tuple[int, bytes]] = deque()
+        self._log = pacing.SendLog()
         self._space = asyncio.Event()
         self._has_data = asyncio.Event()
         self._drained = asyncio.Event()
@@ -77,9 +78,12 @@ class LocalAudioPublisher:
             await self._space.wait()
         if self._closed:
             raise TransportError("capture_frame on a closed audio publisher")
-        self._queue.append(data)
+        self._queue.append((self._log.captured(), data))
         self._drained.clear()
         self._has_data.set()
+
+    def sent_t_ns(self, frame_index: int) -> int | None:
+        return self._log.sent_t_ns(frame_index)
 
     def clear_queue(self) -> None:
         self._queue.clear()
@@ -128,7 +132,11 @@ class LocalAudioPublisher:
                 resumed = False
                 if self._writer.is_closing():
                     break
-                self._writer.write(_AUDIO_HEADER + self._queue.popleft())
+                index, data = self._queue.popleft()
+                # stamped before the write: a process preempted between the two would
+                # otherwise stamp its frame after the listener already received it
+                self._log.sent(index, self._clock.now_ns())
+                self._writer.write(_AUDIO_HEADER + data)
                 self.frames_sent += 1
                 next_send_ns += FRAME_NS
                 self._space.set()

@@ -94,7 +94,8 @@ class MemoryPublisher:
         self._conn = conn
         self._clock = conn.clock
         self._capacity = max(1, queue_size_ms // FRAME_MS)
-        self._queue: deque[np.ndarray] = deque()
+        self._queue: deque[tuple[int, np.ndarray]] = deque()
+        self._log = pacing.SendLog()
         self._space = asyncio.Event()
         self._has_data = asyncio.Event()
         self._drained = asyncio.Event()
@@ -120,9 +121,12 @@ class MemoryPublisher:
             await self._space.wait()
         if self._closed:
             raise TransportError("capture_frame on a closed audio publisher")
-        self._queue.append(arr.reshape(-1).copy())
+        self._queue.append((self._log.captured(), arr.reshape(-1).copy()))
         self._drained.clear()
         self._has_data.set()
+
+    def sent_t_ns(self, frame_index: int) -> int | None:
+        return self._log.sent_t_ns(frame_index)
 
     def clear_queue(self) -> None:
         self.clear_calls += 1
@@ -164,9 +168,10 @@ class MemoryPublisher:
                 await asyncio.sleep(wait_ns / 1e9)
                 continue
             resumed = False
-            pcm = self._queue.popleft()
+            index, pcm = self._queue.popleft()
             self._space.set()
             t_ns = self._clock.now_ns()
+            self._log.sent(index, t_ns)
             self.sent.append((t_ns, pcm))
             self._conn.room.deliver_audio(self._conn.identity, pcm, t_ns)
             next_ns += FRAME_NS

@@ -24,3 +24,24 @@ def schedule(now_ns: int, next_send_ns: int, *, resumed: bool) -> tuple[int, int
     if behind_ns < 0:
         return -behind_ns, next_send_ns
     return 0, next_send_ns
+
+
+class SendLog:
+    """When each captured frame left: a capture index per frame, in capture order, and
+    the send time of each index that was sent (a cleared frame never was)."""
+
+    def __init__(self) -> None:
+        self._next = 0
+        self._sent_t_ns: dict[int, int] = {}
+
+    def captured(self) -> int:
+        """The index of a frame just captured."""
+        index = self._next
+        self._next += 1
+        return index
+
+    def sent(self, index: int, t_ns: int) -> None:
+        self._sent_t_ns[index] = t_ns
+
+    def sent_t_ns(self, index: int) -> int | None:
+        return self._sent_t_ns.get(index)

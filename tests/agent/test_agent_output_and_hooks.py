@@ -11,7 +11,7 @@ import pytest
 from livekit import rtc
 
 from agent.io_adapters import TransportAudioOutput
-from autortc.audio import read_wav
+from autortc.audio import read_wav, split_frames
 from autortc.clock import LoopClock
 from autortc.integrations.livekit_agents import AutortcHooks
 from autortc.protocol import TOPIC_PROBE, ReplyEnd, RoomMeta, encode, make_message
@@ -287,3 +287,26 @@ async def test_hooks_save_a_reply_cut_off_by_the_job_ending_mid_capture(tmp_path
     assert np.array_equal(pcm, ramp(48000)[: len(pcm)])
     ends = [m for m in hooks.messages_sent if isinstance(m, ReplyEnd)]
     assert [m.interrupted for m in ends] == [True]
+
+
+async def test_hooks_keep_what_the_agent_heard_and_write_it_before_the_complete_pre_rtc(
+    tmp_path, virtual_clock
+):
+    _room, conn, _, out = await _output_with_room()
+    session = FakeSession()
+    session.output.audio = out
+    hooks = AutortcHooks.attach(
+        session, room=conn, pre_rtc_dir=tmp_path, audio_track_published=True, clock=CLOCK
+    )
+    heard = ramp(4800)
+    for k, frame in enumerate(split_frames(heard)):
+        hooks.heard_frame(frame, 1_000_000_000 + k * 10_000_000)
+    hooks.write_pre_rtc()  # after a reply: not yet
+    assert not (tmp_path / TRACE_ID / "agent_in.wav").exists()
+    await hooks.aclose()
+    pcm, sr = read_wav(tmp_path / TRACE_ID / "agent_in.wav")
+    assert sr == 48000
+    assert np.array_equal(pcm, heard)
+    body = json.loads((tmp_path / TRACE_ID / "agent_in.json").read_text())
+    assert body["frame_recv_t_ns"] == [1_000_000_000 + k * 10_000_000 for k in range(10)]
+    assert json.loads((tmp_path / TRACE_ID / "pre_rtc.json").read_text())["complete"] is True

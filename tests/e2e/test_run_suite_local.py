@@ -95,12 +95,16 @@ def test_latency_is_plausible_and_explained_by_the_agent_trace(run_dir: Path) ->
 
 
 def test_the_hop_budget_adds_up_to_the_latency_on_the_embedded_transport(run_dir: Path) -> None:
-    hops = ("endpointing_ms", "agent_processing_ms", "agent_to_probe_ms")
+    hops = ("user_to_agent_ms", "endpointing_ms", "agent_processing_ms", "agent_to_probe_ms")
     for case_id in ("endpoint_short_hello", "interrupt_once"):
         for turn in _metrics(run_dir, case_id)["turns"]:
             parts = [turn[h] for h in hops]
             assert all(p is not None and p >= 0 for p in parts), (case_id, parts)
             assert sum(parts) == pytest.approx(turn["eot_to_first_audio_ms"], abs=2.0)
+            # the user track at the probe: one network hop, the same path as the agent's
+            # inbound one on the embedded server (both are subscribers of the user track)
+            assert turn["user_to_probe_ms"] is not None
+            assert 0 <= turn["user_to_probe_ms"] < 100
 
 
 def test_each_attempt_says_where_its_time_went(run_dir: Path) -> None:

@@ -182,3 +182,22 @@ def test_a_frame_stamped_before_its_hand_over_leaves_the_split_unknown():
         None,
         None,
     )
+
+
+def test_the_eots_arrival_at_the_agent_splits_off_the_inbound_hop():
+    eot_left = 1_000_000_000
+    points = {"user_eot": eot_left + 400_000_000, "first_frame_published": eot_left + 460_000_000}
+    onset = float(eot_left + 460_000_000 + 25_000_000 - 479 * 1e9 / 48_000)
+    kw = {"eot_left_t_ns": eot_left, "onset_t_ns": onset, "first_audible_offset_s": 0.0}
+    hops = ring2.hop_budget(points, eot_arrived_t_ns=eot_left + 18_000_000, **kw)
+    assert hops.user_to_agent_ms == pytest.approx(18.0)
+    assert hops.endpointing_ms == pytest.approx(382.0)
+    parts = (hops.user_to_agent_ms, hops.endpointing_ms)
+    parts += (hops.agent_processing_ms, hops.agent_to_probe_ms)
+    assert sum(p for p in parts if p is not None) == pytest.approx((onset - eot_left) / 1e6)
+    # an arrival before the EoT left, or after the agent's decision, is no consistent
+    # split: the inbound hop stays unknown and endpointing runs from the EoT leaving
+    for bad in (eot_left - 1_000_000, eot_left + 401_000_000):
+        odd = ring2.hop_budget(points, eot_arrived_t_ns=bad, **kw)
+        assert odd.user_to_agent_ms is None
+        assert odd.endpointing_ms == pytest.approx(400.0)
