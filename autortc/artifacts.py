@@ -65,10 +65,13 @@ def read_events(path: Path) -> list[tuple[Message, int]]:
 def reply_events(events: list[tuple[Message, int]]) -> list[ReplyEvents]:
     """Pair reply_start/reply_end by reply_seq (events are already trace/case filtered)."""
     starts: dict[int, int] = {}
+    turn_ids: dict[int, int] = {}
     ends: dict[int, tuple[int, bool]] = {}
     for msg, recv_t_ns in events:
         if isinstance(msg, ReplyStart):
             starts.setdefault(msg.reply_seq, recv_t_ns)
+            if msg.turn_id is not None:
+                turn_ids.setdefault(msg.reply_seq, msg.turn_id)
         elif isinstance(msg, ReplyEnd):
             ends.setdefault(msg.reply_seq, (recv_t_ns, msg.interrupted))
     out = []
@@ -80,6 +83,7 @@ def reply_events(events: list[tuple[Message, int]]) -> list[ReplyEvents]:
                 start_recv_t_ns=starts.get(seq),
                 end_recv_t_ns=end[0] if end else None,
                 interrupted=end[1] if end else None,
+                turn_id=turn_ids.get(seq),
             )
         )
     return out

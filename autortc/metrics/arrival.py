@@ -18,6 +18,8 @@ from autortc.metrics.slicing import samples_to_time_ns
 
 WINDOW_S = 1.0
 MIN_MATCH = 0.5  # normalised correlation of the best match
+SILENT_RMS = 1e-4  # -80 dBFS: a window this quiet has nothing to be recognised by (the
+# match is normalised, so a quiet caller, -40 dBFS say, is found as well as a loud one)
 
 
 def locate(
@@ -29,7 +31,7 @@ def locate(
     rec = np.asarray(received, dtype=np.float64)
     if len(window) == 0 or len(rec) < len(window):
         return None
-    if float(np.sqrt(np.mean(window**2))) < levels.AUDIBLE_RMS:
+    if float(np.sqrt(np.mean(window**2))) < SILENT_RMS:
         return None  # nothing to recognise it by
     corr = signal.correlate(rec, window, mode="valid", method="fft")
     energy = np.concatenate([[0.0], np.cumsum(rec**2)])

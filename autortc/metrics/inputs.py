@@ -29,6 +29,7 @@ class ReplyEvents:
     start_recv_t_ns: int | None
     end_recv_t_ns: int | None
     interrupted: bool | None = None
+    turn_id: int | None = None  # the agent's turn the reply answers (its trace's turn_id)
 
 
 @dataclass(frozen=True)

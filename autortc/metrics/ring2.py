@@ -48,6 +48,14 @@ def trace_by_turn(
     return out
 
 
+def trace_by_id(trace: Sequence[TracePoint]) -> dict[int, dict[str, int]]:
+    """{the agent's turn_id: {point: t_ns}} (first occurrence of each point)."""
+    out: dict[int, dict[str, int]] = {}
+    for p in trace:
+        out.setdefault(p.turn_id, {}).setdefault(p.point, p.t_ns)
+    return out
+
+
 def _diff_ms(points: dict[str, int], later: str, earlier: str) -> float | None:
     if later in points and earlier in points:
         return (points[later] - points[earlier]) / 1e6

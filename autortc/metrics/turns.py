@@ -68,6 +68,8 @@ def turn_rows(
     """Step 3: Ring 3 and Ring 2 per user turn."""
     turns = [a.turn for a in turn_answers]
     trace = ring2.trace_by_turn(inputs.agent_trace, turns)
+    by_id = ring2.trace_by_id(inputs.agent_trace)
+    reply_turn_ids = {r.reply_seq: r.turn_id for r in inputs.replies if r.turn_id is not None}
     audible = ring3.audible_intervals_ns(
         sig.rms_frames, sig.recv_t_ns, sample_rate_hz=sig.sample_rate_hz
     )
@@ -91,7 +93,13 @@ def turn_rows(
                 expects_reply=inputs.expects_reply,
             ),
         }
-        turn_points = trace.get(turn.turn_index, {})
+        # the trace of the agent's turn that the answer belongs to (its reply_start
+        # names it): an agent may count turns its own way (a mid-utterance pause makes
+        # two); else the agent's turns in order
+        seq = ans.work.sl.reply_seq if ans.work else None
+        answer_turn_id = reply_turn_ids.get(seq) if seq is not None else None
+        turn_points = by_id.get(answer_turn_id, {}) if answer_turn_id is not None else {}
+        turn_points = turn_points or trace.get(turn.turn_index, {})
         points = ring2.trace_latencies(turn_points)
         hops = ring2.NO_HOPS
         if inputs.agent_on_host_clock:

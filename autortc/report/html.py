@@ -192,7 +192,7 @@ def fixes_block(summary: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
     if table:
         cells = "".join(
             f"<tr><td>{n}</td><td>{fmt(med, 0)}</td><td>{fmt(mx, 0)}</td>"
-            f"<td>{fmt(sh * 100, 0)} %</td></tr>"
+            f"<td>{sh * 100:.0f} %</td></tr>"
             for n, med, mx, sh in table
         )
         out += (

@@ -88,7 +88,7 @@ def phase_lines(rows: Sequence[AttemptRow]) -> list[str]:
         return []
     out = ["| phase | median ms | max ms | share |", "|---|---|---|---|"]
     out += [
-        f"| {n} | {fmt(med, 0)} | {fmt(mx, 0)} | {fmt(sh * 100, 0)} % |" for n, med, mx, sh in table
+        f"| {n} | {fmt(med, 0)} | {fmt(mx, 0)} | {sh * 100:.0f} % |" for n, med, mx, sh in table
     ]
     return out
 

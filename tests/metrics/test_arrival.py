@@ -41,6 +41,13 @@ def test_a_delayed_quieter_copy_is_found_to_the_sample() -> None:
     assert t == pytest.approx(T0 + (eot + delay) * 1e9 / SR, abs=1)
 
 
+def test_a_quiet_caller_is_found_as_well_as_a_loud_one() -> None:
+    sent = np.concatenate([0.005 * _speech(2.0) / 0.3, np.zeros(SR // 2)])  # about -50 dBFS
+    eot = 2 * SR - 1000
+    received = np.concatenate([np.zeros(777), sent])
+    assert locate(sent, eot, received, sample_rate_hz=SR) == eot + 777
+
+
 def test_it_survives_the_codec() -> None:
     synth = EspeakSynth()
     voice = resample_to_48k(synth.synthesize("Book me a table for two."), synth.sample_rate_hz)

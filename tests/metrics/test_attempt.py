@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -162,3 +163,27 @@ def test_analyze_attempt_is_fast(synth):
     t = time.perf_counter()
     analyze_attempt(inputs)
     assert time.perf_counter() - t < 1.0
+
+
+def test_the_trace_is_the_one_of_the_agent_turn_its_answer_names(synth):
+    """An agent that counted a mid-utterance pause as a turn of its own: its reply_start
+    says the answer belongs to its turn 1, and the trace figures come from there."""
+    early = [TracePoint(0, "user_speech_start", 0)]  # the agent's turn 0: before the pause
+    later = [
+        TracePoint(1, p, t)
+        for p, t in (
+            ("user_speech_start", 10**8),
+            ("user_eot", 2 * 10**8),
+            ("tts_first_audio", 4 * 10**8),
+            ("first_frame_published", 4.3 * 10**8),
+        )
+    ]
+    inputs, _, _ = _case(synth, trace=early + later)
+    ev = inputs.replies[0]
+    named = ReplyEvents(ev.reply_seq, ev.start_recv_t_ns, ev.end_recv_t_ns, False, turn_id=1)
+    d = analyze_attempt(replace(inputs, replies=[named])).to_dict()
+    assert d["agent_eot_to_first_audio_ms"] == pytest.approx(230.0)
+    assert d["tts_first_to_publish_ms"] == pytest.approx(30.0)
+    # without the turn named, the agent's turns are taken in order: turn 0 has no answer
+    unnamed = analyze_attempt(inputs).to_dict()
+    assert unnamed["agent_eot_to_first_audio_ms"] is None
