@@ -7,10 +7,9 @@ faults happen where a buggy agent's would, on the way out.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 from agent.defects import Defect
-from autortc.integrations.messengers import Messenger
+from autortc.integrations.messengers import Messenger, OnMessage
 
 STALE_TRACE_ID = "stale-trace-of-an-older-attempt"
 MALFORMED = b'{"type": "reply_end", "trace_id": '
@@ -52,7 +51,7 @@ class FaultyMessenger:
             return
         self.sent_faults += 1
 
-    async def receive(self, on_message: Callable[[str, bytes], None]) -> None:
+    async def receive(self, on_message: OnMessage) -> None:
         await self._inner.receive(on_message)
 
     def own_audio_published(self) -> bool:

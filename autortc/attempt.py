@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 BOT_EXIT_CRASH = 4
 PRE_RTC_WAIT_S = 3.0
+BOT_FLUSH_S = 2.0  # a stopped bot's time to write its results after SIGTERM
 BOT_MARGIN_S = 5.0  # a bot's own budget ends this long before the case timeout
 
 
@@ -68,6 +69,7 @@ class AttemptContext:
     blackbox: bool = False
     local_agent: bool = True  # the agent runs on this host and can leave pre_rtc here
     defect: str | None = None  # for every room: a defect the reference agent injects
+    stray: bool = False  # fault check: a stray participant sends garbage into every room
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,13 @@ async def run_bot_process(
             return None
         finally:
             if proc.returncode is None:
+                # the run is being stopped (a signal, an error): SIGTERM first, so the
+                # bot writes what it has recorded, then SIGKILL if it does not end
+                with contextlib.suppress(ProcessLookupError):
+                    proc.terminate()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(proc.wait(), BOT_FLUSH_S)
+            if proc.returncode is None:
                 proc.kill()
                 with contextlib.suppress(ProcessLookupError):
                     await proc.wait()
@@ -206,6 +215,14 @@ async def run_bots(
         job.room, metadata=job.meta.to_json(), agent_name=ctx.agent_name
     )
     stamps["room_create"] = time.monotonic_ns()
+    stray = (
+        asyncio.create_task(
+            run_bot_process("autortc.bots.stray_bot", job_path, job.dir / "stray.log", timeout_s),
+            name=f"attempt.stray.{job.room}",
+        )
+        if ctx.stray
+        else None
+    )
     try:
         async with asyncio.TaskGroup() as tg:
             probe = tg.create_task(
@@ -226,6 +243,9 @@ async def run_bots(
             stamps["room_delete"] = time.monotonic_ns()
         except Exception as e:  # deletion failure must not hide the attempt's own outcome
             log.warning("room delete failed", extra={"room": job.room, "error": str(e)})
+        if stray is not None:  # it leaves when the room is gone (within a poll)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stray, BOT_FLUSH_S + 3.0)
 
 
 def _pre_rtc_complete(src_json: Path) -> bool:

@@ -19,10 +19,16 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from autortc.artifacts import read_json
+from autortc.bots.common import BOT_EXIT_INFRA
 from autortc.bots.results import ProbeResult, UserResult
-from autortc.metrics.status import AGENT_NOT_JOINED, BARRIER_TIMEOUT, BOT_CRASHED, TIMEOUT
+from autortc.metrics.status import (
+    AGENT_NOT_JOINED,
+    BARRIER_TIMEOUT,
+    BOT_CRASHED,
+    ROOM_GONE,
+    TIMEOUT,
+)
 
-BOT_EXIT_INFRA = 3  # a bot's own infrastructure outcome (barrier timeout, no agent)
 OK_CODES = (0, BOT_EXIT_INFRA)
 BOTS: tuple[tuple[str, str, type[BaseModel]], ...] = (
     ("probe", "probe_result.json", ProbeResult),
@@ -76,6 +82,6 @@ def classify_bots(rc_probe: int | None, rc_user: int | None, att_dir: Path) -> B
             results.append(result)
     for result in results:
         status = getattr(result, "status", None)
-        if status in (AGENT_NOT_JOINED, BARRIER_TIMEOUT):
+        if status in (AGENT_NOT_JOINED, BARRIER_TIMEOUT, ROOM_GONE):
             return BotsOutcome(str(status), tuple(warnings))
     return BotsOutcome(None, tuple(warnings))

@@ -131,6 +131,12 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         help="reference agent's VAD hangover",
     )
     p.add_argument(
+        "--stray",
+        action="store_true",
+        help="fault check: a stray participant sends garbage and forged messages into every "
+        "room (the figures must not change)",
+    )
+    p.add_argument(
         "--opus-kbps",
         type=opus_kbps,
         default=None,
@@ -207,6 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     self_test.add_argument("--out", type=Path, default=None, help="where selftest.{json,md} go")
 
+    chaos = sub.add_parser(
+        "chaos", help="inject each fault (crashes, signals, a deleted room, a stray) and check"
+    )
+    chaos.add_argument(
+        "--rows", default=None, help="comma-separated faults (default: all; 'short': the CI subset)"
+    )
+    chaos.add_argument("--out", type=Path, default=None, help="where the runs and chaos.json go")
+
     sub.add_parser("make-audio", help="regenerate the committed case audio under cases/audio/")
     return parser
 
@@ -215,6 +229,13 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
     from autortc.orchestrator import DEFAULT_AGENT_NAME, RunOptions
 
     url = None if args.local else (args.livekit_url or os.environ.get("LIVEKIT_URL") or None)
+    if url is None and (args.no_start_agent or args.agent_dispatch is not None):
+        flag = "--no-start-agent" if args.no_start_agent else "--agent-dispatch"
+        raise InputError(
+            f"{flag} needs a LiveKit server (--livekit-url or LIVEKIT_URL): the embedded "
+            "transport starts on a fresh port each run, so only its own reference agent "
+            "can join it"
+        )
     agent_args = []
     if args.vad_hangover_ms is not None:
         agent_args += ["--vad-hangover-ms", str(args.vad_hangover_ms)]
@@ -239,6 +260,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         barrier_timeout_s=args.barrier_timeout_s or DEFAULT_BARRIER_TIMEOUT_S,
         room_wait_s=args.room_wait_s,
         defect=args.defect,
+        stray=args.stray,
     )
 
 
@@ -307,6 +329,18 @@ def _cmd_selftest(args: argparse.Namespace) -> int:
     return run_until_stopped(selftest_main(opts, names=names, out=args.out))
 
 
+def _cmd_chaos(args: argparse.Namespace) -> int:
+    from autortc.chaos import chaos_main
+    from autortc.chaos_matrix import SHORT
+
+    names = None
+    if args.rows == "short":
+        names = list(SHORT)
+    elif args.rows:
+        names = [n.strip() for n in args.rows.split(",") if n.strip()]
+    return chaos_main(names, args.out)
+
+
 def _cmd_make_audio(args: argparse.Namespace) -> int:
     from autortc.case_audio import main as make_audio_main
 
@@ -329,6 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "stability": _cmd_stability,
         "doctor": _cmd_doctor,
         "selftest": _cmd_selftest,
+        "chaos": _cmd_chaos,
         "make-audio": _cmd_make_audio,
     }
     try:

@@ -12,10 +12,11 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from autortc.attempt import AttemptContext, AttemptRecord, run_attempt
 from autortc.case_audio import load_turn_audio
@@ -23,6 +24,7 @@ from autortc.case_schema import Case, load_suite
 from autortc.errors import CaseError, InfraError, InputError
 from autortc.kpi import PRIMARY_KPI_METRIC
 from autortc.stack import AgentWorkerProcess, LiveKitAgentWorkerProcess
+from autortc.supervise import Supervisor
 from autortc.transport.base import Transport
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ class RunOptions:
     max_attempts: int = 2
     run_id: str | None = None
     defect: str | None = None  # the reference agent injects it in every room
+    stray: bool = False  # fault check: a stray participant sends garbage into every room
     echo: Callable[[str], object] = print  # progress output
 
 
@@ -61,6 +64,31 @@ class SuiteRun:
     records: list[AttemptRecord]
     wall_s: float
     transport_name: str
+
+
+@dataclass
+class RunProgress:
+    """What a run has done so far, kept by `run_cases` as it goes: whatever ends the run
+    (an infrastructure error, a signal, a crash), the finished attempts can still be
+    reported."""
+
+    run_id: str = ""
+    run_dir: Path = Path()
+    transport_name: str = ""
+    records: list[AttemptRecord] = field(default_factory=list)
+    started: bool = False  # the first attempt began: from here on a report is owed
+    current: str | None = None  # "case_id aN (DIR)" of the attempt under way
+    t0: float = 0.0
+
+    def partial(self, cases: list[Case]) -> SuiteRun:
+        return SuiteRun(
+            run_id=self.run_id,
+            run_dir=self.run_dir,
+            cases=cases,
+            records=list(self.records),
+            wall_s=time.monotonic() - self.t0,
+            transport_name=self.transport_name,
+        )
 
 
 def new_run_id() -> str:
@@ -84,8 +112,12 @@ def preflight(opts: RunOptions) -> list[Case]:
 
 
 @contextlib.asynccontextmanager
-async def transport_stack(opts: RunOptions, run_dir: Path) -> AsyncIterator[tuple[Transport, str]]:
-    """Yields (transport, url). Locally: a room server and the reference agent worker."""
+async def transport_stack(
+    opts: RunOptions, run_dir: Path
+) -> AsyncIterator[tuple[Transport, str, Supervisor]]:
+    """Yields (transport, url, the supervisor of the processes it started). Locally: a
+    room server and the reference agent worker."""
+    supervisor = Supervisor()
     if opts.livekit_url:
         from autortc.transport.livekit import LiveKitTransport
 
@@ -97,7 +129,8 @@ async def transport_stack(opts: RunOptions, run_dir: Path) -> AsyncIterator[tupl
         try:
             if opts.start_agent and opts.agent_name:
                 agent = await _start_livekit_agent(opts, run_dir)
-            yield transport, opts.livekit_url
+                supervisor.add("the agent worker", agent.returncode)
+            yield transport, opts.livekit_url, supervisor
         finally:
             if agent is not None:
                 await agent.aclose()
@@ -109,6 +142,7 @@ async def transport_stack(opts: RunOptions, run_dir: Path) -> AsyncIterator[tupl
 
     _make_dir(run_dir)
     server = start_local_server_process()
+    supervisor.add("the room server", server.proc.poll)
     local_agent: AgentWorkerProcess | None = None
     transport = LocalTransport(server.url)
     try:
@@ -120,7 +154,8 @@ async def transport_stack(opts: RunOptions, run_dir: Path) -> AsyncIterator[tupl
                 log_path=run_dir / "agent.log",
                 extra_args=opts.agent_args,
             )
-        yield transport, server.url
+            supervisor.add("the agent worker", local_agent.returncode)
+        yield transport, server.url, supervisor
     finally:
         await transport.aclose()
         if local_agent is not None:
@@ -175,12 +210,17 @@ async def _start_livekit_agent(opts: RunOptions, run_dir: Path) -> LiveKitAgentW
     return agent
 
 
-async def run_cases(opts: RunOptions, cases: list[Case]) -> SuiteRun:
+async def run_cases(
+    opts: RunOptions, cases: list[Case], progress: RunProgress | None = None
+) -> SuiteRun:
     run_id = opts.run_id or new_run_id()
     run_dir = opts.output_root / run_id  # made by transport_stack, after the LiveKit check
-    t0 = time.monotonic()
-    records: list[AttemptRecord] = []
-    async with transport_stack(opts, run_dir) as (transport, url):
+    progress = progress if progress is not None else RunProgress()
+    progress.run_id, progress.run_dir = run_id, run_dir
+    progress.transport_name = "livekit" if opts.livekit_url else "local"
+    progress.t0 = t0 = time.monotonic()
+    records = progress.records
+    async with transport_stack(opts, run_dir) as (transport, url, supervisor):
         ctx = AttemptContext(
             transport=transport,
             transport_url=url,
@@ -194,12 +234,18 @@ async def run_cases(opts: RunOptions, cases: list[Case]) -> SuiteRun:
             barrier_timeout_s=opts.barrier_timeout_s,
             blackbox=opts.blackbox,
             defect=opts.defect,
+            stray=opts.stray,
         )
         for i, case in enumerate(cases, 1):
             if i > 1 and opts.room_wait_s > 0:
                 await asyncio.sleep(opts.room_wait_s)
             for attempt in range(1, opts.max_attempts + 1):
-                rec = await run_attempt(ctx, case, attempt)
+                progress.started = True
+                progress.current = f"{case.id} a{attempt} ({run_dir / case.id / f'a{attempt}'})"
+                rec = await _supervised(
+                    run_attempt(ctx, case, attempt), supervisor, f"{case.id} a{attempt}"
+                )
+                progress.current = None
                 records.append(rec)
                 opts.echo(_progress_line(i, len(cases), rec))
                 if not rec.retry:
@@ -212,6 +258,21 @@ async def run_cases(opts: RunOptions, cases: list[Case]) -> SuiteRun:
         wall_s=time.monotonic() - t0,
         transport_name="livekit" if opts.livekit_url else "local",
     )
+
+
+async def _supervised(
+    work: Coroutine[Any, Any, AttemptRecord], supervisor: Supervisor, where: str
+) -> AttemptRecord:
+    """`work`, stopped within a poll if a process of the stack dies meanwhile (its bots
+    get SIGTERM and keep what they recorded); that death is the one InfraError raised."""
+    try:
+        async with asyncio.TaskGroup() as tg:
+            watch = tg.create_task(supervisor.watch(where), name="supervisor.watch")
+            rec = await work
+            watch.cancel()
+    except* Exception as group:  # one failure at a time: the death, or the work's own
+        raise group.exceptions[0] from None
+    return rec
 
 
 def _progress_line(i: int, n: int, rec: AttemptRecord) -> str:

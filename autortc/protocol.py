@@ -199,8 +199,22 @@ class MessageFilter:
     stale_count: int = 0
     duplicate_count: int = 0
     bad_count: int = 0
+    wrong_sender_count: int = 0
+    # the agent participant, once known: its messages are taken from it alone
+    agent_identity: str | None = None
 
-    def accept(self, topic: str, payload: bytes | str) -> Message | None:
+    def accept(
+        self,
+        topic: str,
+        payload: bytes | str,
+        *,
+        sender: str | None = None,
+        sender_is_agent: bool | None = None,
+    ) -> Message | None:
+        """The typed message, or None (counted by reason). `sender` is the sending
+        participant's identity and `sender_is_agent` whether the transport says it is an
+        agent (LiveKit: kind AGENT; embedded: joined as one). None: the caller cannot say,
+        and that rule is skipped."""
         if topic not in TYPES_BY_TOPIC:
             return None  # not ours; neither bad nor stale
         try:
@@ -211,6 +225,9 @@ class MessageFilter:
         if msg.type not in TYPES_BY_TOPIC[topic]:
             self.bad_count += 1
             return None
+        if not self.rightful_sender(msg.type, sender, sender_is_agent):
+            self.wrong_sender_count += 1
+            return None
         if msg.trace_id != self.trace_id:
             self.stale_count += 1
             return None
@@ -219,6 +236,22 @@ class MessageFilter:
             return None
         self.seen_msg_ids.add(msg.msg_id)
         return msg
+
+    def rightful_sender(
+        self, msg_type: str, sender: str | None, sender_is_agent: bool | None
+    ) -> bool:
+        """probe_ready only from the probe, user_* only from the user bot, and the
+        agent's messages only from the agent: a participant the transport calls an agent
+        (never a bot identity), and the pinned one once known."""
+        if sender is None:
+            return True
+        if msg_type in TYPES_BY_TOPIC[TOPIC_PROBE]:
+            return sender == PROBE_IDENTITY
+        if msg_type in TYPES_BY_TOPIC[TOPIC_USER]:
+            return sender == USER_IDENTITY
+        if sender in BOT_IDENTITIES or sender_is_agent is False:
+            return False
+        return self.agent_identity is None or sender == self.agent_identity
 
     def note_sent(self, msg: Message) -> None:
         """Remember our own message, so a replay of it is dropped as a duplicate."""
@@ -229,6 +262,7 @@ class MessageFilter:
             "stale": self.stale_count,
             "duplicate": self.duplicate_count,
             "bad": self.bad_count,
+            "wrong_sender": self.wrong_sender_count,
         }
 
 

@@ -122,6 +122,9 @@ class AgentWorkerProcess:
     def alive(self) -> bool:
         return self._proc.returncode is None
 
+    def returncode(self) -> int | None:
+        return self._proc.returncode
+
     async def aclose(self) -> None:
         if self._proc.returncode is None:
             self._proc.terminate()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -10,10 +11,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from autortc.errors import CaseError, InputError
+from autortc.errors import AutortcError, CaseError, InputError
 from autortc.gates import load_gates
 from autortc.kpi import Baseline
-from autortc.orchestrator import RunOptions, SuiteRun, preflight, run_cases
+from autortc.orchestrator import RunOptions, RunProgress, SuiteRun, preflight, run_cases
 from autortc.report.outcome import RunInfo, SuiteOutcome, summarize
 from autortc.report.write import write_reports
 
@@ -54,7 +55,9 @@ def load_baseline(path: Path) -> tuple[Baseline, str]:
     return baseline, version
 
 
-def outcome_for(run: SuiteRun, opts: RunOptions, started_wall: float) -> SuiteOutcome:
+def outcome_for(
+    run: SuiteRun, opts: RunOptions, started_wall: float, *, incomplete: str | None = None
+) -> SuiteOutcome:
     config = load_gates(opts.gates_path)
     baseline, version = load_baseline(opts.baseline_path) if opts.baseline_path else (None, None)
     run_info = RunInfo(
@@ -65,6 +68,7 @@ def outcome_for(run: SuiteRun, opts: RunOptions, started_wall: float) -> SuiteOu
         blackbox=opts.blackbox,
         started_unix_s=round(started_wall, 3),
         wall_s=round(run.wall_s, 2),
+        incomplete=incomplete,
     )
     rows = [r.row for r in run.records]
     return summarize(
@@ -82,12 +86,33 @@ async def run_and_report(opts: RunOptions) -> int:
     check_writable_dir(opts.output_root, option="--output")
     where = f"LiveKit {opts.livekit_url}" if opts.livekit_url else "the embedded local transport"
     opts.echo(f"autortc: suite '{opts.suite}': {len(cases)} cases on {where}")
-    run = await run_cases(opts, cases)
+    progress = RunProgress()
+    try:
+        run = await run_cases(opts, cases, progress)
+    except BaseException as e:  # a signal, an infrastructure error, a crash: report it
+        if not progress.started:
+            raise  # nothing ran: the one-line error is the whole story
+        reason = incomplete_reason(e, progress.current)
+        outcome = outcome_for(progress.partial(cases), opts, started_wall, incomplete=reason)
+        views = [r.view for r in progress.records if r.view is not None]
+        paths = write_reports(progress.run_dir, outcome, views)
+        print_verdict(outcome, paths, wall_s=time.monotonic() - t0, echo=opts.echo)
+        raise  # the CLI ends it: "interrupted", or the error's one line; exit 2
     outcome = outcome_for(run, opts, started_wall)
     views = [r.view for r in run.records if r.view is not None]
     paths = write_reports(run.run_dir, outcome, views)
     print_verdict(outcome, paths, wall_s=time.monotonic() - t0, echo=opts.echo)
     return outcome.exit_code
+
+
+def incomplete_reason(e: BaseException, current: str | None) -> str:
+    """Why a run stopped before its last case, in one sentence."""
+    during = f"during {current}" if current else "between attempts"
+    if isinstance(e, asyncio.CancelledError | KeyboardInterrupt):
+        return f"interrupted (SIGINT or SIGTERM) {during}"
+    what = "an infrastructure error" if isinstance(e, AutortcError) else "an internal error"
+    detail = f"{e}".splitlines()[0] if f"{e}" else type(e).__name__
+    return f"stopped by {what} {during}: {detail}"
 
 
 def _ms(v: float | None, spec: str = ".1f") -> str:
@@ -115,5 +140,7 @@ def print_verdict(
         if g.verdict in ("FAIL", "INFRA", "WARN"):
             obs = "n/a" if g.observed is None else f"{g.observed:g}"
             echo(f"  {g.verdict:5s} {g.name} ({g.scope}): observed {obs} vs {g.threshold}")
+    if s.incomplete:
+        echo(f"INCOMPLETE: {s.incomplete}")
     echo(f"VERDICT {outcome.verdict} (exit {outcome.exit_code}); report: {paths['md']}")
     echo(f"wall time {wall_s:.1f} s")

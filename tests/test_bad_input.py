@@ -100,6 +100,8 @@ CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
     ("negative_barrier_timeout", lambda t: ["--barrier-timeout-s", "-3"], "--barrier-timeout-s"),
     ("zero_vad_hangover", lambda t: ["--vad-hangover-ms", "0"], "--vad-hangover-ms"),
     ("bad_room_prefix", lambda t: ["--room-prefix", "bad/prefix!"], "--room-prefix"),
+    ("no_start_agent_embedded", lambda t: ["--no-start-agent"], "--no-start-agent needs a LiveKit"),
+    ("agent_dispatch_embedded", lambda t: ["--agent-dispatch", "mine"], "--agent-dispatch needs"),
 ]
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Awaitable, Callable, Coroutine
@@ -25,6 +26,22 @@ from autortc.transport.base import RoomConnection
 log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[Message, str, int], None]
+ROOM_POLL_S = 0.1
+BOT_EXIT_INFRA = 3  # the bot ended on an infrastructure outcome (barrier timeout, no agent,
+# room gone, stopped by SIGTERM), its results written
+
+
+class RoomGone(Exception):
+    """The bot's room was deleted or its connection lost: end with what it has."""
+
+
+async def watch_room(conn: RoomConnection, poll_s: float = ROOM_POLL_S) -> None:
+    """Raise RoomGone within `poll_s` of the connection closing under us (the room was
+    deleted, the server went away). Run it beside the bot's work in its TaskGroup, and
+    cancel it before the bot leaves on its own."""
+    while not conn.closed:  # noqa: ASYNC110 - the seam's one signal is the flag
+        await asyncio.sleep(poll_s)
+    raise RoomGone
 
 
 async def pump_messages(
@@ -38,7 +55,9 @@ async def pump_messages(
     fh = log_path.open("a") if log_path is not None else None
     try:
         async for dm in conn.messages():
-            msg = flt.accept(dm.topic, dm.payload)
+            msg = flt.accept(
+                dm.topic, dm.payload, sender=dm.sender, sender_is_agent=conn.is_agent(dm.sender)
+            )
             if fh is not None:
                 rec = EventRecord(
                     recv_t_ns=dm.recv_t_ns,
@@ -110,13 +129,25 @@ def bot_main(name: str, run: Callable[[BotJob], Coroutine[Any, Any, int]]) -> No
     job = BotJob.read(sys.argv[1])
     guard_real_time_process()  # a GC pause would stamp the frames that arrive in it late
     try:
-        code: int = asyncio.run(run(job))
+        code: int = asyncio.run(_until_sigterm(run, job))
+    except asyncio.CancelledError:  # SIGTERM: the bot's `finally` wrote its results
+        print(f"{name}: stopped by SIGTERM after writing its results", file=sys.stderr)
+        end_process(BOT_EXIT_INFRA)
     except Exception as e:  # a crash must still leave a trace on disk
         crash = BotCrash(error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())
         write_json(Path(job.out_dir) / f"{name}_crash.json", crash)
         print(f"{name} crashed: {type(e).__name__}: {e}", file=sys.stderr)
         end_process(4)
     end_process(code)
+
+
+async def _until_sigterm(run: Callable[[BotJob], Coroutine[Any, Any, int]], job: BotJob) -> int:
+    """Run the bot; SIGTERM cancels it, so every `finally` writes what it has (the
+    harness sends SIGTERM when a run is stopped, and SIGKILL only if that hangs)."""
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    return await run(job)
 
 
 def end_process(code: int) -> NoReturn:

@@ -17,13 +17,22 @@ from pathlib import Path
 import numpy as np
 
 from autortc.audio import write_wav
-from autortc.bots.common import bot_main, pump_messages, stay_until, write_json
+from autortc.bots.common import (
+    RoomGone,
+    bot_main,
+    pump_messages,
+    stay_until,
+    watch_room,
+    write_json,
+)
 from autortc.bots.jobspec import BotJob
 from autortc.bots.results import ProbeResult
 from autortc.bots.rules import BarrierState, StopRule
 from autortc.clock import MONOTONIC, Clock, MonotonicClock
+from autortc.errors import TransportError
 from autortc.host_clock import host_clock_id
 from autortc.metrics.levels import AUDIBLE_RMS
+from autortc.metrics.status import INTERRUPTED, ROOM_GONE
 from autortc.protocol import (
     PROBE_IDENTITY,
     TOPIC_PROBE,
@@ -74,7 +83,8 @@ async def _wait_agent(conn: RoomConnection, timeout_s: float) -> str | None:
         async with asyncio.timeout(timeout_s):
             while True:
                 for ident in conn.remote_identities():
-                    if is_agent_identity(ident) and conn.has_audio_track(ident):
+                    agent = is_agent_identity(ident) and conn.is_agent(ident) is not False
+                    if agent and conn.has_audio_track(ident):
                         return ident
                 await asyncio.sleep(0.02)
     return None
@@ -118,13 +128,15 @@ async def run_probe(
                 tg.create_task(
                     pump_messages(conn, flt, on_msg, log_path=out / "events.jsonl"),
                     name="probe.pump",
-                )
+                ),
+                tg.create_task(watch_room(conn), name="probe.watch_room"),
             ]
             agent_id = await _wait_agent(conn, job.agent_join_timeout_s)
             if agent_id is None:
                 result.status = "AGENT_NOT_JOINED"
             else:
                 result.agent_identity = agent_id
+                flt.agent_identity = agent_id  # its messages from now on: from it alone
                 result.agent_seen_t_ns = clock.now_ns()
                 tasks.append(
                     tg.create_task(agent_rec.record(conn, agent_id), name="probe.rec_agent")
@@ -143,7 +155,15 @@ async def run_probe(
                     await _wait_for_end(conn, stop, wake, job, clock)
             for t in tasks:
                 t.cancel()
+    except* RoomGone:
+        result.status = ROOM_GONE  # ended within a poll of it, with what it recorded
+    except* TransportError:
+        if not conn.closed:
+            raise
+        result.status = ROOM_GONE  # a send raced the room's end
     finally:
+        if (task := asyncio.current_task()) is not None and task.cancelling():
+            result.status = INTERRUPTED  # stopped by SIGTERM: what it has, not a verdict
         result.recording_end_t_ns = clock.now_ns()
         result.agent_frames_recv_t_ns = agent_rec.recv_t_ns
         result.user_frames_recv_t_ns = user_rec.recv_t_ns

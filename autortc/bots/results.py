@@ -59,6 +59,12 @@ class ProbeResult(_Result):
     warnings: list[str] = []
 
 
+class StrayResult(_Result):
+    """stray_result.json: what the stray participant (fault checks) sent."""
+
+    sent: int = 0
+
+
 class EventRecord(_Result):
     """One line of events.jsonl: a message the probe received, accepted or not."""
 

@@ -25,11 +25,20 @@ from autortc.audio import (
     split_frames,
     write_wav,
 )
-from autortc.bots.common import bot_main, pump_messages, stay_until, write_json
+from autortc.bots.common import (
+    RoomGone,
+    bot_main,
+    pump_messages,
+    stay_until,
+    watch_room,
+    write_json,
+)
 from autortc.bots.jobspec import BotJob, TurnJob
 from autortc.bots.results import TurnResult, UserResult
 from autortc.bots.rules import BarrierState, StopRule, eot_left_t_ns
 from autortc.clock import MONOTONIC, Clock
+from autortc.errors import TransportError
+from autortc.metrics.status import INTERRUPTED, ROOM_GONE
 from autortc.protocol import (
     PROBE_IDENTITY,
     TOPIC_USER,
@@ -193,6 +202,7 @@ async def run_user(
         async with asyncio.TaskGroup() as tg:
             pump = tg.create_task(pump_messages(conn, flt, on_msg), name="user.pump")
             feed = tg.create_task(feeder.run(), name="user.feeder")
+            watch = tg.create_task(watch_room(conn), name="user.watch_room")
             await say("user_ready")
             try:
                 async with asyncio.timeout(job.barrier_timeout_s):
@@ -205,7 +215,16 @@ async def run_user(
                 await _stay_until_done(conn, stop, wake, clock)
             pump.cancel()
             feed.cancel()
+            watch.cancel()
+    except* RoomGone:
+        result.status = ROOM_GONE
+    except* TransportError:
+        if not conn.closed:
+            raise
+        result.status = ROOM_GONE  # a send or a frame raced the room's end
     finally:
+        if (task := asyncio.current_task()) is not None and task.cancelling():
+            result.status = INTERRUPTED  # stopped by SIGTERM: what it has, not a verdict
         result.message_counters = flt.counters()
         if feeder is not None:
             pcm = np.concatenate(feeder.sent_pcm) if feeder.sent_pcm else np.zeros(0, np.int16)

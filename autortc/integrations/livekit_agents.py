@@ -248,8 +248,8 @@ class AutortcHooks:
 
     # -- receiving: the barrier ----------------------------------------------
 
-    def _on_message(self, topic: str, payload: bytes) -> None:
-        msg = self.filter.accept(topic, payload)
+    def _on_message(self, topic: str, payload: bytes, sender: str | None = None) -> None:
+        msg = self.filter.accept(topic, payload, sender=sender)
         if not isinstance(msg, P.ProbeReady):
             return
         self._pending_probe = msg.msg_id

@@ -12,14 +12,17 @@ from typing import Any, Protocol
 
 from livekit import rtc
 
+OnMessage = Callable[[str, bytes, str | None], None]  # (topic, payload, sender identity)
+
 
 class Messenger(Protocol):
     metadata: str
 
     async def send(self, topic: str, payload: bytes) -> None: ...
 
-    async def receive(self, on_message: Callable[[str, bytes], None]) -> None:
-        """Deliver topic messages until cancelled or the room closes."""
+    async def receive(self, on_message: OnMessage) -> None:
+        """Deliver topic messages, with their sender's identity (None when unknown),
+        until cancelled or the room closes."""
         ...
 
     def own_audio_published(self) -> bool: ...
@@ -39,9 +42,9 @@ class RoomConnectionMessenger:
     async def send(self, topic: str, payload: bytes) -> None:
         await self._conn.send_message(topic, payload)
 
-    async def receive(self, on_message: Callable[[str, bytes], None]) -> None:
+    async def receive(self, on_message: OnMessage) -> None:
         async for msg in self._conn.messages():
-            on_message(msg.topic, msg.payload)
+            on_message(msg.topic, msg.payload, msg.sender)
 
     def own_audio_published(self) -> bool:
         return False  # the seam cannot tell; pass audio_track_published=True
@@ -60,9 +63,10 @@ class RtcRoomMessenger:
     async def send(self, topic: str, payload: bytes) -> None:
         await self._room.local_participant.publish_data(payload, reliable=True, topic=topic)
 
-    async def receive(self, on_message: Callable[[str, bytes], None]) -> None:
+    async def receive(self, on_message: OnMessage) -> None:
         def on_data(packet: rtc.DataPacket) -> None:
-            on_message(packet.topic or "", bytes(packet.data))
+            sender = packet.participant.identity if packet.participant is not None else None
+            on_message(packet.topic or "", bytes(packet.data), sender)
 
         self._room.on("data_received", on_data)
         try:

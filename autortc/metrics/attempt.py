@@ -66,6 +66,7 @@ def attempt_figures(
         M.DROPPED_STALE: inputs.message_counters.get("stale"),
         M.DROPPED_DUPLICATE: inputs.message_counters.get("duplicate"),
         M.DROPPED_BAD: inputs.message_counters.get("bad"),
+        M.DROPPED_WRONG_SENDER: inputs.message_counters.get("wrong_sender"),
     }
     if capture_status == status.OK and first is not None and first.pre_on_slice is not None:
         own.update(ring1.optional_extras(first.pre_on_slice, first.audio, sample_rate_hz=sr))
@@ -172,7 +173,7 @@ def null_reasons(
         why.update({m: "no user turns recorded" for m in no_turns})
         for m in (M.FALSE_ENDPOINT, M.EARLY_REPLY, M.OVERLAP, M.UNANSWERED, M.FALSE_INTERRUPTION):
             why[m] = "no user turns recorded"
-    for m in (M.DROPPED_STALE, M.DROPPED_DUPLICATE, M.DROPPED_BAD):
+    for m in (M.DROPPED_STALE, M.DROPPED_DUPLICATE, M.DROPPED_BAD, M.DROPPED_WRONG_SENDER):
         why[m] = "the probe left no message counts (probe_result.json)"
     has_barge = any(t.is_barge_in for t in turns)
     why[M.BARGE_IN_STOP] = (

@@ -555,6 +555,20 @@ DROPPED_BAD = _m(
         digits=None,
     )
 )
+DROPPED_WRONG_SENDER = _m(
+    Metric(
+        name="dropped_wrong_sender",
+        unit="count",
+        ring=Ring.DIAGNOSTIC,
+        level=Level.ATTEMPT,
+        definition="messages the probe dropped because their sender may not send them "
+        "(probe_ready not from the probe, user_* not from the user bot, the agent's "
+        "messages not from the agent participant)",
+        aggregation=Agg.NONE,
+        tolerance=0.0,
+        digits=None,
+    )
+)
 # -- P1 fingerprints, on the attempt -------------------------------------------------------
 INPUT_SPIKE_COUNT = _m(
     Metric(

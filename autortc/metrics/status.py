@@ -2,7 +2,7 @@
 
 Reading of the spec's "first match wins" table:
 1. An infrastructure status set by the orchestrator (`inputs.infra_status`:
-   BARRIER_TIMEOUT, AGENT_NOT_JOINED, BOT_CRASHED, TIMEOUT, or BAD_ARTIFACT when a file
+   BARRIER_TIMEOUT, AGENT_NOT_JOINED, BOT_CRASHED, TIMEOUT, ROOM_GONE, or BAD_ARTIFACT when a file
    of the attempt could not be read) wins over everything: when the bots never got to
    record properly, the recordings prove nothing.
 2. OK: audio valid, every reply complete and sliced by its events, pre_rtc for the
@@ -34,6 +34,9 @@ AGENT_NOT_JOINED = "AGENT_NOT_JOINED"
 BOT_CRASHED = "BOT_CRASHED"
 TIMEOUT = "TIMEOUT"
 BAD_ARTIFACT = "BAD_ARTIFACT"
+ROOM_GONE = "ROOM_GONE"  # the room was deleted or the connection lost mid-attempt
+INTERRUPTED = "INTERRUPTED"  # a bot's status when the run was stopped under it (never
+# an attempt's capture_status: a stopped run does not analyse the attempt under way)
 
 ALL_STATUSES = (
     OK,
@@ -46,9 +49,14 @@ ALL_STATUSES = (
     BOT_CRASHED,
     TIMEOUT,
     BAD_ARTIFACT,
+    ROOM_GONE,
 )
-INFRA_STATUSES = (BARRIER_TIMEOUT, AGENT_NOT_JOINED, BOT_CRASHED, TIMEOUT, BAD_ARTIFACT)
-RETRY_STATUSES = frozenset({POST_SILENT, BARRIER_TIMEOUT, AGENT_NOT_JOINED})
+INFRA_STATUSES = (BARRIER_TIMEOUT, AGENT_NOT_JOINED, BOT_CRASHED, TIMEOUT, BAD_ARTIFACT, ROOM_GONE)
+# retried once in a fresh room: what a transient of the agent, the network or the room
+# explains. Not retried: a crash of our own bots or a case timeout (a retry would hide a
+# harness bug), an unreadable artifact (it would be unreadable again), and every verdict
+# about the agent (REPLY_INCOMPLETE, NO_REPLY_EVENTS, PRE_MISSING: judged as they are)
+RETRY_STATUSES = frozenset({POST_SILENT, BARRIER_TIMEOUT, AGENT_NOT_JOINED, ROOM_GONE})
 AUDIO_VALID_RMS = 0.01
 
 
@@ -87,7 +95,8 @@ def capture_status(facts: StatusFacts) -> str:
 
 
 def should_retry(status: str) -> bool:
-    """POST_SILENT, BARRIER_TIMEOUT and AGENT_NOT_JOINED are retried once in a fresh room."""
+    """POST_SILENT, BARRIER_TIMEOUT, AGENT_NOT_JOINED and ROOM_GONE are retried once in a
+    fresh room (see RETRY_STATUSES)."""
     return status in RETRY_STATUSES
 
 

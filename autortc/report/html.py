@@ -289,10 +289,16 @@ def render_html(
     s = summary
     title = f"AutoRTC report: {s.suite} — {s.verdict}"
     details = "".join(case_block(v) for v in views) or "<p>no case attempts</p>"
+    incomplete = (
+        f"<p><b>INCOMPLETE</b>: {escape(s.incomplete)}. This report covers the "
+        f"{s.n_attempts} attempts that finished.</p>"
+        if s.incomplete
+        else ""
+    )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
-        f"<h1>{escape(title)}</h1>{kpi_block(s)}{gates_table(s.gates)}"
+        f"<h1>{escape(title)}</h1>{incomplete}{kpi_block(s)}{gates_table(s.gates)}"
         f"{latency_block(s, rows)}{cases_table(rows)}{fixes_block(s, rows)}"
         f'<section id="case-details"><h2>Case details (final attempts)</h2>{details}</section>'
         "</body></html>\n"

@@ -43,15 +43,20 @@ def case_cells(r: AttemptRow) -> list[str]:
     return [fmt(r.get(m), m.shown_digits) for m in M.CASE_TABLE]
 
 
-DROPS = (M.DROPPED_STALE, M.DROPPED_DUPLICATE, M.DROPPED_BAD)
-NO_DROPS = "none: every message the probe got was of this attempt, new and well-formed"
+DROPS = (M.DROPPED_STALE, M.DROPPED_DUPLICATE, M.DROPPED_BAD, M.DROPPED_WRONG_SENDER)
+NO_DROPS = (
+    "none: every message the probe got was of this attempt, new, well-formed and from its "
+    "rightful sender"
+)
 
 
 def dropped_lines(rows: Sequence[AttemptRow]) -> list[str]:
     """One line per attempt whose probe dropped messages (stale, duplicate, bad)."""
     out = []
     for r in rows:
-        counts = [(m.name.removeprefix("dropped_"), r.get(m)) for m in DROPS]
+        counts = [
+            (m.name.removeprefix("dropped_"), r.get(m)) for m in DROPS if r.get(m) is not None
+        ]
         if any(n for _, n in counts):
             out.append(f"{r.case_id} a{r.attempt}: " + ", ".join(f"{k} {n}" for k, n in counts))
     return out
@@ -95,6 +100,12 @@ def phase_lines(rows: Sequence[AttemptRow]) -> list[str]:
 
 def render_report(s: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
     out = [f"# AutoRTC report: {s.suite} — {s.verdict}", ""]
+    if s.incomplete:
+        out += [
+            f"**INCOMPLETE**: {s.incomplete}. This report covers the "
+            f"{s.n_attempts} attempts that finished.",
+            "",
+        ]
     out += kpi_lines(s)
     out += [
         f"- Verdict **{s.verdict}** (exit {s.exit_code}); run `{s.run_id}` on the "

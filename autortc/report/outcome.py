@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, JsonValue
 
+from autortc.errors import EXIT_INFRA
 from autortc.gates import GateResult, GatesConfig, Verdict, evaluate_gates, overall_verdict
 from autortc.kpi import Baseline, KpiSummary, build_kpi_summary, primary_kpi_samples
 from autortc.metrics import registry as M
 from autortc.metrics.rows import AttemptRow, final_attempts
+
+INCOMPLETE = "INCOMPLETE"  # the verdict of a run that stopped before its last case
 
 
 class RunInfo(BaseModel):
@@ -30,6 +33,9 @@ class RunInfo(BaseModel):
     blackbox: bool = False
     started_unix_s: float | None = None
     wall_s: float | None = None
+    # why the run stopped before its last case (a signal, an infrastructure error);
+    # the report then covers the attempts that finished, and the verdict is INCOMPLETE
+    incomplete: str | None = None
 
 
 class SuiteSummary(RunInfo, KpiSummary):
@@ -100,6 +106,8 @@ def summarize(
     )
     gates = evaluate_gates(rows, config=config, kpi_delta_ms=kpi.PRIMARY_KPI_DELTA_MS)
     verdict, exit_code = overall_verdict(gates)
+    if run_info.incomplete:
+        verdict, exit_code = INCOMPLETE, EXIT_INFRA
     finals = final_attempts(rows)
     retried = sum(1 for r in finals if r.attempt > 1)
     summary = SuiteSummary(

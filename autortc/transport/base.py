@@ -124,6 +124,12 @@ class RoomConnection(Protocol):
 
     def has_audio_track(self, identity: str) -> bool: ...
 
+    def is_agent(self, identity: str) -> bool | None:
+        """Whether the transport says `identity` is an agent (LiveKit: participant kind
+        AGENT, as a dispatched livekit-agents job is; embedded: joined in the agent
+        role). None: not in the room."""
+        ...
+
     async def publish_audio(
         self, *, queue_size_ms: int = 100, max_bitrate_bps: int | None = None
     ) -> AudioPublisher:

@@ -121,6 +121,12 @@ class LiveKitRoomConnection:
     def remote_identities(self) -> list[str]:
         return list(self._room.remote_participants)
 
+    def is_agent(self, identity: str) -> bool | None:
+        participant = self._room.remote_participants.get(identity)
+        if participant is None:
+            return None
+        return participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+
     def has_audio_track(self, identity: str) -> bool:
         participant = self._room.remote_participants.get(identity)
         return participant is not None and any(

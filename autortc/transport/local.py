@@ -185,6 +185,10 @@ class LocalRoomConnection:
     def has_audio_track(self, identity: str) -> bool:
         return bool(self._remote.get(identity, {}).get("has_audio"))
 
+    def is_agent(self, identity: str) -> bool | None:
+        info = self._remote.get(identity)
+        return None if info is None else info.get("role") == "agent"
+
     def audio_codec(self, identity: str) -> str | None:
         return "audio/L16" if self.has_audio_track(identity) else None
 

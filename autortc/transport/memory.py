@@ -194,6 +194,10 @@ class MemoryRoomConnection:
         self._closed = False
 
     @property
+    def role(self) -> Role:
+        return self._role
+
+    @property
     def identity(self) -> str:
         return self._identity
 
@@ -211,6 +215,10 @@ class MemoryRoomConnection:
 
     def remote_identities(self) -> list[str]:
         return [i for i in self.room.conns if i != self._identity]
+
+    def is_agent(self, identity: str) -> bool | None:
+        conn = self.room.conns.get(identity)
+        return None if conn is None else conn.role == "agent"
 
     def has_audio_track(self, identity: str) -> bool:
         conn = self.room.conns.get(identity)

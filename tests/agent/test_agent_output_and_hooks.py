@@ -170,7 +170,7 @@ async def test_hooks_answer_probe_ready_only_for_their_trace_once_ready_and_drop
     assert [m["in_reply_to"] for m in ready][1:] == [dup]
     assert all(m["in_reply_to"] != stale for m in ready)
     assert all(m["trace_id"] == TRACE_ID for m in ready)
-    assert hooks.filter.counters() == {"stale": 1, "duplicate": 1, "bad": 1}
+    assert hooks.filter.counters() == {"stale": 1, "duplicate": 1, "bad": 1, "wrong_sender": 0}
 
 
 async def test_hooks_wait_until_the_agent_hears_the_user_before_agent_ready(

@@ -163,7 +163,7 @@ class _Inner:
     async def send(self, topic: str, payload: bytes) -> None:
         self.sent.append((topic, payload))
 
-    async def receive(self, on_message: Callable[[str, bytes], None]) -> None:
+    async def receive(self, on_message: Callable[[str, bytes, str | None], None]) -> None:
         return None
 
     def own_audio_published(self) -> bool:

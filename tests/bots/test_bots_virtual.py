@@ -4,6 +4,7 @@ virtual time: the barrier, a reply, and the barrier's timeouts, in milliseconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -127,3 +128,43 @@ async def test_the_barrier_does_not_ping_pong_while_the_user_bot_joins(tmp_path,
     probe, user = _results(tmp_path)
     assert (probe.status, user.status) == ("OK", "OK")
     assert 4 <= agent.barrier_answers <= 2.0 / 0.25 + 2
+
+
+async def test_a_room_deleted_mid_reply_ends_both_bots_within_a_poll_as_room_gone(
+    tmp_path, virtual_clock
+):
+    hub = MemoryHub(clock=CLOCK)
+    hub.open_room("r4")
+    # a long reply: the room goes while the agent is still talking
+    agent = ScriptedAgent(MemoryTransport(hub), "r4", TRACE, CLOCK, reply_ms=20_000)
+    job = _job(tmp_path, "r4")
+    deleted_at: list[int] = []
+
+    async def agent_until_gone() -> None:
+        with contextlib.suppress(Exception):  # the fake agent's own send fails: not ours
+            await agent.run()
+
+    async def delete_later() -> None:
+        await asyncio.sleep(3.0)  # the barrier, 1.2 s of speech, then the reply
+        deleted_at.append(CLOCK.now_ns())
+        hub.delete_room("r4")
+
+    t0 = CLOCK.now_ns()
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(agent_until_gone())
+        tg.create_task(delete_later())
+        bots = [
+            tg.create_task(run_probe(job, transport=MemoryTransport(hub), clock=CLOCK)),
+            tg.create_task(run_user(job, transport=MemoryTransport(hub), clock=CLOCK)),
+        ]
+        await asyncio.gather(*bots)
+    probe, user = _results(tmp_path)
+    assert (probe.status, user.status) == ("ROOM_GONE", "ROOM_GONE")
+    assert [b.result() for b in bots] == [3, 3]  # an infrastructure end, not a crash
+    # within a poll (0.1 s) of the deletion, not after the 5 s pad or the bots' budget
+    assert (CLOCK.now_ns() - deleted_at[0]) / 1e9 < 0.5
+    assert (CLOCK.now_ns() - t0) / 1e9 < 3.5
+    assert probe.recording_end_t_ns is not None
+    assert len(probe.agent_frames_recv_t_ns) > 100  # what it had recorded is kept
+    assert (tmp_path / "post_rtc_full.wav").exists()
+    assert (tmp_path / "input.wav").exists()

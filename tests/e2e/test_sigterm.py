@@ -3,6 +3,7 @@ bot running: `autortc run` cancels itself and every `finally` cleans up."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -52,8 +53,12 @@ def _cmdline(p: psutil.Process) -> list[str]:
 def test_sigterm_stops_the_run_and_every_process_it_started(tmp_path: Path) -> None:
     proc, children = _start_run(tmp_path)
     try:
+        # the probe is in the room and recording (its message log exists)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not list(tmp_path.glob("*/*/a1/events.jsonl")):
+            time.sleep(0.1)
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -63,6 +68,20 @@ def test_sigterm_stops_the_run_and_every_process_it_started(tmp_path: Path) -> N
     assert "Traceback" not in err
     _, alive = psutil.wait_procs(children, timeout=10)
     assert alive == [], [_cmdline(p) for p in _alive(alive)]
+    # a report is still written, marked incomplete, naming the attempt under way
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["verdict"] == "INCOMPLETE"
+    assert summary["exit_code"] == 2
+    assert summary["incomplete"].startswith("interrupted (SIGINT or SIGTERM) during ")
+    assert "**INCOMPLETE**" in (run_dir / "report.md").read_text()
+    assert (run_dir / "junit.xml").exists()
+    assert "INCOMPLETE: interrupted" in out
+    # the bots were stopped with SIGTERM and wrote what they had
+    (att,) = list(run_dir.glob("*/a1"))
+    probe = json.loads((att / "probe_result.json").read_text())
+    assert probe["status"] == "INTERRUPTED"
+    assert (att / "post_rtc_full.wav").exists()
 
 
 def test_sigkill_of_the_harness_still_ends_every_process_it_started(tmp_path: Path) -> None:
@@ -85,3 +104,33 @@ def _alive(procs: list[psutil.Process]) -> list[psutil.Process]:
         except psutil.NoSuchProcess:
             pass
     return out
+
+
+def test_a_killed_agent_worker_stops_the_run_at_once_with_its_partial_report(
+    tmp_path: Path,
+) -> None:
+    proc, children = _start_run(tmp_path)
+    try:
+        (worker,) = [c for c in children if "agent" in _cmdline(c) and "local" in _cmdline(c)]
+        worker.send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        _, err = proc.communicate(timeout=60)
+        ended_s = time.monotonic() - killed_at
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1].startswith(
+        "autortc: error: the agent worker was killed by signal SIGKILL during "
+    )
+    assert "Traceback" not in err
+    # noticed within a poll (0.25 s); then the bots' SIGTERM flush, teardown and report
+    assert ended_s < 8.0, ended_s
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["verdict"] == "INCOMPLETE"
+    assert "the agent worker was killed by signal SIGKILL during " in summary["incomplete"]
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == [], [_cmdline(p) for p in _alive(alive)]

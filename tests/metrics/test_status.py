@@ -42,6 +42,7 @@ def test_audio_valid_uses_the_louder_of_reply_and_full():
     assert status.audio_valid(None, 0.5)
 
 
-def test_should_retry_exactly_the_three_statuses():
+def test_should_retry_exactly_the_four_transient_statuses():
     retried = {s for s in status.ALL_STATUSES if status.should_retry(s)}
-    assert retried == {"POST_SILENT", "BARRIER_TIMEOUT", "AGENT_NOT_JOINED"}
+    assert retried == {"POST_SILENT", "BARRIER_TIMEOUT", "AGENT_NOT_JOINED", "ROOM_GONE"}
+    assert status.is_infra("ROOM_GONE")

@@ -18,6 +18,8 @@ def test_an_attempt_that_dropped_messages_is_listed_with_its_counts():
         _row("spammed", dropped_stale=0, dropped_duplicate=2, dropped_bad=37),
     ]
     assert dropped_lines(rows) == ["spammed a1: stale 0, duplicate 2, bad 37"]
+    stray = _row("steered", dropped_stale=0, dropped_bad=0, dropped_wrong_sender=4)
+    assert dropped_lines([stray]) == ["steered a1: stale 0, bad 0, wrong_sender 4"]
 
 
 def test_a_clean_run_says_none_in_both_reports(mixed_run):
