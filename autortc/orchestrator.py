@@ -77,7 +77,8 @@ class RunProgress:
     transport_name: str = ""
     records: list[AttemptRecord] = field(default_factory=list)
     started: bool = False  # the first attempt began: from here on a report is owed
-    current: str | None = None  # "case_id aN (DIR)" of the attempt under way
+    current: str | None = None  # "case_id aN" of the attempt under way
+    current_dir: Path | None = None  # where that attempt's recordings are
     t0: float = 0.0
 
     def partial(self, cases: list[Case]) -> SuiteRun:
@@ -241,11 +242,12 @@ async def run_cases(
                 await asyncio.sleep(opts.room_wait_s)
             for attempt in range(1, opts.max_attempts + 1):
                 progress.started = True
-                progress.current = f"{case.id} a{attempt} ({run_dir / case.id / f'a{attempt}'})"
+                progress.current = f"{case.id} a{attempt}"
+                progress.current_dir = run_dir / case.id / f"a{attempt}"
                 rec = await _supervised(
                     run_attempt(ctx, case, attempt), supervisor, f"{case.id} a{attempt}"
                 )
-                progress.current = None
+                progress.current, progress.current_dir = None, None
                 records.append(rec)
                 opts.echo(_progress_line(i, len(cases), rec))
                 if not rec.retry:

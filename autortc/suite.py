@@ -92,7 +92,7 @@ async def run_and_report(opts: RunOptions) -> int:
     except BaseException as e:  # a signal, an infrastructure error, a crash: report it
         if not progress.started:
             raise  # nothing ran: the one-line error is the whole story
-        reason = incomplete_reason(e, progress.current)
+        reason = incomplete_reason(e, progress.current, progress.current_dir)
         outcome = outcome_for(progress.partial(cases), opts, started_wall, incomplete=reason)
         views = [r.view for r in progress.records if r.view is not None]
         paths = write_reports(progress.run_dir, outcome, views)
@@ -105,14 +105,19 @@ async def run_and_report(opts: RunOptions) -> int:
     return outcome.exit_code
 
 
-def incomplete_reason(e: BaseException, current: str | None) -> str:
+def incomplete_reason(
+    e: BaseException, current: str | None, current_dir: Path | None = None
+) -> str:
     """Why a run stopped before its last case, in one sentence."""
     during = f"during {current}" if current else "between attempts"
+    kept = f"; what its bots recorded is in {current_dir}" if current_dir else ""
     if isinstance(e, asyncio.CancelledError | KeyboardInterrupt):
-        return f"interrupted (SIGINT or SIGTERM) {during}"
+        return f"interrupted (SIGINT or SIGTERM) {during}{kept}"
     what = "an infrastructure error" if isinstance(e, AutortcError) else "an internal error"
     detail = f"{e}".splitlines()[0] if f"{e}" else type(e).__name__
-    return f"stopped by {what} {during}: {detail}"
+    if " during " not in detail:  # the supervisor already says where
+        detail = f"{detail} {during}"
+    return f"stopped by {what}: {detail}{kept}"
 
 
 def _ms(v: float | None, spec: str = ".1f") -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from autortc.errors import TransportError
 from autortc.gates import GatesConfig
@@ -31,14 +32,19 @@ def test_an_incomplete_run_is_never_a_pass_and_says_why() -> None:
 
 
 def test_the_reason_names_what_stopped_the_run_and_where() -> None:
-    assert incomplete_reason(asyncio.CancelledError(), "b a1 (/x)") == (
-        "interrupted (SIGINT or SIGTERM) during b a1 (/x)"
+    assert incomplete_reason(asyncio.CancelledError(), "b a1", Path("/x/b/a1")) == (
+        "interrupted (SIGINT or SIGTERM) during b a1; what its bots recorded is in /x/b/a1"
     )
     err = TransportError("create_room failed: no agent worker registered as 'autortc-ref'")
     assert incomplete_reason(err, None) == (
-        "stopped by an infrastructure error between attempts: create_room failed: no agent "
-        "worker registered as 'autortc-ref'"
+        "stopped by an infrastructure error: create_room failed: no agent worker registered "
+        "as 'autortc-ref' between attempts"
     )
-    assert incomplete_reason(RuntimeError("boom\\nmore"), "c a2 (/y)").startswith(
-        "stopped by an internal error during c a2 (/y): boom"
+    death = TransportError("the agent worker was killed by signal SIGKILL during c a2")
+    assert incomplete_reason(death, "c a2", Path("/y")) == (
+        "stopped by an infrastructure error: the agent worker was killed by signal SIGKILL "
+        "during c a2; what its bots recorded is in /y"
+    )
+    assert incomplete_reason(RuntimeError("boom\nmore"), "c a2") == (
+        "stopped by an internal error: boom during c a2"
     )

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Does a stray participant change what AutoRTC measures? (issue 11's acceptance)
+
+    python scripts/stray_check.py [--runs 5] [--suite mini] [--out output/stray_check]
+
+Runs the suite N times clean and N times with `--stray` (a participant that sends
+garbage and forged messages into every room), on the embedded transport, then compares:
+- the final statuses and the verdict of each run (must be the same);
+- Ring 0 and Ring 1 per case: the stray runs' median within each metric's registry
+  tolerance of the clean runs' median;
+- latency, which varies from run to run anyway: its distribution (median, P95) side by
+  side, not judged.
+Writes `<out>/stray_check.json`; exit 0 only when the statuses, verdicts and Ring 0/1
+medians agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from autortc.metrics import registry as M
+from autortc.metrics.replies import RING0, RING1
+from autortc.metrics.rows import AttemptRow, final_attempts
+
+
+def run_suite(suite: str, out: Path, stray: bool) -> Path:
+    before = set(out.glob("*")) if out.is_dir() else set()
+    args = [sys.executable, "-m", "autortc.cli", "run", "--local", "--suite", suite]
+    args += ["--output", str(out), *(["--stray"] if stray else [])]
+    subprocess.run(args, check=False, capture_output=True, text=True)
+    (run,) = [p for p in out.glob("*") if p.is_dir() and p not in before]
+    return run
+
+
+def finals(run: Path) -> list[AttemptRow]:
+    rows = [
+        AttemptRow.from_dict(json.loads(p.read_text()))
+        for p in sorted(run.glob("*/a*/metrics.json"))
+    ]
+    return final_attempts(rows)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--suite", default="mini")
+    ap.add_argument("--out", type=Path, default=Path("output/stray_check"))
+    args = ap.parse_args()
+    runs: dict[str, list[Path]] = {"clean": [], "stray": []}
+    for k in range(args.runs):
+        for mode in ("clean", "stray"):  # interleaved: the machine's load hits both alike
+            run = run_suite(args.suite, args.out / mode, stray=mode == "stray")
+            runs[mode].append(run)
+            print(f"[{k + 1}/{args.runs}] {mode}: {run.name}", flush=True)
+    report: dict[str, object] = {}
+    problems: list[str] = []
+    verdicts = {
+        m: [json.loads((r / "summary.json").read_text())["verdict"] for r in rs]
+        for m, rs in runs.items()
+    }
+    statuses = {
+        m: [{r.case_id: r.capture_status for r in finals(run)} for run in rs]
+        for m, rs in runs.items()
+    }
+    report["verdicts"], report["statuses"] = verdicts, statuses
+    if set(verdicts["clean"]) != set(verdicts["stray"]) or len(set(verdicts["clean"])) != 1:
+        problems.append(f"verdicts differ: {verdicts}")
+    if any(s != statuses["clean"][0] for m in statuses for s in statuses[m]):
+        problems.append("final statuses differ between runs")
+    by_case: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for mode, rs in runs.items():
+        for run in rs:
+            for row in finals(run):
+                for metric in (*RING0, *RING1, M.EOT_TO_FIRST_AUDIO, M.DROPPED_WRONG_SENDER):
+                    v = row.get(metric)
+                    if v is not None:
+                        by_case.setdefault(row.case_id, {}).setdefault(metric.name, {}).setdefault(
+                            mode, []
+                        ).append(float(v))
+    figures = []
+    for case, metrics in sorted(by_case.items()):
+        for metric in (*RING0, *RING1):
+            vals = metrics.get(metric.name, {})
+            clean, stray = vals.get("clean", []), vals.get("stray", [])
+            if not clean or not stray:
+                continue
+            a, b = statistics.median(clean), statistics.median(stray)
+            ok = abs(a - b) <= metric.tolerance
+            figures.append(
+                {
+                    "case": case,
+                    "metric": metric.name,
+                    "clean_median": a,
+                    "stray_median": b,
+                    "tolerance": metric.tolerance,
+                    "ok": ok,
+                }
+            )
+            if not ok:
+                problems.append(
+                    f"{case} {metric.name}: clean {a} vs stray {b} (tolerance {metric.tolerance})"
+                )
+    latency = {}
+    for mode in runs:
+        vals = sorted(
+            v for m in by_case.values() for v in m.get(M.EOT_TO_FIRST_AUDIO.name, {}).get(mode, [])
+        )
+        if vals:
+            latency[mode] = {
+                "n": len(vals),
+                "median": statistics.median(vals),
+                "p95": vals[min(len(vals) - 1, round(0.95 * (len(vals) - 1)))],
+            }
+    dropped = [
+        v for m in by_case.values() for v in m.get(M.DROPPED_WRONG_SENDER.name, {}).get("stray", [])
+    ]
+    report.update(
+        figures=figures, latency=latency, stray_wrong_sender_drops=dropped, problems=problems
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "stray_check.json").write_text(json.dumps(report, indent=1, default=str))
+    print(f"verdicts: {verdicts}")
+    print(f"Ring 0/1 medians within tolerance: {sum(f['ok'] for f in figures)}/{len(figures)}")
+    print(f"eot_to_first_audio: {latency}")
+    print(f"wrong-sender drops per stray attempt: {dropped}")
+    print("stray check " + ("PASSED" if not problems else "FAILED: " + "; ".join(problems)))
+    return 0 if not problems else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
