@@ -34,6 +34,7 @@ from autortc.protocol import (
 from autortc.transport.base import AudioEncoding
 
 _R = TypeVar("_R", ProbeResult, UserResult)
+_M = TypeVar("_M", PreRtcManifest, AgentInManifest)
 
 
 def read_json(path: Path) -> dict[str, object] | None:
@@ -161,33 +162,37 @@ def _model(cls: type[_R], path: Path) -> _R:
         raise ArtifactError(f"{path}: field '{field}': {e.errors()[0]['msg']}") from None
 
 
-def read_pre_rtc(attempt_dir: Path) -> tuple[np.ndarray | None, dict[int, tuple[int, int]] | None]:
-    """pre_rtc.wav and its reply boundaries (by reply_seq); (None, None) when absent."""
-    pre = read_audio(attempt_dir / "pre_rtc.wav")
-    path = attempt_dir / "pre_rtc.json"
+def _audio_with_manifest(
+    attempt_dir: Path, name: str, model: type[_M]
+) -> tuple[np.ndarray, _M] | None:
+    """`<name>.wav` and its `<name>.json` manifest, validated; None when either is absent."""
+    audio = read_audio(attempt_dir / f"{name}.wav")
+    path = attempt_dir / f"{name}.json"
     body = read_json(path)
-    if pre is None or body is None:
-        return None, None
+    if audio is None or body is None:
+        return None
     try:
-        manifest = PreRtcManifest.model_validate(body)
+        return audio, model.model_validate(body)
     except ValidationError as e:
         field = ".".join(str(x) for x in e.errors()[0]["loc"])
         raise ArtifactError(f"{path}: field '{field}': {e.errors()[0]['msg']}") from None
+
+
+def read_pre_rtc(attempt_dir: Path) -> tuple[np.ndarray | None, dict[int, tuple[int, int]] | None]:
+    """pre_rtc.wav and its reply boundaries (by reply_seq); (None, None) when absent."""
+    found = _audio_with_manifest(attempt_dir, "pre_rtc", PreRtcManifest)
+    if found is None:
+        return None, None
+    pre, manifest = found
     return pre, {r.reply_seq: (r.start_sample, r.end_sample) for r in manifest.replies}
 
 
 def read_agent_in(attempt_dir: Path) -> tuple[np.ndarray | None, np.ndarray | None]:
     """agent_in.wav and its frames' receive times; (None, None) when absent."""
-    audio = read_audio(attempt_dir / "agent_in.wav")
-    path = attempt_dir / "agent_in.json"
-    body = read_json(path)
-    if audio is None or body is None:
+    found = _audio_with_manifest(attempt_dir, "agent_in", AgentInManifest)
+    if found is None:
         return None, None
-    try:
-        manifest = AgentInManifest.model_validate(body)
-    except ValidationError as e:
-        field = ".".join(str(x) for x in e.errors()[0]["loc"])
-        raise ArtifactError(f"{path}: field '{field}': {e.errors()[0]['msg']}") from None
+    audio, manifest = found
     return audio, np.asarray(manifest.frame_recv_t_ns, dtype=np.int64)
 
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import AsyncIterator
-from typing import Any, Generic, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -28,6 +27,7 @@ from autortc.errors import InputError, TransportError, UsageError
 from autortc.protocol import is_agent_identity
 from autortc.transport import local_wire as wire
 from autortc.transport.base import DataMessage, ParticipantEvent, ReceivedFrame, Role
+from autortc.transport.inbox import Inbox
 from autortc.transport.local_publisher import LocalAudioPublisher
 from autortc.transport.local_wire import CONNECT_TIMEOUT_S, open_stream, read_reply
 from autortc.transport.local_worker import JobRequest, WorkerRegistration
@@ -42,7 +42,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 MESSAGE_INBOX_MAX = 4096
 EVENT_INBOX_MAX = 1024
@@ -56,42 +55,6 @@ def parse_local_url(url: str) -> tuple[str, int]:
     return parts.hostname, parts.port
 
 
-class _Inbox(Generic[T]):
-    """Bounded single-consumer queue; drops the oldest item when full; closable."""
-
-    def __init__(self, maxlen: int, what: str) -> None:
-        self._items: deque[T] = deque()
-        self._maxlen = maxlen
-        self._what = what
-        self._ready = asyncio.Event()
-        self.closed = False
-        self.dropped = 0
-
-    def put(self, item: T) -> None:
-        if self.closed:
-            return
-        if len(self._items) >= self._maxlen:
-            self._items.popleft()
-            self.dropped += 1
-            if self.dropped == 1:
-                logger.warning("inbox full: dropping oldest", extra={"inbox": self._what})
-        self._items.append(item)
-        self._ready.set()
-
-    def close(self) -> None:
-        self.closed = True
-        self._ready.set()
-
-    async def get(self) -> T | None:
-        """The next item, or None once closed and empty."""
-        while not self._items:
-            if self.closed:
-                return None
-            self._ready.clear()
-            await self._ready.wait()
-        return self._items.popleft()
-
-
 class AudioSubscription:
     """Frames of one remote participant's track, in order; ends when it leaves.
 
@@ -100,7 +63,7 @@ class AudioSubscription:
     """
 
     def __init__(
-        self, conn: LocalRoomConnection, identity: str, inbox: _Inbox[ReceivedFrame]
+        self, conn: LocalRoomConnection, identity: str, inbox: Inbox[ReceivedFrame]
     ) -> None:
         self.identity = identity
         self._conn: LocalRoomConnection | None = conn
@@ -158,9 +121,9 @@ class LocalRoomConnection:
         self._remote: dict[str, dict[str, Any]] = {
             p["identity"]: dict(p) for p in join_reply.get("participants", [])
         }
-        self._messages: _Inbox[DataMessage] = _Inbox(MESSAGE_INBOX_MAX, "messages")
-        self._events: _Inbox[ParticipantEvent] = _Inbox(EVENT_INBOX_MAX, "events")
-        self._subs: dict[str, list[_Inbox[ReceivedFrame]]] = {}
+        self._messages: Inbox[DataMessage] = Inbox(MESSAGE_INBOX_MAX, "messages")
+        self._events: Inbox[ParticipantEvent] = Inbox(EVENT_INBOX_MAX, "events")
+        self._subs: dict[str, list[Inbox[ReceivedFrame]]] = {}
         self._publisher: LocalAudioPublisher | None = None
         self._closed = False
         self._reader_task = asyncio.create_task(
@@ -211,7 +174,7 @@ class LocalRoomConnection:
 
     def subscribe_audio(self, identity: str) -> AudioSubscription:
         """Subscribe now (frames are buffered from this call); iterate to receive them."""
-        inbox: _Inbox[ReceivedFrame] = _Inbox(AUDIO_INBOX_MAX_FRAMES, f"audio:{identity}")
+        inbox: Inbox[ReceivedFrame] = Inbox(AUDIO_INBOX_MAX_FRAMES, f"audio:{identity}")
         if self._closed:
             inbox.close()
         else:
@@ -221,7 +184,7 @@ class LocalRoomConnection:
                 self._send(wire.pack_control({"op": "subscribe", "identity": identity}))
         return AudioSubscription(self, identity, inbox)
 
-    def _unsubscribe(self, identity: str, inbox: _Inbox[ReceivedFrame]) -> None:
+    def _unsubscribe(self, identity: str, inbox: Inbox[ReceivedFrame]) -> None:
         current = self._subs.get(identity, [])
         if inbox in current:
             current.remove(inbox)

@@ -27,75 +27,22 @@ import os
 import signal
 import sys
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 from autortc.transport import local_wire as wire
+from autortc.transport.local_server_state import Client, Peer, Room
 
 logger = logging.getLogger(__name__)
-
-AUDIO_DROP_BYTES = 512 * 1024
-HARD_LIMIT_BYTES = 16 * 1024 * 1024
-
-
-@dataclass(eq=False)
-class _Client:
-    writer: asyncio.StreamWriter
-    dropped_audio: int = 0
-
-    def send(self, data: bytes, *, droppable: bool = False) -> None:
-        if self.writer.is_closing():
-            return
-        buffered = self.writer.transport.get_write_buffer_size()
-        if droppable and buffered > AUDIO_DROP_BYTES:
-            self.dropped_audio += 1
-            if self.dropped_audio == 1:
-                logger.warning("slow client: dropping audio", extra={"buffered": buffered})
-            return
-        if buffered > HARD_LIMIT_BYTES:
-            logger.warning("slow client over hard limit: disconnecting")
-            self.writer.close()
-            return
-        self.writer.write(data)
-
-
-@dataclass(eq=False)
-class _Peer:
-    client: _Client
-    identity: str
-    role: str
-    room: _Room
-    prefix: bytes
-    has_audio: bool = False
-    subscriptions: set[str] = field(default_factory=set)
-
-    def info(self) -> dict[str, Any]:
-        return {"identity": self.identity, "role": self.role, "has_audio": self.has_audio}
-
-
-@dataclass(eq=False)
-class _Room:
-    name: str
-    metadata: str
-    max_participants: int
-    empty_timeout_s: float
-    peers: dict[str, _Peer] = field(default_factory=dict)
-    empty_timer: asyncio.TimerHandle | None = None
-
-    def broadcast(self, data: bytes, *, exclude: _Peer | None = None) -> None:
-        for peer in self.peers.values():
-            if peer is not exclude:
-                peer.client.send(data)
 
 
 class LocalRoomServer:
     """Rooms, participants and agent workers, all in one event loop."""
 
     def __init__(self) -> None:
-        self.rooms: dict[str, _Room] = {}
-        self._workers: dict[str, list[_Client]] = {}
+        self.rooms: dict[str, Room] = {}
+        self._workers: dict[str, list[Client]] = {}
         self._rr: dict[str, int] = {}
-        self._clients: set[_Client] = set()
+        self._clients: set[Client] = set()
         self._handlers: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         self.port = 0
@@ -131,12 +78,12 @@ class LocalRoomServer:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         wire.set_nodelay(writer)
-        client = _Client(writer)
+        client = Client(writer)
         self._clients.add(client)
         handler = asyncio.current_task()
         if handler is not None:
             self._handlers.add(handler)
-        peer: _Peer | None = None
+        peer: Peer | None = None
         worker_name: str | None = None
         try:
             while True:
@@ -197,14 +144,14 @@ class LocalRoomServer:
         if not name:
             return {"ok": False, "error": "room name must not be empty"}
         agent_name = msg.get("agent_name")
-        workers: list[_Client] = []
+        workers: list[Client] = []
         if agent_name:
             workers = [w for w in self._workers.get(agent_name, []) if not w.writer.is_closing()]
             if not workers:
                 return {"ok": False, "error": f"no agent worker registered as '{agent_name}'"}
         room = self.rooms.get(name)
         if room is None:
-            room = _Room(
+            room = Room(
                 name=name,
                 metadata=str(msg.get("metadata") or ""),
                 max_participants=int(msg.get("max_participants") or 0),
@@ -237,7 +184,7 @@ class LocalRoomServer:
             peer.client.writer.close()
         room.peers.clear()
 
-    def _arm_empty_timer(self, room: _Room) -> None:
+    def _arm_empty_timer(self, room: Room) -> None:
         if room.empty_timer is not None:
             room.empty_timer.cancel()
             room.empty_timer = None
@@ -245,12 +192,12 @@ class LocalRoomServer:
             loop = asyncio.get_running_loop()
             room.empty_timer = loop.call_later(room.empty_timeout_s, self._expire, room)
 
-    def _expire(self, room: _Room) -> None:
+    def _expire(self, room: Room) -> None:
         if not room.peers and self.rooms.get(room.name) is room:
             logger.info("empty room expired", extra={"room": room.name})
             self.delete_room(room.name)
 
-    def _register_worker(self, client: _Client, msg: dict[str, Any]) -> str | None:
+    def _register_worker(self, client: Client, msg: dict[str, Any]) -> str | None:
         name = msg.get("agent_name")
         if not isinstance(name, str) or not name:
             client.send(wire.pack_control({"ok": False, "error": "agent_name must be a string"}))
@@ -261,7 +208,7 @@ class LocalRoomServer:
 
     # -- participants ------------------------------------------------------
 
-    def _join(self, client: _Client, msg: dict[str, Any]) -> _Peer | None:
+    def _join(self, client: Client, msg: dict[str, Any]) -> Peer | None:
         room = self.rooms.get(str(msg.get("room")))
         identity, role = msg.get("identity"), msg.get("role")
         error = None
@@ -288,7 +235,7 @@ class LocalRoomServer:
             self._leave(old)
             old.client.send(wire.pack_control({"ev": "disconnected", "reason": "duplicate"}))
             old.client.writer.close()
-        peer = _Peer(client=client, identity=identity, role=role, room=room, prefix=prefix)
+        peer = Peer(client=client, identity=identity, role=role, room=room, prefix=prefix)
         client.send(
             wire.pack_control(
                 {
@@ -305,7 +252,7 @@ class LocalRoomServer:
         )
         return peer
 
-    def _leave(self, peer: _Peer) -> None:
+    def _leave(self, peer: Peer) -> None:
         room = peer.room
         if room.peers.get(peer.identity) is not peer:
             return
@@ -314,7 +261,7 @@ class LocalRoomServer:
         if self.rooms.get(room.name) is room:
             self._arm_empty_timer(room)
 
-    def _on_peer_packet(self, peer: _Peer, kind: int, body: bytes) -> None:
+    def _on_peer_packet(self, peer: Peer, kind: int, body: bytes) -> None:
         if peer.room.peers.get(peer.identity) is not peer:
             return  # replaced or room deleted; the socket is closing
         if kind == wire.KIND_AUDIO:

@@ -19,164 +19,29 @@ counted (`dropped`). A publisher's queue is bounded by `queue_size_ms`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Generic, Literal, TypeVar
+from typing import Literal
 
 import numpy as np
 
-from autortc.audio import FRAME_MS, SAMPLES_PER_FRAME
 from autortc.clock import MONOTONIC, Clock
-from autortc.errors import TransportError, UsageError
+from autortc.errors import TransportError
 from autortc.protocol import is_agent_identity
 from autortc.transport import pacing
 from autortc.transport.base import (
-    PCM_ENCODING,
     DataMessage,
     ParticipantEvent,
     ReceivedFrame,
     Role,
 )
+from autortc.transport.inbox import Inbox
+from autortc.transport.memory_publisher import MemoryPublisher
 
-T = TypeVar("T")
 FRAME_NS = pacing.FRAME_NS
 INBOX_MAX = 4096
 AUDIO_INBOX_MAX = 1000
-
-
-class _Inbox(Generic[T]):
-    """Bounded single-consumer queue; drops the oldest item when full; closable."""
-
-    def __init__(self, maxlen: int) -> None:
-        self._items: deque[T] = deque()
-        self._maxlen = maxlen
-        self._ready = asyncio.Event()
-        self.closed = False
-        self.dropped = 0
-
-    def put(self, item: T) -> None:
-        if self.closed:
-            return
-        if len(self._items) >= self._maxlen:
-            self._items.popleft()
-            self.dropped += 1
-        self._items.append(item)
-        self._ready.set()
-
-    def close(self) -> None:
-        self.closed = True
-        self._ready.set()
-
-    async def get(self) -> T | None:
-        while not self._items:
-            if self.closed:
-                return None
-            self._ready.clear()
-            await self._ready.wait()
-        return self._items.popleft()
-
-    async def iterate(self) -> AsyncIterator[T]:
-        while (item := await self.get()) is not None:
-            yield item
-
-
-class MemoryPublisher:
-    """AudioPublisher: a bounded queue drained one 10 ms frame per tick on an absolute
-    schedule (no drift), like the local transport. Every frame sent is delivered to the
-    room's subscribers and kept in `sent` with its send time."""
-
-    encoding = PCM_ENCODING
-
-    def __init__(self, conn: MemoryRoomConnection, *, queue_size_ms: int) -> None:
-        self._conn = conn
-        self._clock = conn.clock
-        self._capacity = max(1, queue_size_ms // FRAME_MS)
-        self._queue: deque[tuple[int, np.ndarray]] = deque()
-        self._log = pacing.SendLog()
-        self._space = asyncio.Event()
-        self._has_data = asyncio.Event()
-        self._drained = asyncio.Event()
-        self._drained.set()
-        self._closed = False
-        self.sent: list[tuple[int, np.ndarray]] = []
-        self.clear_calls = 0
-        self._task = asyncio.create_task(self._run(), name=f"memory-publisher-{conn.identity}")
-
-    @property
-    def queued_duration_s(self) -> float:
-        return len(self._queue) * FRAME_MS / 1000.0
-
-    async def capture_frame(self, pcm: np.ndarray) -> None:
-        arr = np.asarray(pcm)
-        if arr.dtype != np.int16 or arr.size != SAMPLES_PER_FRAME:
-            raise UsageError(
-                f"capture_frame expects {SAMPLES_PER_FRAME} int16 samples, "
-                f"got {arr.size} of {arr.dtype}"
-            )
-        while len(self._queue) >= self._capacity and not self._closed:
-            self._space.clear()
-            await self._space.wait()
-        if self._closed:
-            raise TransportError("capture_frame on a closed audio publisher")
-        self._queue.append((self._log.captured(), arr.reshape(-1).copy()))
-        self._drained.clear()
-        self._has_data.set()
-
-    def sent_t_ns(self, frame_index: int) -> int | None:
-        return self._log.sent_t_ns(frame_index)
-
-    def clear_queue(self) -> None:
-        self.clear_calls += 1
-        self._queue.clear()
-        self._space.set()
-        self._drained.set()
-
-    async def wait_for_playout(self) -> None:
-        await self._drained.wait()
-
-    def sent_pcm(self) -> np.ndarray:
-        return np.concatenate([p for _, p in self.sent]) if self.sent else np.zeros(0, np.int16)
-
-    def mark_closed(self) -> None:
-        self._closed = True
-        self._queue.clear()
-        for ev in (self._space, self._drained, self._has_data):
-            ev.set()
-
-    async def aclose(self) -> None:
-        self.mark_closed()
-        if not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        next_ns = 0
-        resumed = True
-        while not self._closed:
-            if not self._queue:
-                self._drained.set()
-                self._has_data.clear()
-                await self._has_data.wait()
-                resumed = True
-                continue
-            wait_ns, next_ns = pacing.schedule(self._clock.now_ns(), next_ns, resumed=resumed)
-            if wait_ns > 0:
-                await asyncio.sleep(wait_ns / 1e9)
-                continue
-            resumed = False
-            index, pcm = self._queue.popleft()
-            self._space.set()
-            t_ns = self._clock.now_ns()
-            self._log.sent(index, t_ns)
-            self.sent.append((t_ns, pcm))
-            self._conn.room.deliver_audio(self._conn.identity, pcm, t_ns)
-            next_ns += FRAME_NS
-            if not self._queue:
-                self._drained.set()
 
 
 class MemoryRoomConnection:
@@ -187,9 +52,9 @@ class MemoryRoomConnection:
         self.clock = room.hub.clock
         self._identity = identity
         self._role = role
-        self._messages: _Inbox[DataMessage] = _Inbox(INBOX_MAX)
-        self._events: _Inbox[ParticipantEvent] = _Inbox(INBOX_MAX)
-        self._subs: dict[str, list[_Inbox[ReceivedFrame]]] = {}
+        self._messages: Inbox[DataMessage] = Inbox(INBOX_MAX)
+        self._events: Inbox[ParticipantEvent] = Inbox(INBOX_MAX)
+        self._subs: dict[str, list[Inbox[ReceivedFrame]]] = {}
         self.publisher: MemoryPublisher | None = None
         self._closed = False
 
@@ -242,7 +107,7 @@ class MemoryRoomConnection:
         return self.publisher
 
     def subscribe_audio(self, identity: str) -> AsyncIterator[ReceivedFrame]:
-        inbox: _Inbox[ReceivedFrame] = _Inbox(AUDIO_INBOX_MAX)
+        inbox: Inbox[ReceivedFrame] = Inbox(AUDIO_INBOX_MAX)
         if self._closed:
             inbox.close()
         else:
@@ -250,7 +115,7 @@ class MemoryRoomConnection:
         return self._frames(identity, inbox)
 
     async def _frames(
-        self, identity: str, inbox: _Inbox[ReceivedFrame]
+        self, identity: str, inbox: Inbox[ReceivedFrame]
     ) -> AsyncIterator[ReceivedFrame]:
         try:
             async for frame in inbox.iterate():
@@ -362,7 +227,7 @@ class MemoryHub:
     def __init__(self, *, clock: Clock = MONOTONIC) -> None:
         self.clock = clock
         self.rooms: dict[str, MemoryRoom] = {}
-        self._workers: dict[str, list[_Inbox[MemoryJob]]] = {}
+        self._workers: dict[str, list[Inbox[MemoryJob]]] = {}
         self._rr: dict[str, int] = {}
         self._jobs = 0
 
@@ -396,12 +261,12 @@ class MemoryHub:
             conn.disconnect()
         room.conns.clear()
 
-    def register(self, agent_name: str) -> _Inbox[MemoryJob]:
-        inbox: _Inbox[MemoryJob] = _Inbox(INBOX_MAX)
+    def register(self, agent_name: str) -> Inbox[MemoryJob]:
+        inbox: Inbox[MemoryJob] = Inbox(INBOX_MAX)
         self._workers.setdefault(agent_name, []).append(inbox)
         return inbox
 
-    def unregister(self, agent_name: str, inbox: _Inbox[MemoryJob]) -> None:
+    def unregister(self, agent_name: str, inbox: Inbox[MemoryJob]) -> None:
         inbox.close()
         with contextlib.suppress(ValueError):
             self._workers.get(agent_name, []).remove(inbox)
@@ -415,7 +280,7 @@ class MemoryTransport:
     def __init__(self, hub: MemoryHub) -> None:
         self.hub = hub
         self._connections: list[MemoryRoomConnection] = []
-        self._registrations: list[tuple[str, _Inbox[MemoryJob]]] = []
+        self._registrations: list[tuple[str, Inbox[MemoryJob]]] = []
 
     async def create_room(
         self,
