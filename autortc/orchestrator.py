@@ -273,7 +273,10 @@ async def _supervised(
             rec = await work
             watch.cancel()
     except* Exception as group:  # one failure at a time: the death, or the work's own
-        raise group.exceptions[0] from None
+        first: BaseException = group
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
     return rec
 
 

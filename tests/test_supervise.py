@@ -38,3 +38,16 @@ async def test_watch_raises_within_a_poll_of_the_death(virtual_clock) -> None:
         await sup.watch("c a2", poll_s=0.25)
     await killer
     assert 3.0 <= loop.time() - t0 <= 3.25
+
+
+async def test_supervised_work_raises_its_own_first_error_plainly(virtual_clock) -> None:
+    from autortc.errors import TransportError
+    from autortc.orchestrator import _supervised
+
+    async def work() -> object:
+        async with asyncio.TaskGroup() as tg:  # an error from deep inside a group
+            tg.create_task(asyncio.sleep(0))
+            raise TransportError("create_room failed: no agent worker registered")
+
+    with pytest.raises(TransportError, match="create_room failed"):
+        await _supervised(work(), Supervisor(), "c a1")  # type: ignore[arg-type]
