@@ -92,10 +92,16 @@ def _add_livekit_parser(sub: argparse._SubParsersAction) -> None:  # type: ignor
         "--num-idle-processes", type=int, default=LiveKitWorkerSettings.num_idle_processes
     )
     lk.add_argument(
+        "--max-jobs",
+        type=int,
+        default=LiveKitWorkerSettings.max_jobs,
+        help="jobs at once; the worker's load is running jobs / max jobs (default: %(default)s)",
+    )
+    lk.add_argument(
         "--load-threshold",
         type=float,
         default=LiveKitWorkerSettings.load_threshold,
-        help="refuse jobs above this CPU load, 0-1 (default: %(default)s)",
+        help="refuse jobs at this load, 0-1 (default: %(default)s)",
     )
     lk.add_argument("--drain-timeout-s", type=int, default=LiveKitWorkerSettings.drain_timeout_s)
     lk.add_argument(
@@ -129,6 +135,7 @@ def _main_livekit(args: argparse.Namespace) -> int:
             health_host=args.health_host,
             health_port=args.health_port,
             num_idle_processes=args.num_idle_processes,
+            max_jobs=args.max_jobs,
             load_threshold=args.load_threshold,
             drain_timeout_s=args.drain_timeout_s,
             max_retry=args.max_retry,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from autortc.chaos_matrix import Fault, Observed, judge, rows_named, table
+from autortc.chaos_matrix import LIVEKIT_MATRIX, MATRIX, Fault, Observed, judge, rows_named, table
 from autortc.metrics import registry as M
 
 INJECT_AFTER_S = 1.0  # into the conversation: the user bot is speaking
@@ -31,6 +31,7 @@ ROLES = {
     "kill_server": "autortc.transport.local_server",
     "kill_worker": "agent local",
 }
+LIVEKIT_ROLES = {**ROLES, "kill_worker": "agent livekit"}
 
 
 def _cmd(p: psutil.Process) -> str:
@@ -46,14 +47,18 @@ def _one_case_suite(root: Path, case: str) -> Path:
     return path
 
 
-def run_fault(fault: Fault, root: Path) -> Observed:
+def run_fault(fault: Fault, root: Path, *, livekit: bool = False) -> Observed:
     out = root / fault.name
     args = ["--output", str(out), *fault.args] if "--output" not in fault.args else [*fault.args]
     suite = _one_case_suite(root, fault.case)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEKIT_")}
+    if livekit:  # the server in LIVEKIT_URL, with the fault's overrides
+        env = {**os.environ, **dict(fault.env)}
+    else:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEKIT_")}
+    transport = [] if livekit else ["--local"]
     t0 = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "autortc.cli", "run", "--local", "--suite", str(suite), *args],
+        [sys.executable, "-m", "autortc.cli", "run", *transport, "--suite", str(suite), *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -63,7 +68,7 @@ def run_fault(fault: Fault, root: Path) -> Observed:
     fault_t: float | None = None
     try:
         if fault.inject is not None:
-            fault_t = _inject_when_under_way(fault, proc, out, seen)
+            fault_t = _inject_when_under_way(fault, proc, out, seen, livekit=livekit)
         _, err = proc.communicate(timeout=RUN_TIMEOUT_S)
     finally:
         if proc.poll() is None:
@@ -92,7 +97,12 @@ def _track(proc: subprocess.Popen[str], seen: dict[int, psutil.Process]) -> None
 
 
 def _inject_when_under_way(
-    fault: Fault, proc: subprocess.Popen[str], out: Path, seen: dict[int, psutil.Process]
+    fault: Fault,
+    proc: subprocess.Popen[str],
+    out: Path,
+    seen: dict[int, psutil.Process],
+    *,
+    livekit: bool = False,
 ) -> float | None:
     """Wait until the probe is recording (its message log exists), then the user bot
     has spoken a second; inject; return the monotonic time of the fault."""
@@ -110,9 +120,9 @@ def _inject_when_under_way(
     if kind in ("sigint", "sigterm"):
         proc.send_signal(signal.SIGINT if kind == "sigint" else signal.SIGTERM)
     elif kind == "delete_room":
-        _delete_room(seen, out)
+        _delete_room(seen, out, livekit=livekit)
     else:
-        role = ROLES[str(kind)]
+        role = (LIVEKIT_ROLES if livekit else ROLES)[str(kind)]
         victims = [p for p in seen.values() if role in _cmd(p) and p.is_running()]
         for p in victims[:1]:
             p.send_signal(signal.SIGKILL)
@@ -123,18 +133,22 @@ def _inject_when_under_way(
     return t
 
 
-def _delete_room(seen: dict[int, psutil.Process], out: Path) -> None:
-    """Delete the attempt's room on the embedded server, as an operator would."""
+def _delete_room(seen: dict[int, psutil.Process], out: Path, *, livekit: bool = False) -> None:
+    """Delete the attempt's room (DeleteRoom on LiveKit), as an operator would."""
+    from autortc.transport.livekit import LiveKitTransport
     from autortc.transport.local import LocalTransport
 
-    worker = next(p for p in seen.values() if "agent local" in _cmd(p))
-    args = worker.cmdline()
-    url = args[args.index("--url") + 1]
     (job,) = list(out.glob("*/*/a1/bot_job.json"))
     room = json.loads(job.read_text())["room"]
 
     async def delete() -> None:
-        transport = LocalTransport(url)
+        transport: LiveKitTransport | LocalTransport
+        if livekit:
+            transport = LiveKitTransport.from_env()
+        else:
+            worker = next(p for p in seen.values() if "agent local" in _cmd(p))
+            args = worker.cmdline()
+            transport = LocalTransport(args[args.index("--url") + 1])
         try:
             await transport.delete_room(room)
         finally:
@@ -171,13 +185,13 @@ def _read_run(out: Path) -> Observed:
     return seen
 
 
-def chaos_main(names: list[str] | None, out: Path | None) -> int:
-    faults = rows_named(names)
+def chaos_main(names: list[str] | None, out: Path | None, *, livekit: bool = False) -> int:
+    faults = rows_named(names, LIVEKIT_MATRIX if livekit else MATRIX)
     root = Path(tempfile.mkdtemp(prefix="autortc-chaos-")) if out is None else out
     root.mkdir(parents=True, exist_ok=True)
     rows = []
     for k, fault in enumerate(faults, 1):
-        seen = run_fault(fault, root)
+        seen = run_fault(fault, root, livekit=livekit)
         problems = judge(fault, seen)
         rows.append((fault, seen, problems))
         mark = "ok" if not problems else "MISMATCH: " + "; ".join(problems)

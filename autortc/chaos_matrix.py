@@ -1,6 +1,7 @@
 """`autortc chaos`: the faults, what each must produce, and the judging (pure).
 
-Each row runs one case on the embedded transport in a fresh `autortc run`, injects
+Each row runs one case in a fresh `autortc run` (the embedded transport; with
+`--livekit`, the server in LIVEKIT_URL and the `LIVEKIT_MATRIX`), injects
 its fault once the conversation is under way (or passes a flag), and is judged on the
 run's exit code, the status it reports, whether the report was written, how long the
 affected attempt took to end after the fault, and whether any process was left.
@@ -28,6 +29,8 @@ class Fault:
     incomplete: str | None = None  # a phrase the INCOMPLETE reason must contain
     report: bool = True  # report.md is written
     first_status: str | None = None  # the first attempt's status, when it differs
+    env: tuple[tuple[str, str], ...] = ()  # environment overrides for the run
+    error: str | None = None  # a phrase the run's last stderr line must contain
 
 
 MATRIX: tuple[Fault, ...] = (
@@ -101,6 +104,29 @@ MATRIX: tuple[Fault, ...] = (
         report=False,
     ),
 )
+# On a real LiveKit server (`autortc chaos --livekit`, tests/livekit/test_livekit_chaos.py).
+# A refused port and a wrong secret are refused before anything starts: one line, exit 2.
+LIVEKIT_MATRIX: tuple[Fault, ...] = (
+    *(f for f in MATRIX if f.name in ("room_deleted", "agent_worker_killed", "sigterm")),
+    Fault(
+        "server_unreachable",
+        SHORT_CASE,
+        "one line: cannot reach LiveKit, exit 2, nothing started",
+        None,
+        report=False,
+        env=(("LIVEKIT_URL", "ws://127.0.0.1:9"),),
+        error="connection refused",
+    ),
+    Fault(
+        "bad_credentials",
+        SHORT_CASE,
+        "one line: key/secret rejected, exit 2, nothing started",
+        None,
+        report=False,
+        env=(("LIVEKIT_API_SECRET", "not-the-secret-of-this-server-0123456789"),),
+        error="rejected",
+    ),
+)
 SHORT: tuple[str, ...] = (
     "probe_crash",
     "room_deleted",
@@ -146,6 +172,8 @@ def judge(fault: Fault, seen: Observed) -> list[str]:
         problems.append(f"the attempt ended {seen.fault_to_end_s} s after the fault (max 5)")
     if fault.name == "stray_participant" and not seen.dropped_wrong_sender:
         problems.append("no wrong-sender drop counted: did the stray send anything?")
+    if fault.error is not None and fault.error not in seen.last_stderr:
+        problems.append(f"the error line does not say {fault.error!r}: {seen.last_stderr!r}")
     if fault.name == "unwritable_output" and "--output" not in seen.last_stderr:
         problems.append(f"the error line does not name --output: {seen.last_stderr!r}")
     if seen.leftover:
@@ -175,10 +203,10 @@ def table(rows: Sequence[tuple[Fault, Observed, list[str]]]) -> str:
     return "\n".join(head)
 
 
-def rows_named(names: Sequence[str] | None) -> tuple[Fault, ...]:
+def rows_named(names: Sequence[str] | None, matrix: Sequence[Fault] = MATRIX) -> tuple[Fault, ...]:
     if not names:
-        return MATRIX
-    by_name = {f.name: f for f in MATRIX}
+        return tuple(matrix)
+    by_name = {f.name: f for f in matrix}
     unknown = [n for n in names if n not in by_name]
     if unknown:
         from autortc.errors import InputError

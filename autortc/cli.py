@@ -220,6 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--rows", default=None, help="comma-separated faults (default: all; 'short': the CI subset)"
     )
     chaos.add_argument("--out", type=Path, default=None, help="where the runs and chaos.json go")
+    chaos.add_argument(
+        "--livekit",
+        action="store_true",
+        help="run the LiveKit faults against the server in LIVEKIT_URL (default: embedded)",
+    )
 
     sub.add_parser("make-audio", help="regenerate the committed case audio under cases/audio/")
     return parser
@@ -338,7 +343,9 @@ def _cmd_chaos(args: argparse.Namespace) -> int:
         names = list(SHORT)
     elif args.rows:
         names = [n.strip() for n in args.rows.split(",") if n.strip()]
-    return chaos_main(names, args.out)
+    if args.livekit and not os.environ.get("LIVEKIT_URL"):
+        raise InputError("chaos --livekit: LIVEKIT_URL is not set")
+    return chaos_main(names, args.out, livekit=args.livekit)
 
 
 def _cmd_make_audio(args: argparse.Namespace) -> int:

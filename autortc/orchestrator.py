@@ -200,9 +200,9 @@ async def _start_livekit_agent(opts: RunOptions, run_dir: Path) -> LiveKitAgentW
         log_path=run_dir / "agent.log",
         extra_args=opts.agent_args,
         health_port=0,
-        # the harness sends its own worker one job at a time: load shedding could only
-        # refuse a dispatch on a busy CI box; at 1.0 it refuses only a saturated machine
-        load_threshold=1.0,
+        # the worker's load counts its jobs (agent/livekit_worker.py): the harness sends
+        # one at a time, plus room for the previous room's job while it ends
+        max_jobs=2,
     )
     log.info(
         "livekit agent worker ready",

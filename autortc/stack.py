@@ -174,7 +174,7 @@ class LiveKitAgentWorkerProcess(AgentWorkerProcess):
         extra_args: list[str] | None = None,
         health_port: int = 0,
         num_idle_processes: int = 1,
-        load_threshold: float = 0.95,
+        max_jobs: int = 4,
         ready_timeout_s: float = 60.0,
     ) -> LiveKitAgentWorkerProcess:
         args = livekit_worker_args(
@@ -183,7 +183,7 @@ class LiveKitAgentWorkerProcess(AgentWorkerProcess):
             extra_args=extra_args,
             health_port=health_port,
             num_idle_processes=num_idle_processes,
-            load_threshold=load_threshold,
+            max_jobs=max_jobs,
         )
         return await cls._launch(
             args,
@@ -207,7 +207,7 @@ def livekit_worker_args(
     extra_args: list[str] | None = None,
     health_port: int = 0,
     num_idle_processes: int = 1,
-    load_threshold: float = 0.95,
+    max_jobs: int = 4,
 ) -> list[str]:
     """The worker's command line (no credential is ever on it)."""
     return [
@@ -224,7 +224,7 @@ def livekit_worker_args(
         str(health_port),
         "--num-idle-processes",
         str(num_idle_processes),
-        "--load-threshold",
-        str(load_threshold),
+        "--max-jobs",
+        str(max_jobs),
         *(extra_args or []),
     ]

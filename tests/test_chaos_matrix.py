@@ -63,3 +63,26 @@ def test_rows_by_name_and_the_table() -> None:
     text = table([(f, seen, [])])
     assert "| unwritable_output |" in text
     assert text.endswith("| 0 | ✓ |")
+
+
+def test_the_livekit_rows_judge_the_one_line_refusals_on_their_words() -> None:
+    from autortc.chaos_matrix import LIVEKIT_MATRIX
+
+    rows = {f.name: f for f in rows_named(None, LIVEKIT_MATRIX)}
+    assert set(rows) == {
+        "room_deleted",
+        "agent_worker_killed",
+        "sigterm",
+        "server_unreachable",
+        "bad_credentials",
+    }
+    bad = rows["bad_credentials"]
+    said = "autortc: error: LiveKit check failed: LIVEKIT_API_KEY/SECRET rejected by ws://x: ..."
+    assert judge(bad, Observed(2, 1.2, False, last_stderr=said)) == []
+    other = "autortc: error: something else"
+    assert judge(bad, Observed(2, 1.2, False, last_stderr=other)) == [
+        f"the error line does not say 'rejected': {other!r}"
+    ]
+    assert dict(rows["server_unreachable"].env) == {"LIVEKIT_URL": "ws://127.0.0.1:9"}
+    with pytest.raises(InputError, match="probe_crash"):
+        rows_named(["probe_crash"], LIVEKIT_MATRIX)  # an embedded-only fault

@@ -14,6 +14,7 @@ one sentence with the secret and any token redacted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -33,6 +34,7 @@ from autortc.transport.livekit_config import (
     redact,
     ws_url,
 )
+from autortc.transport.livekit_dispatch import DispatchGuard
 from autortc.transport.livekit_room import LiveKitRoomConnection
 from autortc.transport.livekit_tokens import participant_token, role_grants
 
@@ -115,6 +117,8 @@ class LiveKitTransport:
         self.connect_timeout_s = float(connect_timeout_s)
         self._api: api.LiveKitAPI | None = None
         self._connections: set[LiveKitRoomConnection] = set()
+        self._guards: dict[str, tuple[DispatchGuard, asyncio.Task[None]]] = {}
+        self._redispatches: dict[str, int] = {}
         self._closed = False
 
     @classmethod
@@ -200,10 +204,60 @@ class LiveKitTransport:
         if agent_name is None:
             return
         try:
-            await self.create_dispatch(room, agent_name=agent_name, metadata=metadata)
+            dispatch_id = await self.create_dispatch(room, agent_name=agent_name, metadata=metadata)
         except TransportError:
             await self._delete_quietly(room)
             raise
+        guard = DispatchGuard(self, room, agent_name, metadata, dispatch_id)
+        self._guards[room] = (guard, asyncio.create_task(guard.run(), name=f"dispatch.{room}"))
+
+    def redispatches(self, room: str) -> int:
+        """How often the room's dispatch was refused (no worker available) and sent
+        again (livekit_dispatch.py)."""
+        if room in self._guards:
+            return self._guards[room][0].redispatches
+        return self._redispatches.get(room, 0)
+
+    async def _stop_guard(self, room: str) -> None:
+        entry = self._guards.pop(room, None)
+        if entry is None:
+            return
+        guard, task = entry
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        self._redispatches[room] = guard.redispatches
+
+    async def agent_in_room(self, room: str) -> bool | None:
+        """Whether a participant of kind AGENT is in the room; None: no such room."""
+        request = api.ListParticipantsRequest(room=room)
+        response = await self._call(
+            f"ListParticipants {room!r}",
+            lambda a: a.room.list_participants(request),
+            ok_codes=frozenset({api.TwirpErrorCode.NOT_FOUND}),
+        )
+        if response is None:
+            return None
+        return any(p.kind == api.ParticipantInfo.AGENT for p in response.participants)
+
+    async def dispatch_jobs(self, room: str, dispatch_id: str) -> int | None:
+        """The jobs the server assigned for the dispatch; None: no such dispatch."""
+        dispatches = await self._call(
+            f"ListDispatch {room!r}",
+            lambda a: a.agent_dispatch.list_dispatch(room),
+            ok_codes=frozenset({api.TwirpErrorCode.NOT_FOUND}),
+        )
+        for d in dispatches or []:
+            if d.id == dispatch_id:
+                return len(d.state.jobs)
+        return None
+
+    async def delete_dispatch(self, room: str, dispatch_id: str) -> None:
+        await self._call(
+            f"DeleteDispatch {dispatch_id!r} in {room!r}",
+            lambda a: a.agent_dispatch.delete_dispatch(dispatch_id, room),
+            ok_codes=frozenset({api.TwirpErrorCode.NOT_FOUND}),
+        )
 
     async def create_dispatch(self, room: str, *, agent_name: str, metadata: str) -> str:
         """Explicitly dispatch `agent_name` to `room`; returns the dispatch id."""
@@ -219,6 +273,7 @@ class LiveKitTransport:
 
     async def delete_room(self, room: str) -> None:
         """Delete the room. A room that no longer exists (404 not_found) counts as deleted."""
+        await self._stop_guard(room)
         request = api.DeleteRoomRequest(room=room)
         await self._call(
             f"DeleteRoom {room!r}",
@@ -288,6 +343,8 @@ class LiveKitTransport:
         """Close every connection made here and the API session. Idempotent."""
         if self._closed:
             return
+        for room in list(self._guards):
+            await self._stop_guard(room)
         self._closed = True
         connections, self._connections = list(self._connections), set()
         for conn in connections:

@@ -59,21 +59,38 @@ def test_worker_options_pin_health_server_idle_processes_and_load_in_both_modes(
     assert opts.ws_url is None
 
 
-def test_default_settings_are_loopback_8081_one_idle_process_and_load_095() -> None:
+def test_default_settings_are_loopback_8081_one_idle_process_and_full_at_4_jobs() -> None:
     opts = build_worker_options(LiveKitWorkerSettings(), AgentOptions())
     assert (opts.host, opts.port, opts.num_idle_processes, opts.load_threshold) == (
         "127.0.0.1",
         8081,
         1,
-        0.95,
+        1.0,
     )
     args = build_parser().parse_args(["livekit", "start"])
-    assert (args.health_host, args.health_port, args.num_idle_processes, args.load_threshold) == (
-        "127.0.0.1",
-        8081,
-        1,
-        0.95,
-    )
+    assert (
+        args.health_host,
+        args.health_port,
+        args.num_idle_processes,
+        args.max_jobs,
+        args.load_threshold,
+    ) == ("127.0.0.1", 8081, 1, 4, 1.0)
+
+
+class _Jobs:
+    """Stands in for AgentServer where the load function reads it: `active_jobs`."""
+
+    def __init__(self, n: int) -> None:
+        self.active_jobs = [object()] * n
+
+
+def test_the_load_counts_jobs_not_the_cpu_and_is_full_only_at_max_jobs() -> None:
+    opts = build_worker_options(LiveKitWorkerSettings(max_jobs=2), AgentOptions())
+    load = opts.load_fnc
+    assert [load(_Jobs(n)) for n in (0, 1, 2)] == [0.0, 0.5, 1.0]  # type: ignore[arg-type,call-arg]
+    # the worker is full when load >= load_threshold (livekit-agents `_update_worker_status`)
+    assert [load(_Jobs(n)) >= opts.load_threshold for n in (0, 1, 2)] == [False, False, True]  # type: ignore[arg-type,call-arg]
+    assert pickle.loads(pickle.dumps(load)).args == (2,)
 
 
 def test_agent_server_carries_the_pinned_settings() -> None:
@@ -110,6 +127,7 @@ def test_ready_line_is_printed_once_on_registration(capsys: pytest.CaptureFixtur
         {"num_idle_processes": -1},
         {"load_threshold": 0.0},
         {"load_threshold": 1.5},
+        {"max_jobs": 0},
         {"agent_name": ""},
         {"drain_timeout_s": 0},  # livekit-agents reads 0 as "drain forever"
         {"max_retry": -1},
