@@ -163,6 +163,12 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         help="the two-way ACK barrier's timeout (default 15 s; selftest 6 s)",
     )
     p.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        help="case attempts at once, each in its own room (default: %(default)s)",
+    )
+    p.add_argument(
         "--room-wait-s",
         type=non_negative_float,
         default=0.0,
@@ -264,6 +270,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         room_prefix=args.room_prefix,
         barrier_timeout_s=args.barrier_timeout_s or DEFAULT_BARRIER_TIMEOUT_S,
         room_wait_s=args.room_wait_s,
+        jobs=args.jobs,
         defect=args.defect,
         stray=args.stray,
     )

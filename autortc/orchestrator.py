@@ -49,6 +49,7 @@ class RunOptions:
     room_prefix: str = "autortc"
     barrier_timeout_s: float = 15.0
     room_wait_s: float = 0.0
+    jobs: int = 1  # case attempts at once, each in its own room
     max_attempts: int = 2
     run_id: str | None = None
     defect: str | None = None  # the reference agent injects it in every room
@@ -77,19 +78,52 @@ class RunProgress:
     transport_name: str = ""
     records: list[AttemptRecord] = field(default_factory=list)
     started: bool = False  # the first attempt began: from here on a report is owed
-    current: str | None = None  # "case_id aN" of the attempt under way
-    current_dir: Path | None = None  # where that attempt's recordings are
+    in_flight: dict[str, Path] = field(default_factory=dict)  # "case_id aN" -> its dir
     t0: float = 0.0
+
+    @property
+    def current(self) -> str | None:
+        """The attempts under way, "case_id aN[, ...]", or None."""
+        return ", ".join(self.in_flight) or None
+
+    @property
+    def current_dir(self) -> str | None:
+        """Where those attempts' recordings are."""
+        return ", ".join(str(p) for p in self.in_flight.values()) or None
 
     def partial(self, cases: list[Case]) -> SuiteRun:
         return SuiteRun(
             run_id=self.run_id,
             run_dir=self.run_dir,
             cases=cases,
-            records=list(self.records),
+            records=in_case_order(self.records, cases),
             wall_s=time.monotonic() - self.t0,
             transport_name=self.transport_name,
         )
+
+
+def in_case_order(records: list[AttemptRecord], cases: list[Case]) -> list[AttemptRecord]:
+    """Records by the cases' order, then attempt (with --jobs they finish in any order)."""
+    index = {c.id: i for i, c in enumerate(cases)}
+    return sorted(records, key=lambda r: (index.get(r.case_id, len(index)), r.attempt))
+
+
+class OrderedEcho:
+    """Progress lines in case order: a case's lines are printed once every earlier
+    case has printed its own (with --jobs, later cases may finish first)."""
+
+    def __init__(self, n: int, echo: Callable[[str], object]) -> None:
+        self._echo = echo
+        self._next = 1
+        self._held: dict[int, list[str]] = {}
+        self.n = n
+
+    def done(self, i: int, lines: list[str]) -> None:
+        self._held[i] = lines
+        while self._next in self._held:
+            for line in self._held.pop(self._next):
+                self._echo(line)
+            self._next += 1
 
 
 def new_run_id() -> str:
@@ -201,8 +235,9 @@ async def _start_livekit_agent(opts: RunOptions, run_dir: Path) -> LiveKitAgentW
         extra_args=opts.agent_args,
         health_port=0,
         # the worker's load counts its jobs (agent/livekit_worker.py): the harness sends
-        # one at a time, plus room for the previous room's job while it ends
-        max_jobs=2,
+        # `jobs` at a time, plus room for a previous room's job while it ends
+        max_jobs=opts.jobs + 1,
+        num_idle_processes=min(opts.jobs, 4),
     )
     log.info(
         "livekit agent worker ready",
@@ -237,47 +272,73 @@ async def run_cases(
             defect=opts.defect,
             stray=opts.stray,
         )
-        for i, case in enumerate(cases, 1):
-            if i > 1 and opts.room_wait_s > 0:
-                await asyncio.sleep(opts.room_wait_s)
-            for attempt in range(1, opts.max_attempts + 1):
-                progress.started = True
-                progress.current = f"{case.id} a{attempt}"
-                progress.current_dir = run_dir / case.id / f"a{attempt}"
-                rec = await _supervised(
-                    run_attempt(ctx, case, attempt), supervisor, f"{case.id} a{attempt}"
-                )
-                progress.current, progress.current_dir = None, None
-                records.append(rec)
-                opts.echo(_progress_line(i, len(cases), rec))
-                if not rec.retry:
-                    break
+        await _supervised(_run_all(opts, ctx, cases, progress), supervisor, progress)
     return SuiteRun(
         run_id=run_id,
         run_dir=run_dir,
         cases=cases,
-        records=records,
+        records=in_case_order(records, cases),
         wall_s=time.monotonic() - t0,
         transport_name="livekit" if opts.livekit_url else "local",
     )
 
 
+async def _run_all(
+    opts: RunOptions, ctx: AttemptContext, cases: list[Case], progress: RunProgress
+) -> None:
+    """Every case, at most `opts.jobs` at once, started in case order (a room wait,
+    the run's or the case's, before each case after the first); a case's retry
+    follows its attempt in the same slot."""
+    slots = asyncio.Semaphore(max(1, opts.jobs))
+    echo = OrderedEcho(len(cases), opts.echo)
+
+    async def one_case(i: int, case: Case) -> None:
+        lines: list[str] = []
+        try:
+            for attempt in range(1, opts.max_attempts + 1):
+                key = f"{case.id} a{attempt}"
+                progress.in_flight[key] = progress.run_dir / case.id / f"a{attempt}"
+                try:
+                    rec = await run_attempt(ctx, case, attempt)
+                finally:
+                    progress.in_flight.pop(key, None)
+                progress.records.append(rec)
+                lines.append(_progress_line(i, len(cases), rec))
+                if not rec.retry:
+                    break
+        finally:
+            slots.release()
+            echo.done(i, lines)
+
+    async with asyncio.TaskGroup() as tg:
+        for i, case in enumerate(cases, 1):
+            await slots.acquire()
+            wait_s = max(opts.room_wait_s, case.room_wait_s)
+            if i > 1 and wait_s > 0:
+                await asyncio.sleep(wait_s)
+            progress.started = True
+            tg.create_task(one_case(i, case), name=f"case.{case.id}")
+
+
 async def _supervised(
-    work: Coroutine[Any, Any, AttemptRecord], supervisor: Supervisor, where: str
-) -> AttemptRecord:
-    """`work`, stopped within a poll if a process of the stack dies meanwhile (its bots
-    get SIGTERM and keep what they recorded); that death is the one InfraError raised."""
+    work: Coroutine[Any, Any, None], supervisor: Supervisor, progress: RunProgress
+) -> None:
+    """`work`, stopped within a poll if a process of the stack dies meanwhile (the
+    bots under way get SIGTERM and keep what they recorded); that death, naming the
+    attempts under way, is the one InfraError raised."""
     try:
         async with asyncio.TaskGroup() as tg:
-            watch = tg.create_task(supervisor.watch(where), name="supervisor.watch")
-            rec = await work
+            watch = tg.create_task(
+                supervisor.watch(lambda: progress.current or "no attempt"),
+                name="supervisor.watch",
+            )
+            await work
             watch.cancel()
     except* Exception as group:  # one failure at a time: the death, or the work's own
         first: BaseException = group
         while isinstance(first, BaseExceptionGroup):
             first = first.exceptions[0]
         raise first from None
-    return rec
 
 
 def _progress_line(i: int, n: int, rec: AttemptRecord) -> str:

@@ -106,7 +106,7 @@ async def run_and_report(opts: RunOptions) -> int:
 
 
 def incomplete_reason(
-    e: BaseException, current: str | None, current_dir: Path | None = None
+    e: BaseException, current: str | None, current_dir: str | Path | None = None
 ) -> str:
     """Why a run stopped before its last case, in one sentence."""
     during = f"during {current}" if current else "between attempts"

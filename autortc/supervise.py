@@ -39,9 +39,11 @@ class Supervisor:
                 return f"{piece.name} {how}"
         return None
 
-    async def watch(self, where: str, poll_s: float = POLL_S) -> NoReturn:
-        """Raise InfraError naming the dead piece and `where` (the attempt under way)."""
+    async def watch(self, where: str | Callable[[], str], poll_s: float = POLL_S) -> NoReturn:
+        """Raise InfraError naming the dead piece and `where` (the attempts under way,
+        read when it dies)."""
         while True:
             if (death := self.dead()) is not None:
-                raise InfraError(f"{death} during {where}")
+                place = where() if callable(where) else where
+                raise InfraError(f"{death} during {place}")
             await asyncio.sleep(poll_s)

@@ -42,7 +42,7 @@ async def test_watch_raises_within_a_poll_of_the_death(virtual_clock) -> None:
 
 async def test_supervised_work_raises_its_own_first_error_plainly(virtual_clock) -> None:
     from autortc.errors import TransportError
-    from autortc.orchestrator import _supervised
+    from autortc.orchestrator import RunProgress, _supervised
 
     async def work() -> object:
         async with asyncio.TaskGroup() as tg:  # an error from deep inside a group
@@ -50,4 +50,4 @@ async def test_supervised_work_raises_its_own_first_error_plainly(virtual_clock)
             raise TransportError("create_room failed: no agent worker registered")
 
     with pytest.raises(TransportError, match="create_room failed"):
-        await _supervised(work(), Supervisor(), "c a1")  # type: ignore[arg-type]
+        await _supervised(work(), Supervisor(), RunProgress())  # type: ignore[arg-type]

@@ -1,0 +1,101 @@
+"""`--jobs 4`: four attempts at once on one stack; one of them hangs (its user bot is
+frozen with SIGSTOP). The hung attempt is killed at its case timeout and is TIMEOUT
+(INFRA, exit 2); the other cases are measured as usual; the progress lines and the
+report keep the suite's case order; nothing is left running."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.realtime]
+
+REPO = Path(__file__).resolve().parents[2]
+HANG_TIMEOUT_S = 14.0
+SUITE = f"""suite: jobs
+cases:
+  - endpoint_long_sentence
+  - id: hang_user_bot
+    source_case: endpoint_short_hello
+    priority: P0
+    timeout_s: {HANG_TIMEOUT_S}
+    turns:
+      - say: "Hello, can you hear me?"
+    agent:
+      reply_text: "Yes, I can hear you clearly."
+  - endpoint_short_hello
+  - noise_background
+"""
+
+
+def _freeze_the_user_bot_of(case_id: str, run: subprocess.Popen[str], out: Path) -> psutil.Process:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and run.poll() is None:
+        for p in psutil.Process(run.pid).children(recursive=True):
+            try:
+                cmd = " ".join(p.cmdline())
+            except psutil.Error:
+                continue
+            if "autortc.bots.user_bot" in cmd and f"/{case_id}/a1/" in cmd:
+                p.send_signal(signal.SIGSTOP)
+                return p
+        time.sleep(0.02)
+    raise AssertionError(f"no user bot of {case_id} appeared")
+
+
+@pytest.mark.timeout(240)
+def test_a_hung_bot_at_jobs_4_is_killed_at_its_deadline_and_the_rest_are_unaffected(
+    tmp_path: Path,
+) -> None:
+    suite = tmp_path / "jobs.yaml"
+    suite.write_text(SUITE)
+    out = tmp_path / "out"
+    t0 = time.monotonic()
+    run = subprocess.Popen(
+        [sys.executable, "-m", "autortc.cli", "run", "--local", "--jobs", "4"]
+        + ["--suite", str(suite), "--output", str(out)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    frozen = _freeze_the_user_bot_of("hang_user_bot", run, out)
+    seen = {p.pid: p for p in psutil.Process(run.pid).children(recursive=True)}
+    stdout, stderr = run.communicate(timeout=200)
+    wall_s = time.monotonic() - t0
+    print(stdout, stderr[-3000:])
+    assert not frozen.is_running() or frozen.status() == psutil.STATUS_ZOMBIE
+    _, alive = psutil.wait_procs(list(seen.values()), timeout=5)
+    assert not [p for p in alive if p.is_running()]
+
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    statuses = {
+        m.parent.parent.name: json.loads(m.read_text())["capture_status"]
+        for m in run_dir.glob("*/a*/metrics.json")
+    }
+    assert statuses == {
+        "endpoint_long_sentence": "OK",
+        "hang_user_bot": "TIMEOUT",
+        "endpoint_short_hello": "OK",
+        "noise_background": "OK",
+    }
+    assert run.returncode == 2  # a TIMEOUT is INFRA
+    # the four ran at once: the hung one's timeout bounds the run, not the sum of cases
+    assert wall_s < HANG_TIMEOUT_S + 30, wall_s
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("[")]
+    assert [ln.split()[1] for ln in lines] == [
+        "endpoint_long_sentence",
+        "hang_user_bot",
+        "endpoint_short_hello",
+        "noise_background",
+    ]
+    report = (run_dir / "report.md").read_text()
+    order = [report.index(f"| {c} |") for c in ("endpoint_long_sentence", "hang_user_bot")]
+    assert order == sorted(order)
