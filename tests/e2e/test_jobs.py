@@ -59,8 +59,10 @@ def test_a_hung_bot_at_jobs_4_is_killed_at_its_deadline_and_the_rest_are_unaffec
     out = tmp_path / "out"
     t0 = time.monotonic()
     run = subprocess.Popen(
-        [sys.executable, "-m", "autortc.cli", "run", "--local", "--jobs", "4"]
-        + ["--suite", str(suite), "--output", str(out)],
+        [
+            *(sys.executable, "-m", "autortc.cli", "run", "--local", "--jobs", "4"),
+            *("--suite", str(suite), "--output", str(out)),
+        ],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
