@@ -38,7 +38,7 @@ from autortc.errors import ArtifactError
 from autortc.metrics.attempt import analyze_attempt, reply_slice_audio
 from autortc.metrics.inputs import AttemptInputs
 from autortc.metrics.ring3 import DEFAULT_WITHIN_MS
-from autortc.metrics.rows import AttemptRow
+from autortc.metrics.rows import AttemptRow, attempt_tag
 from autortc.metrics.status import BAD_ARTIFACT, should_retry
 from autortc.phases import attempt_phases_ms
 from autortc.procs import die_with_parent
@@ -83,6 +83,7 @@ class AttemptJob:
     dir: Path
     meta: RoomMeta
     bot_job: BotJob
+    repeat: int | None = None
 
 
 @dataclass
@@ -96,6 +97,7 @@ class AttemptRecord:
     row: AttemptRow
     wall_s: float
     view: CaseView | None = None
+    repeat: int | None = None  # with --repeat N: 1..N
 
     @property
     def retry(self) -> bool:
@@ -106,11 +108,15 @@ def reply_texts(case: Case) -> list[str]:
     return [case.agent.reply_for_turn(k) for k in range(len(case.turns))]
 
 
-def build_job(ctx: AttemptContext, case: Case, attempt: int) -> AttemptJob:
-    """Ids, the bots' job and the room metadata of one attempt (no I/O but the case audio)."""
+def build_job(
+    ctx: AttemptContext, case: Case, attempt: int, repeat: int | None = None
+) -> AttemptJob:
+    """Ids, the bots' job and the room metadata of one attempt (no I/O but the case audio).
+    With a `repeat` the room and directory carry it (`r{repeat}a{attempt}`)."""
     trace_id = uuid.uuid4().hex
-    room = room_name(ctx.room_prefix, case.id, ctx.run_id, attempt)
-    att_dir = ctx.run_dir / case.id / f"a{attempt}"
+    tag = attempt_tag(attempt, repeat)
+    room = room_name(ctx.room_prefix, case.id, ctx.run_id, tag)
+    att_dir = ctx.run_dir / case.id / tag
     turns = []
     speech_ms = []
     for k, turn in enumerate(case.turns):
@@ -155,7 +161,7 @@ def build_job(ctx: AttemptContext, case: Case, attempt: int) -> AttemptJob:
         # the bots end themselves before the harness kills them at the case timeout
         max_duration_s=max(case.timeout_s - BOT_MARGIN_S, case.timeout_s / 2),
     )
-    return AttemptJob(case, attempt, trace_id, room, att_dir, meta, bot_job)
+    return AttemptJob(case, attempt, trace_id, room, att_dir, meta, bot_job, repeat)
 
 
 def write_job_files(ctx: AttemptContext, job: AttemptJob) -> None:
@@ -310,9 +316,9 @@ def analyze(ctx: AttemptContext, job: AttemptJob, infra: str | None) -> tuple[At
             input_audio=np.zeros(0, np.float32),
             infra_status=BAD_ARTIFACT,
         )
-        row = replace(analyze_attempt(empty), status_reason=str(e))
+        row = replace(analyze_attempt(empty), status_reason=str(e), repeat=job.repeat)
         return row.with_room(job.room), case_view(empty, row)
-    row = analyze_attempt(inputs).with_room(job.room)
+    row = replace(analyze_attempt(inputs), repeat=job.repeat).with_room(job.room)
     reply = reply_slice_audio(inputs, row)
     if reply is not None and len(reply):
         write_wav(job.dir / "post_rtc_reply.wav", to_int16(reply))
@@ -323,10 +329,12 @@ def analyze(ctx: AttemptContext, job: AttemptJob, infra: str | None) -> tuple[At
     return row, case_view(inputs, row)
 
 
-async def run_attempt(ctx: AttemptContext, case: Case, attempt: int) -> AttemptRecord:
+async def run_attempt(
+    ctx: AttemptContext, case: Case, attempt: int, repeat: int | None = None
+) -> AttemptRecord:
     t0 = time.monotonic()
     start_ns = time.monotonic_ns()
-    job = build_job(ctx, case, attempt)
+    job = build_job(ctx, case, attempt, repeat)
     write_job_files(ctx, job)
     stamps: dict[str, int | None] = {"prepare": time.monotonic_ns()}
     bots = await run_bots(ctx, job, stamps)
@@ -353,4 +361,5 @@ async def run_attempt(ctx: AttemptContext, case: Case, attempt: int) -> AttemptR
         row=row,
         wall_s=time.monotonic() - t0,
         view=view,
+        repeat=repeat,
     )

@@ -169,6 +169,12 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         help="case attempts at once, each in its own room (default: %(default)s)",
     )
     p.add_argument(
+        "--repeat",
+        type=positive_int,
+        default=1,
+        help="run each case N times in fresh rooms; the report gives pass rates (default: 1)",
+    )
+    p.add_argument(
         "--room-wait-s",
         type=non_negative_float,
         default=0.0,
@@ -271,6 +277,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         barrier_timeout_s=args.barrier_timeout_s or DEFAULT_BARRIER_TIMEOUT_S,
         room_wait_s=args.room_wait_s,
         jobs=args.jobs,
+        repeat=args.repeat,
         defect=args.defect,
         stray=args.stray,
     )

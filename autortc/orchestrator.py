@@ -23,6 +23,7 @@ from autortc.case_audio import load_turn_audio
 from autortc.case_schema import Case, load_suite
 from autortc.errors import CaseError, InfraError, InputError
 from autortc.kpi import PRIMARY_KPI_METRIC
+from autortc.metrics.rows import attempt_tag
 from autortc.stack import AgentWorkerProcess, LiveKitAgentWorkerProcess
 from autortc.supervise import Supervisor
 from autortc.transport.base import Transport
@@ -50,6 +51,7 @@ class RunOptions:
     barrier_timeout_s: float = 15.0
     room_wait_s: float = 0.0
     jobs: int = 1  # case attempts at once, each in its own room
+    repeat: int = 1  # each case this many times, each in fresh rooms (r{repeat}a{attempt})
     max_attempts: int = 2
     run_id: str | None = None
     defect: str | None = None  # the reference agent injects it in every room
@@ -103,9 +105,12 @@ class RunProgress:
 
 
 def in_case_order(records: list[AttemptRecord], cases: list[Case]) -> list[AttemptRecord]:
-    """Records by the cases' order, then attempt (with --jobs they finish in any order)."""
+    """Records by the cases' order, then repeat and attempt (with --jobs they finish in
+    any order)."""
     index = {c.id: i for i, c in enumerate(cases)}
-    return sorted(records, key=lambda r: (index.get(r.case_id, len(index)), r.attempt))
+    return sorted(
+        records, key=lambda r: (index.get(r.case_id, len(index)), r.repeat or 0, r.attempt)
+    )
 
 
 class OrderedEcho:
@@ -283,27 +288,36 @@ async def run_cases(
     )
 
 
+def work_units(cases: list[Case], repeat: int) -> list[tuple[Case, int | None]]:
+    """(case, repeat) in the order they start: every case once, then again (repeats of
+    a case spread over the run); repeat None when the suite runs once."""
+    if repeat <= 1:
+        return [(case, None) for case in cases]
+    return [(case, r) for r in range(1, repeat + 1) for case in cases]
+
+
 async def _run_all(
     opts: RunOptions, ctx: AttemptContext, cases: list[Case], progress: RunProgress
 ) -> None:
-    """Every case, at most `opts.jobs` at once, started in case order (a room wait,
-    the run's or the case's, before each case after the first); a case's retry
-    follows its attempt in the same slot."""
+    """Every case (and repeat), at most `opts.jobs` at once, started in order (a room
+    wait, the run's or the case's, before each after the first); an attempt's retry
+    follows it in the same slot."""
     slots = asyncio.Semaphore(max(1, opts.jobs))
-    echo = OrderedEcho(len(cases), opts.echo)
+    units = work_units(cases, opts.repeat)
+    echo = OrderedEcho(len(units), opts.echo)
 
-    async def one_case(i: int, case: Case) -> None:
+    async def one_unit(i: int, case: Case, repeat: int | None) -> None:
         lines: list[str] = []
         try:
             for attempt in range(1, opts.max_attempts + 1):
-                key = f"{case.id} a{attempt}"
-                progress.in_flight[key] = progress.run_dir / case.id / f"a{attempt}"
+                key = f"{case.id} {attempt_tag(attempt, repeat)}"
+                progress.in_flight[key] = progress.run_dir / case.id / attempt_tag(attempt, repeat)
                 try:
-                    rec = await run_attempt(ctx, case, attempt)
+                    rec = await run_attempt(ctx, case, attempt, repeat)
                 finally:
                     progress.in_flight.pop(key, None)
                 progress.records.append(rec)
-                lines.append(_progress_line(i, len(cases), rec))
+                lines.append(_progress_line(i, len(units), rec))
                 if not rec.retry:
                     break
         finally:
@@ -311,13 +325,13 @@ async def _run_all(
             echo.done(i, lines)
 
     async with asyncio.TaskGroup() as tg:
-        for i, case in enumerate(cases, 1):
+        for i, (case, repeat) in enumerate(units, 1):
             await slots.acquire()
             wait_s = max(opts.room_wait_s, case.room_wait_s)
             if i > 1 and wait_s > 0:
                 await asyncio.sleep(wait_s)
             progress.started = True
-            tg.create_task(one_case(i, case), name=f"case.{case.id}")
+            tg.create_task(one_unit(i, case, repeat), name=f"case.{case.id}.{repeat}")
 
 
 async def _supervised(
@@ -346,7 +360,7 @@ def _progress_line(i: int, n: int, rec: AttemptRecord) -> str:
     lat_s = f"{lat:.0f} ms" if lat is not None else "n/a"
     name = PRIMARY_KPI_METRIC.name.removesuffix("_ms")
     return (
-        f"[{i}/{n}] {rec.case_id} a{rec.attempt}: {rec.row.capture_status} "
+        f"[{i}/{n}] {rec.case_id} {rec.row.tag}: {rec.row.capture_status} "
         f"{name}={lat_s} ({rec.wall_s:.1f} s)"
     )
 

@@ -266,9 +266,11 @@ class MessageFilter:
         }
 
 
-def room_name(prefix: str, case_id: str, run_id: str, attempt: int) -> str:
-    """`{prefix}-{case_id}-{run6}-a{attempt}`; run6 is the last 6 chars of the run id."""
-    return f"{prefix}-{case_id}-{run_id[-6:]}-a{attempt}"
+def room_name(prefix: str, case_id: str, run_id: str, attempt: int | str) -> str:
+    """`{prefix}-{case_id}-{run6}-a{attempt}`; run6 is the last 6 chars of the run id.
+    A str `attempt` is the attempt's tag as is (`r2a1` with --repeat)."""
+    tag = attempt if isinstance(attempt, str) else f"a{attempt}"
+    return f"{prefix}-{case_id}-{run_id[-6:]}-{tag}"
 
 
 class _AgentHints(BaseModel):

@@ -13,39 +13,14 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
-
 from autortc.errors import InputError
-from autortc.gates import GatesConfig, load_gates
-from autortc.metrics.rows import AttemptRow
+from autortc.gates import GatesConfig, evaluate_gates, load_gates, overall_verdict
 from autortc.orchestrator import RunOptions, new_run_id
 from autortc.report.markdown import fmt
+from autortc.run_reader import read_rows
 from autortc.stability_stats import RunSample, StabilitySummary, stability_summary
 
 log = logging.getLogger(__name__)
-
-
-def _rows_from_attempts(run_dir: Path) -> list[AttemptRow]:
-    rows: list[AttemptRow] = []
-    for path in sorted(run_dir.glob("*/a*/metrics.json")):
-        try:
-            body = json.loads(path.read_text())
-        except (OSError, ValueError) as e:
-            raise InputError(f"{path}: not valid JSON ({e})") from None
-        if isinstance(body, dict) and "case_id" in body:
-            rows.append(AttemptRow.from_dict(body, source=str(path)))
-    return rows
-
-
-def _rows_from_csv(path: Path) -> list[AttemptRow]:
-    try:
-        df = pd.read_csv(path)
-    except (OSError, ValueError) as e:
-        raise InputError(f"{path}: unreadable metrics.csv ({e})") from None
-    return [
-        AttemptRow.from_dict({str(k): v for k, v in rec.items()}, source=f"{path} row {i + 2}")
-        for i, rec in enumerate(df.to_dict(orient="records"))
-    ]
 
 
 def read_run(run_dir: Path) -> RunSample:
@@ -62,16 +37,27 @@ def read_run(run_dir: Path) -> RunSample:
         raise InputError(f"{summary_path}: not valid JSON ({e})") from None
     if not isinstance(summary, dict) or "verdict" not in summary:
         raise InputError(f"{summary_path}: field 'verdict' missing: not an AutoRTC summary.json")
-    rows = _rows_from_attempts(run_dir)
-    if not rows and (run_dir / "metrics.csv").is_file():
-        rows = _rows_from_csv(run_dir / "metrics.csv")
-    if not rows:
-        raise InputError(f"{run_dir}: no per-attempt metrics.json and no metrics.csv")
+    rows = read_rows(run_dir)
     return RunSample(
         run_id=str(summary.get("run_id") or run_dir.name),
         verdict=str(summary["verdict"]),
         rows=rows,
     )
+
+
+def read_samples(run_dir: Path, gates: GatesConfig) -> list[RunSample]:
+    """A run directory -> one RunSample, or one per repeat for a `--repeat N` run (each
+    repeat judged by the gates on its own rows, with no baseline)."""
+    sample = read_run(run_dir)
+    repeats = sorted({r.repeat for r in sample.rows if r.repeat is not None})
+    if not repeats:
+        return [sample]
+    out = []
+    for k in repeats:
+        rows = [r for r in sample.rows if r.repeat == k]
+        verdict, _ = overall_verdict(evaluate_gates(rows, config=gates))
+        out.append(RunSample(run_id=f"{sample.run_id}/r{k}", verdict=str(verdict), rows=rows))
+    return out
 
 
 def _num(v: float | None) -> str:
@@ -122,16 +108,14 @@ def write_stability(out: Path, result: StabilitySummary, *, gates: GatesConfig) 
 
 
 async def _run_n(opts: RunOptions, runs: int) -> list[Path]:
+    """The suite `runs` times, as one `--repeat runs` run (each repeat in fresh rooms)."""
     from autortc.suite import run_and_report
 
-    dirs: list[Path] = []
-    for k in range(1, runs + 1):
-        run_id = new_run_id()
-        opts.echo(f"stability run {k}/{runs} ({run_id}) ...")
-        code = await run_and_report(dataclasses.replace(opts, run_id=run_id))
-        opts.echo(f"stability run {k}/{runs} done: exit {code}")
-        dirs.append(opts.output_root / run_id)
-    return dirs
+    run_id = new_run_id()
+    opts.echo(f"stability: the suite {runs} times (--repeat {runs}, run {run_id}) ...")
+    code = await run_and_report(dataclasses.replace(opts, run_id=run_id, repeat=runs))
+    opts.echo(f"stability run done: exit {code}")
+    return [opts.output_root / run_id]
 
 
 async def stability_main(
@@ -145,7 +129,7 @@ async def stability_main(
         if runs < 1:
             raise InputError(f"--runs {runs}: must be at least 1")
         dirs = await _run_n(opts, runs)
-    samples = [read_run(d) for d in dirs]
+    samples = [s for d in dirs for s in read_samples(d, gates)]
     seen = [s.run_id for s in samples]
     dupes = sorted({r for r in seen if seen.count(r) > 1})
     if dupes:

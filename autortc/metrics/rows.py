@@ -118,6 +118,12 @@ class AttemptRow:
     warnings: tuple[str, ...] = ()  # e.g. a bot that exited abnormally after its results
     phases_ms: dict[str, float | None] = field(default_factory=dict)  # autortc/phases.py
     codec: str | None = None  # how the agent's track travelled (Ring 1 is through it)
+    repeat: int | None = None  # with --repeat N: which run of the case (1..N); else None
+
+    @property
+    def tag(self) -> str:
+        """`a2`, or `r3a2` for the third repeat's second attempt (its directory's name)."""
+        return attempt_tag(self.attempt, self.repeat)
 
     def get(self, metric: Metric) -> Value:
         """The attempt's own value of `metric` (the first reply / turn 0 for promoted ones)."""
@@ -161,6 +167,8 @@ class AttemptRow:
         out["replies"] = [r.to_dict() for r in self.replies]
         out["turns"] = [t.to_dict() for t in self.turns]
         out["null_reasons"] = dict(self.null_reasons)
+        if self.repeat is not None:
+            out["repeat"] = self.repeat
         if self.room is not None:
             out["room"] = self.room
         if self.status_reason is not None:
@@ -188,6 +196,7 @@ class AttemptRow:
                 case_id=str(d["case_id"]),
                 priority=str(d.get("priority") or "P0"),
                 attempt=_int(d.get("attempt"), 1),
+                repeat=_opt_int(d.get("repeat")),
                 trace_id=str(d.get("trace_id") or ""),
                 capture_status=str(d.get("capture_status") or ""),
                 audio_valid=_opt_bool(d.get("audio_valid")) is True,
@@ -229,12 +238,17 @@ def _phases(v: object) -> dict[str, float | None]:
     return {str(k): None if x is None else float(x) for k, x in v.items()}
 
 
+def attempt_tag(attempt: int, repeat: int | None) -> str:
+    return f"a{attempt}" if repeat is None else f"r{repeat}a{attempt}"
+
+
 def final_attempts(rows: Sequence[AttemptRow]) -> list[AttemptRow]:
-    """The last attempt of each case (highest `attempt`), in the cases' first-seen order."""
-    last: dict[str, AttemptRow] = {}
+    """The last attempt (highest `attempt`) of each case and repeat, in first-seen order."""
+    last: dict[tuple[str, int | None], AttemptRow] = {}
     for r in rows:
-        if r.case_id not in last or r.attempt >= last[r.case_id].attempt:
-            last[r.case_id] = r
+        key = (r.case_id, r.repeat)
+        if key not in last or r.attempt >= last[key].attempt:
+            last[key] = r
     return list(last.values())
 
 

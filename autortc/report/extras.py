@@ -21,14 +21,17 @@ log = logging.getLogger(__name__)
 
 
 def final_views(outcome: SuiteOutcome, views: Sequence[CaseView]) -> list[CaseView]:
-    """The views of each case's final attempt, by case id; a case without one gets a note."""
-    by_key = {(v.case_id, v.attempt): v for v in views}
+    """The views of each case's final attempt, by case id; a case without one gets a note.
+    With --repeat, the first repeat's (the report's repeats table covers the rest)."""
+    by_key = {(v.case_id, v.row.repeat, v.attempt): v for v in views}
     out = []
     for row in sorted(final_attempts(outcome.rows), key=lambda r: r.case_id):
-        view = by_key.get((row.case_id, row.attempt))
+        if row.repeat is not None and row.repeat > 1:
+            continue
+        view = by_key.get((row.case_id, row.repeat, row.attempt))
         if view is None:
             view = CaseView(case_id=row.case_id, attempt=row.attempt, row=row)
-            view.notes.append(f"attempt a{row.attempt}: no recordings were analysed for it")
+            view.notes.append(f"attempt {row.tag}: no recordings were analysed for it")
         out.append(view)
     return out
 

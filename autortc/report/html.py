@@ -157,7 +157,7 @@ def cases_table(rows: Sequence[AttemptRow]) -> str:
             [
                 f'<a href="#case-{cid}">{cid}</a>',
                 escape(r.priority),
-                str(r.attempt),
+                r.tag,
                 _v(r.capture_status),
                 escape(str(r.slice_source)),
                 *case_cells(r),
@@ -184,7 +184,7 @@ def fixes_block(summary: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
     ] or ["<li>none</li>"]
     out = f'<section id="fixes"><h2>Suggested fixes</h2><ul>{"".join(items)}</ul>'
     warned = [
-        f"<li>{escape(r.case_id)} a{r.attempt}: {escape(w)}</li>" for r in rows for w in r.warnings
+        f"<li>{escape(r.case_id)} {r.tag}: {escape(w)}</li>" for r in rows for w in r.warnings
     ]
     if warned:
         out += f"<h3>Warnings</h3><ul>{''.join(warned)}</ul>"
@@ -206,7 +206,7 @@ def fixes_block(summary: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
         out += (
             "<h3>Attempts not measured, and why</h3><ul>"
             + "".join(
-                f"<li>{escape(r.case_id)} a{r.attempt}: {_v(r.capture_status)}: "
+                f"<li>{escape(r.case_id)} {r.tag}: {_v(r.capture_status)}: "
                 f"{escape(r.status_reason or '')}</li>"
                 for r in not_ok
             )

@@ -85,7 +85,7 @@ def case_testcases(rows: Sequence[AttemptRow], *, suite_name: str) -> list[ET.El
             "testcase",
             {
                 "classname": f"{suite_name}.cases",
-                "name": f"{r.case_id}[a{r.attempt}]",
+                "name": f"{r.case_id}[{r.tag}]",
                 "time": "0",
             },
         )

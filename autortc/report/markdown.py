@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from autortc.metrics import registry as M
 from autortc.metrics.rows import AttemptRow
 from autortc.phases import phase_table
+from autortc.repeats import repeat_stats, repeats_lines
 from autortc.report.outcome import SuiteSummary
 
 
@@ -58,7 +59,7 @@ def dropped_lines(rows: Sequence[AttemptRow]) -> list[str]:
             (m.name.removeprefix("dropped_"), r.get(m)) for m in DROPS if r.get(m) is not None
         ]
         if any(n for _, n in counts):
-            out.append(f"{r.case_id} a{r.attempt}: " + ", ".join(f"{k} {n}" for k, n in counts))
+            out.append(f"{r.case_id} {r.tag}: " + ", ".join(f"{k} {n}" for k, n in counts))
     return out
 
 
@@ -122,12 +123,15 @@ def render_report(s: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
             f"| {g.name} | {g.scope} | {fmt(g.observed, 3)} | {fmt(g.threshold, 3)} | "
             f"**{g.verdict}** | {g.detail} |"
         )
+    repeated = repeats_lines(repeat_stats(rows, s.gates_config))
+    if repeated:
+        out += ["", "## Repeats: pass rate, flips and spread per case", "", *repeated]
     headers = ["case", "prio", "attempt", "status", "slice", *(m.header for m in M.CASE_TABLE)]
     headers.append("interrupted")
     out += ["", "## Cases", "", "| " + " | ".join(headers) + " |", "|---" * len(headers) + "|"]
     for r in rows:
         interrupted = [rep.interrupted for rep in r.replies]
-        cells = [r.case_id, r.priority, str(r.attempt), r.capture_status, str(r.slice_source)]
+        cells = [r.case_id, r.priority, r.tag, r.capture_status, str(r.slice_source)]
         cells += [*case_cells(r), str(interrupted)]
         out.append("| " + " | ".join(cells) + " |")
     codecs = codec_lines(rows)
@@ -140,7 +144,7 @@ def render_report(s: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
     warned = [(r, w) for r in rows for w in r.warnings]
     if warned:
         out += ["", "## Warnings", ""]
-        out += [f"- {r.case_id} a{r.attempt}: {w}" for r, w in warned]
+        out += [f"- {r.case_id} {r.tag}: {w}" for r, w in warned]
     phases = phase_lines(rows)
     if phases:
         out += ["", "## Where the attempts' time went", "", *phases]
@@ -149,12 +153,10 @@ def render_report(s: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
     not_ok = [r for r in rows if r.status_reason]
     if not_ok:
         out += ["", "## Attempts not measured, and why", ""]
-        out += [
-            f"- {r.case_id} a{r.attempt}: {r.capture_status}: {r.status_reason}" for r in not_ok
-        ]
-    nulls = [(r.case_id, r.attempt, k, v) for r in rows for k, v in r.null_reasons.items()]
+        out += [f"- {r.case_id} {r.tag}: {r.capture_status}: {r.status_reason}" for r in not_ok]
+    nulls = [(r.case_id, r.tag, k, v) for r in rows for k, v in r.null_reasons.items()]
     if nulls:
         out += ["", "## Figures without a value, and why", ""]
-        out += [f"- {cid} a{a}: `{k}` — {v}" for cid, a, k, v in nulls]
+        out += [f"- {cid} {tag}: `{k}` — {v}" for cid, tag, k, v in nulls]
     out.append("")
     return "\n".join(out)

@@ -19,6 +19,7 @@ from autortc.gates import GateResult, GatesConfig, Verdict, evaluate_gates, over
 from autortc.kpi import Baseline, KpiSummary, build_kpi_summary, primary_kpi_samples
 from autortc.metrics import registry as M
 from autortc.metrics.rows import AttemptRow, final_attempts
+from autortc.repeats import repeat_stats
 
 INCOMPLETE = "INCOMPLETE"  # the verdict of a run that stopped before its last case
 
@@ -50,6 +51,7 @@ class SuiteSummary(RunInfo, KpiSummary):
     gates: list[GateResult]
     gates_config: GatesConfig
     cases: list[dict[str, JsonValue]]
+    repeats: list[dict[str, JsonValue]] | None = None  # --repeat N: per case (repeats.py)
 
     def failed_gates(self) -> list[GateResult]:
         return [g for g in self.gates if g.verdict in (Verdict.FAIL, Verdict.INFRA)]
@@ -110,6 +112,7 @@ def summarize(
         verdict, exit_code = INCOMPLETE, EXIT_INFRA
     finals = final_attempts(rows)
     retried = sum(1 for r in finals if r.attempt > 1)
+    repeated = repeat_stats(rows, config)
     summary = SuiteSummary(
         **kpi.model_dump(),
         **run_info.model_dump(),
@@ -122,6 +125,17 @@ def summarize(
         gates=gates,
         gates_config=config,
         cases=[case_brief(r) for r in finals],
+        repeats=[
+            {
+                "case_id": c.case_id,
+                "repeats": len(c.verdicts),
+                "pass_rate": round(c.pass_rate, 4),
+                "flips": c.flips,
+                "verdicts": list(c.verdicts),
+            }
+            for c in repeated
+        ]
+        or None,
     )
     return SuiteOutcome(summary=summary, rows=list(rows), gates=gates)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from autortc.metrics.rows import AttemptRow
+from autortc.repeats import repeat_stats, repeats_csv_rows
 from autortc.report.extras import write_extras
 from autortc.report.html import CaseView
 from autortc.report.markdown import render_report
@@ -44,5 +45,9 @@ def write_reports(
     paths["brief"].write_text(brief_summary(outcome.summary).model_dump_json(indent=1))
     metrics_frame(outcome.rows).to_csv(paths["csv"], index=False)
     paths["md"].write_text(render_report(outcome.summary, outcome.rows))
+    repeated = repeat_stats(outcome.rows, outcome.summary.gates_config)
+    if repeated:
+        paths["repeats"] = run_dir / "repeats.csv"
+        pd.DataFrame(repeats_csv_rows(repeated)).to_csv(paths["repeats"], index=False)
     paths.update(write_extras(run_dir, outcome, views))
     return paths

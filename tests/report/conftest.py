@@ -10,7 +10,7 @@ the real `write_reports`. Time grid: post sample n arrives at T0 + n / SR.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,9 @@ def burst(n: int, *, freq_hz: float, amp: float = 0.3) -> np.ndarray:
     return amp * np.sin(2 * np.pi * freq_hz * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
 
 
-def _attempt(att: Path, spec: CaseSpec, attempt: int, status: str) -> AttemptRow:
+def _attempt(
+    att: Path, spec: CaseSpec, attempt: int, status: str, repeat: int | None = None
+) -> AttemptRow:
     att.mkdir(parents=True, exist_ok=True)
     n_post = int(POST_S * SR)
     recv = recv_grid(n_post)
@@ -214,6 +216,8 @@ def _attempt(att: Path, spec: CaseSpec, attempt: int, status: str) -> AttemptRow
         if status == "OK"
         else {"mel_distance": f"capture_status {status} (Ring 1 only when OK)"},
     }
+    if repeat is not None:
+        row["repeat"] = repeat
     (att / "metrics.json").write_text(json.dumps(row, indent=1))
     return AttemptRow.from_dict(row)
 
@@ -222,7 +226,7 @@ def views_of(run_dir: Path, rows: list[AttemptRow]) -> list[CaseView]:
     """The report's case views, built from each attempt's files as the runner does."""
     out = []
     for r in rows:
-        att = run_dir / r.case_id / f"a{r.attempt}"
+        att = run_dir / r.case_id / r.tag
         infra = r.capture_status if r.is_infra else None
         inputs = load_attempt(
             att,
@@ -237,14 +241,24 @@ def views_of(run_dir: Path, rows: list[AttemptRow]) -> list[CaseView]:
 
 
 def make_run(
-    root: Path, cases: list[CaseSpec], *, run_id: str = "run1", config: GatesConfig | None = None
+    root: Path,
+    cases: list[CaseSpec],
+    *,
+    run_id: str = "run1",
+    config: GatesConfig | None = None,
+    repeats: int = 1,
 ) -> tuple[Path, SuiteOutcome]:
+    """With `repeats` > 1, each case `repeats` times (r{r}a{k}), its latency
+    `latency_ms + 10 * r` in repeat r."""
     run_dir = root / run_id
     rows: list[AttemptRow] = []
-    for spec in cases:
-        for k in range(1, spec.attempts + 1):
-            status = spec.status if k == spec.attempts else "POST_SILENT"
-            rows.append(_attempt(run_dir / spec.case_id / f"a{k}", spec, k, status))
+    for r in range(1, repeats + 1) if repeats > 1 else (None,):
+        for spec in cases:
+            s = spec if r is None else replace(spec, latency_ms=spec.latency_ms + 10 * r)
+            for k in range(1, spec.attempts + 1):
+                status = spec.status if k == spec.attempts else "POST_SILENT"
+                tag = f"a{k}" if r is None else f"r{r}a{k}"
+                rows.append(_attempt(run_dir / spec.case_id / tag, s, k, status, r))
     outcome = summarize(
         rows,
         config=config or GatesConfig(),

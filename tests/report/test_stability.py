@@ -119,14 +119,16 @@ def test_stability_refuses_the_same_run_twice(tmp_path):
 def test_stability_runs_the_suite_n_times_with_progress(tmp_path, monkeypatch):
     import autortc.suite
 
-    seen_ids: list[str] = []
+    seen: list[RunOptions] = []
 
     async def fake_run_and_report(opts: RunOptions) -> int:
-        seen_ids.append(opts.run_id)
+        # stands in for the suite run: one --repeat run, latencies 410 / 420 / 430 ms
+        seen.append(opts)
         make_run(
             opts.output_root,
-            [CaseSpec("c0", latency_ms=400.0 + 10 * len(seen_ids))],
+            [CaseSpec("c0", latency_ms=400.0)],
             run_id=opts.run_id,
+            repeats=opts.repeat,
         )
         return 0
 
@@ -134,9 +136,11 @@ def test_stability_runs_the_suite_n_times_with_progress(tmp_path, monkeypatch):
     lines: list[str] = []
     opts = RunOptions(output_root=tmp_path / "o", echo=lines.append)
     assert asyncio.run(stability_main(opts, runs=3, run_dirs=None, out=None)) == 0
-    assert len(set(seen_ids)) == 3
-    assert any(ln.startswith("stability run 2/3") for ln in lines)
+    (one,) = seen  # one run with --repeat 3, not three runs of its own
+    assert one.repeat == 3
+    assert any("--repeat 3" in ln for ln in lines)
     out = next((tmp_path / "o").glob("stability-*"))
     res = json.loads((out / "baseline_stability.json").read_text())
-    assert res["run_ids"] == seen_ids
+    assert res["run_ids"] == [f"{one.run_id}/r{k}" for k in (1, 2, 3)]
+    assert res["verdicts"] == ["PASS"] * 3
     assert res["metrics"]["eot_to_first_audio_ms"]["median"] == pytest.approx(420.0)
