@@ -169,6 +169,12 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         help="case attempts at once, each in its own room (default: %(default)s)",
     )
     p.add_argument(
+        "--shard",
+        default=None,
+        metavar="K/N",
+        help="run only shard K of N of the suite's cases (merge the shards with `autortc merge`)",
+    )
+    p.add_argument(
         "--repeat",
         type=positive_int,
         default=1,
@@ -208,6 +214,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=None, help="where to write baseline_stability.{md,json}"
     )
 
+    mg = sub.add_parser(
+        "merge", help="merge shard runs (--shard K/N) into one report, summary, JUnit and verdict"
+    )
+    mg.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    mg.add_argument("--output", type=Path, default=Path("output/autortc"))
+    mg.add_argument("--gates", type=Path, default=None)
+    mg.add_argument("--baseline", type=Path, default=None)
+
     doc = sub.add_parser(
         "doctor", help="check a LiveKit deployment: URL, credentials, rooms, dispatch"
     )
@@ -244,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run_options(args: argparse.Namespace) -> RunOptions:
     from autortc.orchestrator import DEFAULT_AGENT_NAME, RunOptions
+    from autortc.shards import parse_shard
 
     url = None if args.local else (args.livekit_url or os.environ.get("LIVEKIT_URL") or None)
     if url is None and (args.no_start_agent or args.agent_dispatch is not None):
@@ -278,6 +293,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         room_wait_s=args.room_wait_s,
         jobs=args.jobs,
         repeat=args.repeat,
+        shard=parse_shard(args.shard) if args.shard else None,
         defect=args.defect,
         stray=args.stray,
     )
@@ -319,6 +335,14 @@ def _cmd_stability(args: argparse.Namespace) -> int:
 
     return run_until_stopped(
         stability_main(_run_options(args), runs=args.runs, run_dirs=args.run_dirs, out=args.out)
+    )
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from autortc.shards import merge_main
+
+    return merge_main(
+        args.run_dirs, output=args.output, gates_path=args.gates, baseline_path=args.baseline
     )
 
 
@@ -385,6 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "doctor": _cmd_doctor,
         "selftest": _cmd_selftest,
         "chaos": _cmd_chaos,
+        "merge": _cmd_merge,
         "make-audio": _cmd_make_audio,
     }
     try:

@@ -52,6 +52,7 @@ class RunOptions:
     room_wait_s: float = 0.0
     jobs: int = 1  # case attempts at once, each in its own room
     repeat: int = 1  # each case this many times, each in fresh rooms (r{repeat}a{attempt})
+    shard: tuple[int, int] | None = None  # (K, N): only shard K of N of the cases (shards.py)
     max_attempts: int = 2
     run_id: str | None = None
     defect: str | None = None  # the reference agent injects it in every room
@@ -136,8 +137,15 @@ def new_run_id() -> str:
 
 
 def preflight(opts: RunOptions) -> list[Case]:
-    """Everything that can be wrong with the input, checked before any process starts."""
+    """Everything that can be wrong with the input, checked before any process starts.
+    Returns the cases to run (the shard's, with --shard)."""
     cases = load_suite(opts.suite, cases_dir=opts.cases_dir)
+    if opts.shard is not None:
+        from autortc.shards import shard_of
+
+        cases = shard_of(cases, *opts.shard)
+        if not cases:
+            raise InputError(f"--shard {opts.shard[0]}/{opts.shard[1]}: this shard has no case")
     for case in cases:
         for k in range(len(case.turns)):
             load_turn_audio(case, k, opts.cases_dir / "audio")

@@ -69,6 +69,7 @@ def outcome_for(
         started_unix_s=round(started_wall, 3),
         wall_s=round(run.wall_s, 2),
         incomplete=incomplete,
+        shard=f"{opts.shard[0]}/{opts.shard[1]}" if opts.shard else None,
     )
     rows = [r.row for r in run.records]
     return summarize(
@@ -85,7 +86,8 @@ async def run_and_report(opts: RunOptions) -> int:
         load_baseline(opts.baseline_path)
     check_writable_dir(opts.output_root, option="--output")
     where = f"LiveKit {opts.livekit_url}" if opts.livekit_url else "the embedded local transport"
-    opts.echo(f"autortc: suite '{opts.suite}': {len(cases)} cases on {where}")
+    shard = f" (shard {opts.shard[0]}/{opts.shard[1]})" if opts.shard else ""
+    opts.echo(f"autortc: suite '{opts.suite}'{shard}: {len(cases)} cases on {where}")
     progress = RunProgress()
     try:
         run = await run_cases(opts, cases, progress)

@@ -37,6 +37,7 @@ class RunInfo(BaseModel):
     # why the run stopped before its last case (a signal, an infrastructure error);
     # the report then covers the attempts that finished, and the verdict is INCOMPLETE
     incomplete: str | None = None
+    shard: str | None = None  # "K/N" when the run was one shard of its suite
 
 
 class SuiteSummary(RunInfo, KpiSummary):
