@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from autortc.metrics.rows import final_attempts
-from autortc.report.html import CaseView, render_html
+from autortc.report.audio_files import AUDIO_DIR, safe_name, write_ogg_opus
+from autortc.report.html import CaseView, render_html, wav_data_uri
 from autortc.report.junit import render_junit
 from autortc.report.outcome import SuiteOutcome
 
@@ -36,6 +37,25 @@ def final_views(outcome: SuiteOutcome, views: Sequence[CaseView]) -> list[CaseVi
     return out
 
 
+def write_clips(run_dir: Path, views: Sequence[CaseView]) -> None:
+    """Each clip's audio as `audio/<case>_<attempt>_<label>.ogg` beside the page, linked
+    by relative path; a clip that cannot be encoded is embedded as a WAV data URI."""
+    for view in views:
+        for clip in view.clips:
+            if clip.samples is None:
+                continue
+            name = safe_name(view.case_id, view.row.tag, clip.label) + ".ogg"
+            try:
+                write_ogg_opus(
+                    run_dir / AUDIO_DIR / name, clip.samples, sample_rate_hz=clip.sample_rate_hz
+                )
+                clip.src = f"{AUDIO_DIR}/{name}"
+            except Exception as e:  # a listening copy: never lose the page for it
+                log.warning("clip not written as Opus", extra={"clip": name, "error": repr(e)})
+                clip.src = wav_data_uri(clip.samples, sample_rate_hz=clip.sample_rate_hz)
+            clip.samples = None
+
+
 def write_extras(
     run_dir: Path, outcome: SuiteOutcome, views: Sequence[CaseView] = ()
 ) -> dict[str, Path]:
@@ -44,7 +64,9 @@ def write_extras(
     paths["junit"].write_text(render_junit(outcome.summary, outcome.rows), encoding="utf-8")
     html_path = run_dir / "report.html"
     try:
-        page = render_html(outcome.summary, outcome.rows, final_views(outcome, views))
+        shown = final_views(outcome, views)
+        write_clips(run_dir, shown)
+        page = render_html(outcome.summary, outcome.rows, shown)
         html_path.write_text(page, encoding="utf-8")
     except Exception as e:  # the HTML page is a convenience: never lose the other reports
         log.warning("report.html not written", extra={"run_dir": str(run_dir), "error": repr(e)})

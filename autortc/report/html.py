@@ -1,9 +1,12 @@
-"""report.html: a self-contained page (no external URL, no script). Pure rendering.
+"""report.html: a page with no external URL and no script. Pure rendering.
 
 Same content as report.md (KPI/baseline/delta first, gates, cases, suggested fixes),
-plus a latency strip plot and, per case (final attempt), waveforms on a shared time
-axis with EoT / reply_start / reply_end / first-audio markers and audio players whose
-WAVs are embedded as base64 data URIs (16 kHz, at most `MAX_CLIP_S` seconds).
+plus a latency strip plot and, per case (final attempt), waveforms (inline SVG) on a
+shared time axis with EoT / reply_start / reply_end / first-audio markers and audio
+players. The players link Opus files written beside the page (`audio/*.ogg`, by
+autortc.report.extras; at most `MAX_CLIP_S` seconds each), so the page stays small and
+opens offline wherever the run directory is unpacked. `wav_data_uri` remains for a
+clip that could not be written as a file.
 
 The I/O side (autortc.report.extras) loads each attempt directory into a `CaseView`.
 """
@@ -50,8 +53,10 @@ th{background:#eee}
 @dataclass
 class AudioClip:
     label: str
-    data_uri: str | None  # None: missing, see note
+    src: str | None  # a relative path or a data URI; None: missing or not written yet
     note: str = ""
+    samples: np.ndarray | None = None  # the audio, until extras writes it beside the page
+    sample_rate_hz: int = 48_000
 
 
 @dataclass
@@ -271,8 +276,8 @@ def case_block(view: CaseView) -> str:
     clips = []
     for c in view.clips:
         body = (
-            f'<audio controls preload="none" src="{c.data_uri}"></audio>'
-            if c.data_uri
+            f'<audio controls preload="none" src="{escape(c.src)}"></audio>'
+            if c.src
             else '<span class="note">missing</span>'
         )
         clips.append(

@@ -19,7 +19,7 @@ from autortc.metrics.attempt import reply_slice_audio
 from autortc.metrics.inputs import AttemptInputs
 from autortc.metrics.rows import AttemptRow
 from autortc.metrics.slicing import samples_to_time_ns, time_to_sample
-from autortc.report.html import AudioClip, CaseView, wav_data_uri
+from autortc.report.html import MAX_CLIP_S, AudioClip, CaseView
 from autortc.report.plots import Marker, Track
 
 
@@ -188,11 +188,9 @@ def _clips(inputs: AttemptInputs, row: AttemptRow) -> list[AudioClip]:
 
 
 def _clip(label: str, audio: np.ndarray, sr: int) -> AudioClip:
-    return AudioClip(
-        label,
-        wav_data_uri(audio, sample_rate_hz=sr),
-        f"({len(audio) / sr:.1f} s, embedded at 16 kHz)",
-    )
+    """The clip's audio, kept until the report is written (extras writes it as Opus)."""
+    keep = np.asarray(audio, dtype=np.float32)[: int(MAX_CLIP_S * sr)]
+    return AudioClip(label, None, f"({len(audio) / sr:.1f} s)", samples=keep, sample_rate_hz=sr)
 
 
 def case_view(inputs: AttemptInputs, row: AttemptRow) -> CaseView:

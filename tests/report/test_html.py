@@ -41,14 +41,23 @@ def test_html_has_no_external_url_and_no_script(page):
     assert "<link" not in page.lower()
 
 
-def test_html_embeds_audio_players_as_wav_data_uris(page):
-    uris = re.findall(r'<audio controls[^>]*src="(data:audio/wav;base64,[A-Za-z0-9+/=]+)"', page)
+def test_html_links_audio_players_to_opus_files_beside_it(mixed_run, page):
+    run_dir, _ = mixed_run
+    srcs = re.findall(r'<audio controls[^>]*src="([^"]+)"', page)
     # post reply for the 5 cases with a reply; pre_rtc for every non-black-box case with a pre_rtc.wav
-    assert len(uris) == 5 + 6
-    raw = base64.b64decode(uris[0].split(",", 1)[1])
-    with wave.open(io.BytesIO(raw)) as w:
-        assert w.getframerate() == 16_000
-        assert w.getnchannels() == 1
+    assert len(srcs) == 5 + 6
+    assert all(s.startswith("audio/") and s.endswith(".ogg") for s in srcs)
+    assert "data:audio" not in page
+    import av
+
+    with av.open(str(run_dir / srcs[0])) as c:  # a relative link that resolves
+        stream = c.streams.audio[0]
+        assert (stream.codec_context.name, stream.rate, stream.channels) == ("opus", 48_000, 1)
+        n = sum(f.samples for f in c.decode(audio=0))
+    assert n > 0.5 * 48_000
+    assert sorted(p.name for p in (run_dir / "audio").iterdir()) == sorted(
+        s.removeprefix("audio/") for s in srcs
+    )
 
 
 def test_html_has_one_waveform_per_case_with_markers(page):
