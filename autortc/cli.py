@@ -258,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run_options(args: argparse.Namespace) -> RunOptions:
     from autortc.orchestrator import DEFAULT_AGENT_NAME, RunOptions
+    from autortc.progress import live_wanted
     from autortc.shards import parse_shard
 
     url = None if args.local else (args.livekit_url or os.environ.get("LIVEKIT_URL") or None)
@@ -293,6 +294,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         room_wait_s=args.room_wait_s,
         jobs=args.jobs,
         repeat=args.repeat,
+        live=live_wanted(),
         shard=parse_shard(args.shard) if args.shard else None,
         defect=args.defect,
         stray=args.stray,

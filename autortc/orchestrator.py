@@ -18,12 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from autortc.attempt import AttemptContext, AttemptRecord, run_attempt
+from autortc.attempt import AttemptContext, AttemptRecord
 from autortc.case_audio import load_turn_audio
 from autortc.case_schema import Case, load_suite
 from autortc.errors import CaseError, InfraError, InputError
-from autortc.kpi import PRIMARY_KPI_METRIC
-from autortc.metrics.rows import attempt_tag
+from autortc.schedule import in_case_order, run_all
 from autortc.stack import AgentWorkerProcess, LiveKitAgentWorkerProcess
 from autortc.supervise import Supervisor
 from autortc.transport.base import Transport
@@ -58,6 +57,7 @@ class RunOptions:
     defect: str | None = None  # the reference agent injects it in every room
     stray: bool = False  # fault check: a stray participant sends garbage into every room
     echo: Callable[[str], object] = print  # progress output
+    live: bool = False  # a live progress display (a terminal; progress.py)
 
 
 @dataclass
@@ -103,33 +103,6 @@ class RunProgress:
             wall_s=time.monotonic() - self.t0,
             transport_name=self.transport_name,
         )
-
-
-def in_case_order(records: list[AttemptRecord], cases: list[Case]) -> list[AttemptRecord]:
-    """Records by the cases' order, then repeat and attempt (with --jobs they finish in
-    any order)."""
-    index = {c.id: i for i, c in enumerate(cases)}
-    return sorted(
-        records, key=lambda r: (index.get(r.case_id, len(index)), r.repeat or 0, r.attempt)
-    )
-
-
-class OrderedEcho:
-    """Progress lines in case order: a case's lines are printed once every earlier
-    case has printed its own (with --jobs, later cases may finish first)."""
-
-    def __init__(self, n: int, echo: Callable[[str], object]) -> None:
-        self._echo = echo
-        self._next = 1
-        self._held: dict[int, list[str]] = {}
-        self.n = n
-
-    def done(self, i: int, lines: list[str]) -> None:
-        self._held[i] = lines
-        while self._next in self._held:
-            for line in self._held.pop(self._next):
-                self._echo(line)
-            self._next += 1
 
 
 def new_run_id() -> str:
@@ -285,7 +258,7 @@ async def run_cases(
             defect=opts.defect,
             stray=opts.stray,
         )
-        await _supervised(_run_all(opts, ctx, cases, progress), supervisor, progress)
+        await _supervised(run_all(opts, ctx, cases, progress), supervisor, progress)
     return SuiteRun(
         run_id=run_id,
         run_dir=run_dir,
@@ -294,52 +267,6 @@ async def run_cases(
         wall_s=time.monotonic() - t0,
         transport_name="livekit" if opts.livekit_url else "local",
     )
-
-
-def work_units(cases: list[Case], repeat: int) -> list[tuple[Case, int | None]]:
-    """(case, repeat) in the order they start: every case once, then again (repeats of
-    a case spread over the run); repeat None when the suite runs once."""
-    if repeat <= 1:
-        return [(case, None) for case in cases]
-    return [(case, r) for r in range(1, repeat + 1) for case in cases]
-
-
-async def _run_all(
-    opts: RunOptions, ctx: AttemptContext, cases: list[Case], progress: RunProgress
-) -> None:
-    """Every case (and repeat), at most `opts.jobs` at once, started in order (a room
-    wait, the run's or the case's, before each after the first); an attempt's retry
-    follows it in the same slot."""
-    slots = asyncio.Semaphore(max(1, opts.jobs))
-    units = work_units(cases, opts.repeat)
-    echo = OrderedEcho(len(units), opts.echo)
-
-    async def one_unit(i: int, case: Case, repeat: int | None) -> None:
-        lines: list[str] = []
-        try:
-            for attempt in range(1, opts.max_attempts + 1):
-                key = f"{case.id} {attempt_tag(attempt, repeat)}"
-                progress.in_flight[key] = progress.run_dir / case.id / attempt_tag(attempt, repeat)
-                try:
-                    rec = await run_attempt(ctx, case, attempt, repeat)
-                finally:
-                    progress.in_flight.pop(key, None)
-                progress.records.append(rec)
-                lines.append(_progress_line(i, len(units), rec))
-                if not rec.retry:
-                    break
-        finally:
-            slots.release()
-            echo.done(i, lines)
-
-    async with asyncio.TaskGroup() as tg:
-        for i, (case, repeat) in enumerate(units, 1):
-            await slots.acquire()
-            wait_s = max(opts.room_wait_s, case.room_wait_s)
-            if i > 1 and wait_s > 0:
-                await asyncio.sleep(wait_s)
-            progress.started = True
-            tg.create_task(one_unit(i, case, repeat), name=f"case.{case.id}.{repeat}")
 
 
 async def _supervised(
@@ -361,16 +288,6 @@ async def _supervised(
         while isinstance(first, BaseExceptionGroup):
             first = first.exceptions[0]
         raise first from None
-
-
-def _progress_line(i: int, n: int, rec: AttemptRecord) -> str:
-    lat = rec.row.get(PRIMARY_KPI_METRIC)
-    lat_s = f"{lat:.0f} ms" if lat is not None else "n/a"
-    name = PRIMARY_KPI_METRIC.name.removesuffix("_ms")
-    return (
-        f"[{i}/{n}] {rec.case_id} {rec.row.tag}: {rec.row.capture_status} "
-        f"{name}={lat_s} ({rec.wall_s:.1f} s)"
-    )
 
 
 def env_livekit_url() -> str | None:

@@ -88,7 +88,13 @@ def test_a_hung_bot_at_jobs_4_is_killed_at_its_deadline_and_the_rest_are_unaffec
         "endpoint_short_hello": "OK",
         "noise_background": "OK",
     }
-    assert run.returncode == 2  # a TIMEOUT is INFRA
+    summary = json.loads((run_dir / "summary.json").read_text())
+    infra = next(g for g in summary["gates"] if g["name"] == "infrastructure")
+    assert infra["verdict"] == "INFRA"  # a TIMEOUT is INFRA
+    assert "hang_user_bot" in infra["detail"]
+    # exit 2, or 1 when a gate also FAILs: four agent sessions on 2 cores can push the
+    # latency gates over (that is what scripts/bench.py measures, not this test)
+    assert run.returncode in (1, 2)
     # the four ran at once: the hung one's timeout bounds the run, not the sum of cases
     assert wall_s < HANG_TIMEOUT_S + 30, wall_s
     lines = [ln for ln in stdout.splitlines() if ln.startswith("[")]

@@ -1,0 +1,112 @@
+"""How a run's attempts are scheduled: every case (and repeat) at most `jobs` at once,
+started in order, each attempt's retry in the same slot; progress lines in case order
+(and a live display on a terminal, progress.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from autortc.attempt import AttemptContext, AttemptRecord, run_attempt
+from autortc.case_schema import Case
+from autortc.kpi import PRIMARY_KPI_METRIC
+from autortc.metrics.rows import attempt_tag
+from autortc.progress import LiveProgress, PlainProgress, Progress
+
+if TYPE_CHECKING:
+    from autortc.orchestrator import RunOptions, RunProgress
+
+
+def in_case_order(records: list[AttemptRecord], cases: list[Case]) -> list[AttemptRecord]:
+    """Records by the cases' order, then repeat and attempt (with --jobs they finish in
+    any order)."""
+    index = {c.id: i for i, c in enumerate(cases)}
+    return sorted(
+        records, key=lambda r: (index.get(r.case_id, len(index)), r.repeat or 0, r.attempt)
+    )
+
+
+class OrderedEcho:
+    """Progress lines in case order: a case's lines are printed once every earlier
+    case has printed its own (with --jobs, later cases may finish first)."""
+
+    def __init__(self, n: int, echo: Callable[[str], object]) -> None:
+        self._echo = echo
+        self._next = 1
+        self._held: dict[int, list[str]] = {}
+        self.n = n
+
+    def done(self, i: int, lines: list[str]) -> None:
+        self._held[i] = lines
+        while self._next in self._held:
+            for line in self._held.pop(self._next):
+                self._echo(line)
+            self._next += 1
+
+
+def work_units(cases: list[Case], repeat: int) -> list[tuple[Case, int | None]]:
+    """(case, repeat) in the order they start: every case once, then again (repeats of
+    a case spread over the run); repeat None when the suite runs once."""
+    if repeat <= 1:
+        return [(case, None) for case in cases]
+    return [(case, r) for r in range(1, repeat + 1) for case in cases]
+
+
+async def run_all(
+    opts: RunOptions, ctx: AttemptContext, cases: list[Case], progress: RunProgress
+) -> None:
+    """Every case (and repeat), at most `opts.jobs` at once, started in order (a room
+    wait, the run's or the case's, before each after the first); an attempt's retry
+    follows it in the same slot."""
+    slots = asyncio.Semaphore(max(1, opts.jobs))
+    units = work_units(cases, opts.repeat)
+    display: Progress = PlainProgress()
+    echo_fn = opts.echo
+    if opts.live:
+        live = LiveProgress(len(units))
+        display, echo_fn = live, live.echo
+    echo = OrderedEcho(len(units), echo_fn)
+
+    async def one_unit(i: int, case: Case, repeat: int | None) -> None:
+        lines: list[str] = []
+        try:
+            for attempt in range(1, opts.max_attempts + 1):
+                key = f"{case.id} {attempt_tag(attempt, repeat)}"
+                progress.in_flight[key] = progress.run_dir / case.id / attempt_tag(attempt, repeat)
+                display.started(key)
+                try:
+                    rec = await run_attempt(ctx, case, attempt, repeat)
+                finally:
+                    progress.in_flight.pop(key, None)
+                display.finished(key, rec.row.get(PRIMARY_KPI_METRIC) if not rec.retry else None)
+                progress.records.append(rec)
+                lines.append(_progress_line(i, len(units), rec))
+                if not rec.retry:
+                    break
+        finally:
+            slots.release()
+            display.unit_done()
+            echo.done(i, lines)
+
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for i, (case, repeat) in enumerate(units, 1):
+                await slots.acquire()
+                wait_s = max(opts.room_wait_s, case.room_wait_s)
+                if i > 1 and wait_s > 0:
+                    await asyncio.sleep(wait_s)
+                progress.started = True
+                tg.create_task(one_unit(i, case, repeat), name=f"case.{case.id}.{repeat}")
+    finally:
+        display.close()
+
+
+def _progress_line(i: int, n: int, rec: AttemptRecord) -> str:
+    lat = rec.row.get(PRIMARY_KPI_METRIC)
+    lat_s = f"{lat:.0f} ms" if lat is not None else "n/a"
+    name = PRIMARY_KPI_METRIC.name.removesuffix("_ms")
+    return (
+        f"[{i}/{n}] {rec.case_id} {rec.row.tag}: {rec.row.capture_status} "
+        f"{name}={lat_s} ({rec.wall_s:.1f} s)"
+    )
