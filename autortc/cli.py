@@ -214,6 +214,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=None, help="where to write baseline_stability.{md,json}"
     )
 
+    ld = sub.add_parser(
+        "load", help="a concurrency ramp: P50/P95, errors and CPU at 1, 2, 4, 8, 16 rooms"
+    )
+    _add_run_args(ld)
+    ld.add_argument("--levels", default="1,2,4,8,16", help="rooms at once, per level")
+    ld.add_argument("--case", default="endpoint_short_hello", help="the case every room runs")
+    ld.add_argument("--target-concurrency", type=positive_int, default=100)
+    ld.add_argument("--utilisation", type=positive_float, default=0.7)
+    ld.add_argument("--out", type=Path, default=None, help="where load.{json,md,html} go")
+
     mg = sub.add_parser(
         "merge", help="merge shard runs (--shard K/N) into one report, summary, JUnit and verdict"
     )
@@ -340,6 +350,25 @@ def _cmd_stability(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_load(args: argparse.Namespace) -> int:
+    from autortc.load import load_main
+
+    try:
+        levels = [int(x) for x in args.levels.split(",") if x.strip()]
+    except ValueError:
+        raise InputError(f"--levels {args.levels!r}: expected e.g. 1,2,4,8,16") from None
+    return run_until_stopped(
+        load_main(
+            _run_options(args),
+            levels=levels,
+            case_id=args.case,
+            target_concurrency=args.target_concurrency,
+            utilisation=args.utilisation,
+            out=args.out,
+        )
+    )
+
+
 def _cmd_merge(args: argparse.Namespace) -> int:
     from autortc.shards import merge_main
 
@@ -412,6 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "selftest": _cmd_selftest,
         "chaos": _cmd_chaos,
         "merge": _cmd_merge,
+        "load": _cmd_load,
         "make-audio": _cmd_make_audio,
     }
     try:
