@@ -8,8 +8,9 @@ each other. `--repeat` repeats within a shard, so all repeats of a case stay tog
 Merge reads each shard's attempt rows back (run_reader), refuses a case that two
 runs both measured, and judges the union as one run: the same gates, KPI and
 verdict as had the suite run unsharded, written as one report.md, summary.json,
-metrics.csv and junit.xml (and report.html, whose cases link to nothing: the
-recordings stay in the shards' directories, listed in `merged_from.json`).
+metrics.csv and junit.xml, and report.html with each case's waveforms and audio
+rebuilt from its shard's attempt directory (the recordings stay in the shards'
+directories, listed in `merged_from.json`).
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from autortc.errors import InputError
+from autortc.artifacts import load_attempt
+from autortc.errors import ArtifactError, InputError
 from autortc.gates import load_gates
-from autortc.metrics.rows import AttemptRow
+from autortc.metrics.rows import AttemptRow, final_attempts
+from autortc.report.html import CaseView
 from autortc.report.outcome import RunInfo, SuiteOutcome, summarize
+from autortc.report.views import case_view
 from autortc.report.write import write_reports
 from autortc.run_reader import read_rows
 
@@ -76,6 +80,32 @@ def merge_rows(runs: Sequence[tuple[Path, list[AttemptRow]]]) -> list[AttemptRow
     return merged
 
 
+def _views(
+    rows: Sequence[AttemptRow], owner: dict[str, Path], summaries: Sequence[dict[str, object]]
+) -> list[CaseView]:
+    """The report.html views of the final attempts, read from their shard's directory;
+    one that cannot be read is left out (the page says so)."""
+    blackbox = any(bool(s.get("blackbox")) for s in summaries)
+    views = []
+    for r in final_attempts(rows):
+        if r.repeat is not None and r.repeat > 1:
+            continue
+        try:
+            inputs = load_attempt(
+                owner[r.case_id] / r.case_id / r.tag,
+                case_id=r.case_id,
+                priority=r.priority,
+                attempt=r.attempt,
+                trace_id=r.trace_id,
+                infra_status=r.capture_status if r.is_infra else None,
+                blackbox=blackbox,
+            )
+        except (ArtifactError, KeyError):
+            continue
+        views.append(case_view(inputs, r))
+    return views
+
+
 def merge_main(
     run_dirs: Sequence[Path],
     *,
@@ -92,7 +122,8 @@ def merge_main(
     config = load_gates(gates_path)
     baseline, version = load_baseline(baseline_path) if baseline_path else (None, None)
     summaries = [_summary(Path(d)) for d in run_dirs]
-    rows = merge_rows([(Path(d), read_rows(Path(d))) for d in run_dirs])
+    runs = [(Path(d), read_rows(Path(d))) for d in run_dirs]
+    rows = merge_rows(runs)
     suites = sorted({str(s.get("suite") or "") for s in summaries})
     transports = sorted({str(s.get("transport") or "") for s in summaries})
     incomplete = [f"{s['run_id']}: {s['incomplete']}" for s in summaries if s.get("incomplete")]
@@ -110,7 +141,8 @@ def merge_main(
         rows, config=config, baseline=baseline, baseline_version=version, run_info=info
     )
     out_dir = output / run_id
-    paths = write_reports(out_dir, outcome)
+    owner = {r.case_id: d for d, run_rows in runs for r in run_rows}
+    paths = write_reports(out_dir, outcome, _views(rows, owner, summaries))
     (out_dir / "merged_from.json").write_text(
         json.dumps({"runs": [str(Path(d).resolve()) for d in run_dirs]}, indent=1)
     )

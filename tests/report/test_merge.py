@@ -76,3 +76,17 @@ def test_a_case_in_two_runs_is_refused(tmp_path: Path, capsys: pytest.CaptureFix
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert "case 'a' is also in" in err[0]
+
+
+def test_the_merged_page_shows_each_cases_waveforms_and_audio(tmp_path: Path) -> None:
+    shard_dirs = [
+        make_run(tmp_path / "shards", shard_of(MIXED, k, 2), run_id=f"s{k}")[0] for k in (1, 2)
+    ]
+    out = tmp_path / "merged"
+    main(["merge", *map(str, shard_dirs), "--output", str(out)])
+    (merged_dir,) = list(out.iterdir())
+    page = (merged_dir / "report.html").read_text()
+    assert page.count('<svg class="wave"') == len(MIXED)
+    srcs = [s for s in page.split('src="')[1:]]
+    assert srcs
+    assert all((merged_dir / s.split('"')[0]).is_file() for s in srcs)
