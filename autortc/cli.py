@@ -23,6 +23,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from autortc.errors import EXIT_INFRA, AutortcError, InputError
 
+# the harness analyses attempts while others run (--jobs): BLAS threads would only fight
+# over the cores the bots and the agent need (and triple the analysis's CPU time)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 if TYPE_CHECKING:
     from autortc.orchestrator import RunOptions
 

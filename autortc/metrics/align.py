@@ -1,6 +1,6 @@
 """Alignment of the agent's pre-network audio with the probe's reply slice.
 
-`find_lag` cross-correlates by FFT and returns the integer lag L (samples) such that
+`find_lag` cross-correlates (coarse to fine, xcorr.py) and returns the integer lag L (samples) such that
 `sig[n] ~= ref[n - L]`: a positive L means `sig` is `ref` delayed by L samples.
 The search is limited to |L| <= max_lag (default 1 s). Integer resolution: exact to
 +-1 sample on broadband signals.
@@ -9,7 +9,8 @@ The search is limited to |L| <= max_lag (default 1 s). Integer resolution: exact
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
+
+from autortc.metrics import xcorr
 
 MAX_LAG_S = 1.0
 
@@ -22,14 +23,7 @@ def find_lag(
     b = np.asarray(sig, dtype=np.float64)
     if a.size == 0 or b.size == 0 or not np.any(a) or not np.any(b):
         return None
-    corr = signal.correlate(b, a, mode="full", method="fft")
-    lags = signal.correlation_lags(b.size, a.size, mode="full")
-    max_lag = round(max_lag_s * sample_rate_hz)
-    keep = np.abs(lags) <= max_lag
-    if not np.any(keep):
-        return None
-    c = corr[keep]
-    return int(lags[keep][int(np.argmax(c))])
+    return xcorr.best_lag(a, b, max_lag=round(max_lag_s * sample_rate_hz))
 
 
 def aligned_pair(ref: np.ndarray, sig: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray, int]:

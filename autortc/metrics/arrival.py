@@ -2,18 +2,17 @@
 
 The listener (the probe, or an agent that records what it heard) keeps the user
 track with each 10 ms frame's receive time. The last `WINDOW_S` of speech before the
-sample is found in that recording by normalised cross-correlation (a codec changes
-the waveform, not its shape), and the sample's time follows the one sample -> time
-convention (`slicing.samples_to_time_ns`). A match below `MIN_MATCH` (the audio was
+sample is found in that recording by normalised cross-correlation, coarse to fine
+(xcorr.py; a codec changes the waveform, not its shape), and the sample's time follows
+the one sample -> time convention (`slicing.samples_to_time_ns`). A match below `MIN_MATCH` (the audio was
 lost, or never recorded) gives None, never a guess.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
 
-from autortc.metrics import levels
+from autortc.metrics import levels, xcorr
 from autortc.metrics.slicing import samples_to_time_ns
 
 WINDOW_S = 1.0
@@ -33,14 +32,10 @@ def locate(
         return None
     if float(np.sqrt(np.mean(window**2))) < SILENT_RMS:
         return None  # nothing to recognise it by
-    corr = signal.correlate(rec, window, mode="valid", method="fft")
-    energy = np.concatenate([[0.0], np.cumsum(rec**2)])
-    local = energy[len(window) :] - energy[: len(rec) - len(window) + 1]
-    norm = np.sqrt(np.maximum(local, 1e-12) * float(np.sum(window**2)))
-    score = corr / norm
-    k = int(np.argmax(score))
-    if score[k] < MIN_MATCH:
+    found = xcorr.best_offset(rec, window)
+    if found is None or found[1] < MIN_MATCH:
         return None
+    k = found[0]
     return k + (sample_in_sent - w0)
 
 

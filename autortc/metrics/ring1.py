@@ -17,8 +17,11 @@ never -1). Both inputs are on the reply slice's sample axis (pre aligned by
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 from scipy import signal
+from scipy.fft import next_fast_len, rfft
 
 from autortc.metrics import levels
 from autortc.metrics import registry as M
@@ -99,8 +102,9 @@ def hf_ratio(x: np.ndarray, *, sample_rate_hz: int) -> float | None:
     a = np.asarray(x, dtype=np.float64)
     if len(a) == 0:
         return None
-    p = np.abs(np.fft.rfft(a)) ** 2
-    f = np.fft.rfftfreq(len(a), 1.0 / sample_rate_hz)
+    n = next_fast_len(len(a), real=True)  # zero-padded: a prime length is 100x slower
+    p = np.abs(rfft(a, n)) ** 2
+    f = np.fft.rfftfreq(n, 1.0 / sample_rate_hz)
     e_all = float(np.sum(p[f < 8000.0]))
     e_hf = float(np.sum(p[(f >= 4000.0) & (f < 8000.0)]))
     return e_hf / e_all if e_all > 0 else None
@@ -116,6 +120,9 @@ def hf_ratio_drop(
     return 1.0 - r_post / r_pre
 
 
+_EXTRAS_INSTALLED = any(importlib.util.find_spec(m) is not None for m in ("pesq", "pystoi"))
+
+
 def optional_extras(
     pre_on_slice: np.ndarray, post_slice: np.ndarray, *, sample_rate_hz: int
 ) -> dict[Metric, float | None]:
@@ -123,8 +130,8 @@ def optional_extras(
     not installed, None when it failed on this pair); never required, never raises."""
     out: dict[Metric, float | None] = {}
     n = min(len(pre_on_slice), len(post_slice))
-    if n == 0:
-        return out
+    if n == 0 or not _EXTRAS_INSTALLED:
+        return out  # installing the `quality` extra is how they are asked for
     try:
         from math import gcd
 
