@@ -70,6 +70,7 @@ def outcome_for(
         wall_s=round(run.wall_s, 2),
         incomplete=incomplete,
         shard=f"{opts.shard[0]}/{opts.shard[1]}" if opts.shard else None,
+        jobs=opts.jobs,
     )
     rows = [r.row for r in run.records]
     return summarize(

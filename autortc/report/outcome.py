@@ -38,6 +38,7 @@ class RunInfo(BaseModel):
     # the report then covers the attempts that finished, and the verdict is INCOMPLETE
     incomplete: str | None = None
     shard: str | None = None  # "K/N" when the run was one shard of its suite
+    jobs: int = 1  # attempts at once
 
 
 class SuiteSummary(RunInfo, KpiSummary):
@@ -53,6 +54,9 @@ class SuiteSummary(RunInfo, KpiSummary):
     gates_config: GatesConfig
     cases: list[dict[str, JsonValue]]
     repeats: list[dict[str, JsonValue]] | None = None  # --repeat N: per case (repeats.py)
+    # the run's real-time floor: the larger of its longest recording and all its
+    # recordings' time over the jobs (an attempt's recording is its real-time cost)
+    realtime_floor_s: float | None = None
 
     def failed_gates(self) -> list[GateResult]:
         return [g for g in self.gates if g.verdict in (Verdict.FAIL, Verdict.INFRA)]
@@ -114,6 +118,7 @@ def summarize(
     finals = final_attempts(rows)
     retried = sum(1 for r in finals if r.attempt > 1)
     repeated = repeat_stats(rows, config)
+    rec_s = [(r.phases_ms.get("conversation") or 0.0) / 1000 for r in rows]
     summary = SuiteSummary(
         **kpi.model_dump(),
         **run_info.model_dump(),
@@ -137,8 +142,14 @@ def summarize(
             for c in repeated
         ]
         or None,
+        realtime_floor_s=round(realtime_floor_s(rec_s, run_info.jobs), 2) if rec_s else None,
     )
     return SuiteOutcome(summary=summary, rows=list(rows), gates=gates)
+
+
+def realtime_floor_s(recordings_s: Sequence[float], jobs: int) -> float:
+    """max(longest recording, sum of recordings / jobs): no schedule beats it."""
+    return max(max(recordings_s, default=0.0), sum(recordings_s) / max(1, jobs))
 
 
 class BriefSummary(BaseModel):
@@ -158,6 +169,8 @@ class BriefSummary(BaseModel):
     n_cases: int
     retry_rate: float | None
     wall_s: float | None
+    realtime_floor_s: float | None
+    jobs: int
     failed_gates: list[str]
     warned_gates: list[str]
 

@@ -98,3 +98,12 @@ def test_rows_are_read_back_from_repeat_directories(tmp_path: Path) -> None:
     (tmp_path / "a" / "notes").mkdir()  # not an attempt directory
     rows = read_rows(tmp_path)
     assert [(r.repeat, r.tag) for r in rows] == [(1, "r1a1"), (2, "r2a1")]
+
+
+def test_the_real_time_floor_is_the_longest_recording_or_the_total_over_the_jobs() -> None:
+    from autortc.report.outcome import realtime_floor_s
+
+    assert realtime_floor_s([10.0, 10.0, 10.0, 10.0], 1) == 40.0
+    assert realtime_floor_s([10.0, 10.0, 10.0, 10.0], 4) == 10.0
+    assert realtime_floor_s([30.0, 2.0, 2.0, 2.0], 4) == 30.0  # one long case bounds it
+    assert realtime_floor_s([], 4) == 0.0
