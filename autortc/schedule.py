@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from autortc.attempt import AttemptContext, AttemptRecord, run_attempt
 from autortc.case_schema import Case
+from autortc.errors import InfraError
 from autortc.kpi import PRIMARY_KPI_METRIC
 from autortc.metrics.rows import attempt_tag
 from autortc.progress import LiveProgress, PlainProgress, Progress
@@ -53,12 +54,24 @@ def work_units(cases: list[Case], repeat: int) -> list[tuple[Case, int | None]]:
     return [(case, r) for r in range(1, repeat + 1) for case in cases]
 
 
+SUITE_MARGIN_S = 60.0  # the stack's own waits (analysis, room create/delete) on top
+
+
+def suite_deadline_s(units: list[tuple[Case, int | None]], opts: RunOptions) -> float:
+    """The longest a run of `units` may take: every attempt of every case at its own
+    timeout (a retry included), spread over the jobs, plus room waits and a margin."""
+    attempts_s = sum(case.timeout_s for case, _ in units) * opts.max_attempts
+    waits_s = sum(max(opts.room_wait_s, case.room_wait_s) for case, _ in units)
+    return attempts_s / max(1, opts.jobs) + waits_s + SUITE_MARGIN_S
+
+
 async def run_all(
     opts: RunOptions, ctx: AttemptContext, cases: list[Case], progress: RunProgress
 ) -> None:
     """Every case (and repeat), at most `opts.jobs` at once, started in order (a room
     wait, the run's or the case's, before each after the first); an attempt's retry
-    follows it in the same slot."""
+    follows it in the same slot. Past `suite_deadline_s` the run stops (InfraError:
+    the partial report names what was under way); no attempt can hang it."""
     slots = asyncio.Semaphore(max(1, opts.jobs))
     units = work_units(cases, opts.repeat)
     display: Progress = PlainProgress()
@@ -89,8 +102,15 @@ async def run_all(
             display.unit_done()
             echo.done(i, lines)
 
+    deadline_s = suite_deadline_s(units, opts)
+    seen: dict[str, str] = {}  # what was under way when the deadline passed
+
+    def note_where() -> None:
+        seen["where"] = progress.current or "no attempt"
+
+    early = asyncio.get_running_loop().call_later(max(0.0, deadline_s - 0.001), note_where)
     try:
-        async with asyncio.TaskGroup() as tg:
+        async with asyncio.timeout(deadline_s), asyncio.TaskGroup() as tg:
             for i, (case, repeat) in enumerate(units, 1):
                 await slots.acquire()
                 wait_s = max(opts.room_wait_s, case.room_wait_s)
@@ -98,7 +118,14 @@ async def run_all(
                     await asyncio.sleep(wait_s)
                 progress.started = True
                 tg.create_task(one_unit(i, case, repeat), name=f"case.{case.id}.{repeat}")
+    except TimeoutError:
+        raise InfraError(
+            f"the suite ran past its deadline of {deadline_s:.0f} s "
+            f"(case timeouts x {opts.max_attempts} attempts / {opts.jobs} jobs + margin) "
+            f"during {seen.get('where', 'no attempt')}"
+        ) from None
     finally:
+        early.cancel()
         display.close()
 
 
