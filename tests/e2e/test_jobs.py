@@ -107,3 +107,41 @@ def test_a_hung_bot_at_jobs_4_is_killed_at_its_deadline_and_the_rest_are_unaffec
     report = (run_dir / "report.md").read_text()
     order = [report.index(f"| {c} |") for c in ("endpoint_long_sentence", "hang_user_bot")]
     assert order == sorted(order)
+
+
+@pytest.mark.timeout(180)
+def test_repeat_3_runs_each_case_three_times_in_fresh_rooms_with_its_pass_rate(
+    tmp_path: Path,
+) -> None:
+    suite = tmp_path / "one.yaml"
+    suite.write_text("suite: rep\ncases: [endpoint_short_hello]\n")
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "autortc.cli", "run", "--local", "--repeat", "3"),
+            *("--jobs", "3", "--suite", str(suite), "--output", str(out)),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    print(proc.stdout, proc.stderr[-2000:])
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    dirs = sorted(p.name for p in (run_dir / "endpoint_short_hello").iterdir())
+    assert dirs == ["r1a1", "r2a1", "r3a1"]
+    rooms = {
+        json.loads((run_dir / "endpoint_short_hello" / d / "metrics.json").read_text())["room"]
+        for d in dirs
+    }
+    assert len(rooms) == 3  # fresh rooms
+    assert all(r.endswith(("-r1a1", "-r2a1", "-r3a1")) for r in rooms)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    (rep,) = summary["repeats"]
+    assert rep["case_id"] == "endpoint_short_hello"
+    assert rep["repeats"] == 3
+    passes = rep["verdicts"].count("PASS")
+    assert rep["pass_rate"] == pytest.approx(passes / 3, abs=1e-4)
+    assert summary["PRIMARY_KPI_N"] == 3  # the KPI pools every repeat
+    assert "## Repeats" in (run_dir / "report.md").read_text()
+    assert (run_dir / "repeats.csv").is_file()
