@@ -68,6 +68,7 @@ class SuiteRun:
     records: list[AttemptRecord]
     wall_s: float
     transport_name: str
+    startup_s: float | None = None  # until the stack was ready (server, agent worker)
 
 
 @dataclass
@@ -83,6 +84,7 @@ class RunProgress:
     started: bool = False  # the first attempt began: from here on a report is owed
     in_flight: dict[str, Path] = field(default_factory=dict)  # "case_id aN" -> its dir
     t0: float = 0.0
+    startup_s: float | None = None
 
     @property
     def current(self) -> str | None:
@@ -102,6 +104,7 @@ class RunProgress:
             records=in_case_order(self.records, cases),
             wall_s=time.monotonic() - self.t0,
             transport_name=self.transport_name,
+            startup_s=self.startup_s,
         )
 
 
@@ -243,6 +246,7 @@ async def run_cases(
     progress.t0 = t0 = time.monotonic()
     records = progress.records
     async with transport_stack(opts, run_dir) as (transport, url, supervisor):
+        progress.startup_s = time.monotonic() - t0
         ctx = AttemptContext(
             transport=transport,
             transport_url=url,
@@ -266,6 +270,7 @@ async def run_cases(
         records=in_case_order(records, cases),
         wall_s=time.monotonic() - t0,
         transport_name="livekit" if opts.livekit_url else "local",
+        startup_s=progress.startup_s,
     )
 
 

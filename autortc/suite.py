@@ -71,6 +71,7 @@ def outcome_for(
         incomplete=incomplete,
         shard=f"{opts.shard[0]}/{opts.shard[1]}" if opts.shard else None,
         jobs=opts.jobs,
+        startup_s=round(run.startup_s, 2) if run.startup_s is not None else None,
     )
     rows = [r.row for r in run.records]
     return summarize(

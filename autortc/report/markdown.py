@@ -112,7 +112,8 @@ def render_report(s: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
         f"- Verdict **{s.verdict}** (exit {s.exit_code}); run `{s.run_id}` on the "
         f"{s.transport} transport; {s.n_cases} cases, {s.n_attempts} attempts, "
         f"retry rate {fmt((s.retry_rate or 0) * 100, 0)} %; wall time {fmt(s.wall_s)} s "
-        f"(real-time floor {fmt(s.realtime_floor_s)} s at --jobs {s.jobs})",
+        f"(stack start-up {fmt(s.startup_s)} s; real-time floor {fmt(s.realtime_floor_s)} s "
+        f"at --jobs {s.jobs})",
         "",
         "## Gates",
         "",

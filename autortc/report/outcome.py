@@ -39,6 +39,7 @@ class RunInfo(BaseModel):
     incomplete: str | None = None
     shard: str | None = None  # "K/N" when the run was one shard of its suite
     jobs: int = 1  # attempts at once
+    startup_s: float | None = None  # of wall_s, until the stack was ready
 
 
 class SuiteSummary(RunInfo, KpiSummary):
