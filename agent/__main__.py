@@ -13,9 +13,10 @@ import logging
 import signal
 import sys
 
+from agent.job_pool import JobProcessPool
 from agent.session import AgentOptions
 from agent.turn_model import TURN_DETECTORS
-from agent.worker import run_local_worker
+from agent.worker import run_local_job, run_local_worker
 from autortc.errors import InputError
 
 
@@ -64,6 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--url", required=True, help="local://HOST:PORT")
     _add_agent_options(local, agent_name_default="autortc-ref")
     local.add_argument("--log-level", default="INFO")
+    local.add_argument(
+        "--job-processes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="serve jobs in N processes of their own, warmed before registering "
+        "(default 0: in this process)",
+    )
+    job = sub.add_parser("local-job", help="one job in a process of its own (job_pool.py)")
+    job.add_argument("--url", required=True)
+    _add_agent_options(job, agent_name_default="autortc-ref")
+    job.add_argument("--log-level", default="INFO")
     _add_livekit_parser(sub)
     return parser
 
@@ -148,14 +161,34 @@ def _main_livekit(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _main(args: argparse.Namespace) -> None:
+def job_argv(argv: list[str]) -> list[str]:
+    """A `local` worker's arguments as its job processes take them (`local-job`)."""
+    out, skip = [], False
+    for a in argv[1:]:  # after "local"
+        if skip:
+            skip = False
+            continue
+        if a == "--job-processes":
+            skip = True
+            continue
+        if a.startswith("--job-processes="):
+            continue
+        out.append(a)
+    return out
+
+
+async def _main(args: argparse.Namespace, argv: list[str]) -> None:
     options = _agent_options(args)
     main_task = asyncio.current_task()
     assert main_task is not None
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, main_task.cancel)  # finally blocks still run (pre_rtc)
-    await run_local_worker(args.url, agent_name=args.agent_name, options=options)
+    if args.command == "local-job":
+        await run_local_job(args.url, options=options)
+        return
+    pool = JobProcessPool(job_argv(argv), size=args.job_processes) if args.job_processes else None
+    await run_local_worker(args.url, agent_name=args.agent_name, options=options, pool=pool)
 
 
 _RECORD_KEYS = frozenset(vars(logging.makeLogRecord({}))) | {"asctime"}
@@ -173,6 +206,7 @@ class ExtraFormatter(logging.Formatter):
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     if args.command == "livekit":  # livekit-agents' CLI sets up logging and signals itself
         return _main_livekit(args)
@@ -180,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     handler.setFormatter(ExtraFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     with contextlib.suppress(asyncio.CancelledError, KeyboardInterrupt):
-        asyncio.run(_main(args))
+        asyncio.run(_main(args, argv))
     return 0
 
 

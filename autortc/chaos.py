@@ -29,7 +29,7 @@ ROLES = {
     "kill_probe": "autortc.bots.probe_bot",
     "kill_user": "autortc.bots.user_bot",
     "kill_server": "autortc.transport.local_server",
-    "kill_worker": "agent local",
+    "kill_worker": "agent local --url",  # not its job processes (agent local-job)
 }
 LIVEKIT_ROLES = {**ROLES, "kill_worker": "agent livekit"}
 
@@ -146,7 +146,7 @@ def _delete_room(seen: dict[int, psutil.Process], out: Path, *, livekit: bool = 
         if livekit:
             transport = LiveKitTransport.from_env()
         else:
-            worker = next(p for p in seen.values() if "agent local" in _cmd(p))
+            worker = next(p for p in seen.values() if "agent local --url" in _cmd(p))
             args = worker.cmdline()
             transport = LocalTransport(args[args.index("--url") + 1])
         try:

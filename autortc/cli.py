@@ -180,6 +180,14 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         help="run only shard K of N of the suite's cases (merge the shards with `autortc merge`)",
     )
     p.add_argument(
+        "--job-processes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="embedded reference agent: each job in its own process, N warm "
+        "(default: --jobs when above 1, else 0: jobs in the worker's process)",
+    )
+    p.add_argument(
         "--repeat",
         type=positive_int,
         default=1,
@@ -308,6 +316,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         barrier_timeout_s=args.barrier_timeout_s or DEFAULT_BARRIER_TIMEOUT_S,
         room_wait_s=args.room_wait_s,
         jobs=args.jobs,
+        job_processes=args.job_processes,
         repeat=args.repeat,
         live=live_wanted(),
         shard=parse_shard(args.shard) if args.shard else None,

@@ -3,10 +3,10 @@ one): at each level N, one case in N rooms at once (`--jobs N --repeat N` of the
 same machinery as `autortc run`), then the figures of load_stats.py, written as
 load.json, load.md and load.html (P95 against rooms) under `<output>/load-<id>/`.
 
-CPU is read from the operating system: the agent worker's own and its job
-processes' (psutil, polled every 0.25 s while the level runs: a new process each
-level, counted from its first attempt, so its start-up is left out), and the
-harness's (this process, plus every child it waited for, less the agent).
+CPU is read from the operating system: the agent worker's and its job processes'
+(psutil, each polled every 0.25 s while the level runs: new processes each level,
+counted from the level's first attempt, so their start-up is left out), and the
+harness's (this process, plus every child it waited for, less the agent's).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def _children_cpu_s() -> float:
 async def _watch_agent(
     seen: dict[int, float], base: dict[int, float], progress: RunProgress
 ) -> None:
-    """Keep the latest CPU (own + reaped children) of every agent worker process, and
+    """Keep the latest CPU of every agent process (the worker and its job processes), and
     its CPU when the first attempt started (`base`: its start-up is not the load's)."""
     me = psutil.Process()
     while True:
@@ -54,7 +54,8 @@ async def _watch_agent(
                 if " -m agent " not in f" {cmd} ":
                     continue
                 t = p.cpu_times()
-                cpu = float(t.user + t.system + t.children_user + t.children_system)
+                cpu = float(t.user + t.system)  # each agent process on its own: its job
+                # processes are polled themselves (children_* would count them twice)
             except psutil.Error:
                 continue
             seen[p.pid] = cpu

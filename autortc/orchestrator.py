@@ -50,6 +50,8 @@ class RunOptions:
     barrier_timeout_s: float = 15.0
     room_wait_s: float = 0.0
     jobs: int = 1  # case attempts at once, each in its own room
+    # the embedded reference agent: each job in a process of its own (None: when jobs > 1)
+    job_processes: int | None = None
     repeat: int = 1  # each case this many times, each in fresh rooms (r{repeat}a{attempt})
     shard: tuple[int, int] | None = None  # (K, N): only shard K of N of the cases (shards.py)
     max_attempts: int = 2
@@ -177,6 +179,7 @@ async def transport_stack(
                 pre_rtc_dir=opts.pre_rtc_root,
                 log_path=run_dir / "agent.log",
                 extra_args=opts.agent_args,
+                job_processes=local_job_processes(opts),
             )
             supervisor.add("the agent worker", local_agent.returncode)
         yield transport, server.url, supervisor
@@ -185,6 +188,14 @@ async def transport_stack(
         if local_agent is not None:
             await local_agent.aclose()
         server.stop()
+
+
+def local_job_processes(opts: RunOptions) -> int:
+    """Warm job processes for the embedded reference agent: one per job when attempts
+    run at once (they would share one interpreter otherwise), none for one at a time."""
+    if opts.job_processes is not None:
+        return opts.job_processes
+    return opts.jobs if opts.jobs > 1 else 0
 
 
 def _make_dir(path: Path) -> None:

@@ -46,7 +46,9 @@ class AgentWorkerProcess:
         log_path: Path,
         extra_args: list[str] | None = None,
         ready_timeout_s: float = 60.0,
+        job_processes: int = 0,
     ) -> AgentWorkerProcess:
+        """`job_processes` > 0: each job in a process of its own, that many kept warm."""
         args = [
             sys.executable,
             "-m",
@@ -58,9 +60,12 @@ class AgentWorkerProcess:
             agent_name,
             "--pre-rtc-dir",
             str(pre_rtc_dir),
+            *(["--job-processes", str(job_processes)] if job_processes > 0 else []),
             *(extra_args or []),
         ]
-        return await cls._launch(args, log_path=log_path, ready_timeout_s=ready_timeout_s)
+        # warming each job process (imports, VAD, espeak) is a few CPU seconds
+        ready_s = ready_timeout_s + 10.0 * max(0, job_processes)
+        return await cls._launch(args, log_path=log_path, ready_timeout_s=ready_s)
 
     @classmethod
     async def _launch(
