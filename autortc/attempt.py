@@ -329,6 +329,19 @@ def analyze(ctx: AttemptContext, job: AttemptJob, infra: str | None) -> tuple[At
     return row, case_view(inputs, row)
 
 
+def _dispatch_warnings(ctx: AttemptContext, job: AttemptJob) -> tuple[str, ...]:
+    """LiveKit: how often the room's dispatch was refused and sent again
+    (transport/livekit_dispatch.py); the other transports never refuse one."""
+    count = getattr(ctx.transport, "redispatches", None)
+    n = count(job.room) if callable(count) else 0
+    if not n:
+        return ()
+    return (
+        f"the agent dispatch found no available worker and was sent again {n} time(s) "
+        "(the agent joined late by that much)",
+    )
+
+
 async def run_attempt(
     ctx: AttemptContext, case: Case, attempt: int, repeat: int | None = None
 ) -> AttemptRecord:
@@ -347,9 +360,10 @@ async def run_attempt(
     stamps["analyze"] = time.monotonic_ns()
     stamps.update(probe_stamps(job.dir))
     row = replace(row, phases_ms=attempt_phases_ms(start_ns, stamps))
-    if bots.warnings:
-        log.warning("bot warning", extra={"dir": str(job.dir), "warnings": bots.warnings})
-        row = replace(row, warnings=bots.warnings)
+    warnings = tuple(bots.warnings) + _dispatch_warnings(ctx, job)
+    if warnings:
+        log.warning("attempt warning", extra={"dir": str(job.dir), "warnings": warnings})
+        row = replace(row, warnings=warnings)
     (job.dir / "metrics.json").write_text(json.dumps(row.to_dict(), indent=1, default=str))
     return AttemptRecord(
         case_id=case.id,

@@ -170,3 +170,42 @@ async def test_transport_aclose_is_idempotent_and_refuses_later_calls(stub: Twir
     await transport.aclose()
     with pytest.raises(TransportError, match="closed"):
         await transport.list_rooms()
+
+
+@pytest.mark.realtime  # a real HTTP stub: the guard's polls run in real time (~2.5 s)
+async def test_a_refused_dispatch_is_sent_again_through_the_server_api(stub: TwirpStub) -> None:
+    """The dispatch guard (livekit_dispatch.py) over the real LiveKitTransport and Twirp:
+    the first dispatch is refused (no job, no agent), so it is deleted and created again,
+    and the second is taken; the count survives the room's deletion."""
+    import asyncio
+
+    stub.assign_from = 2
+    t = _transport(stub.url)
+    try:
+        await t.create_room("r1", metadata=META, agent_name="agent-x")
+        for _ in range(60):
+            await asyncio.sleep(0.1)
+            if t.redispatches("r1"):
+                break
+        assert t.redispatches("r1") == 1
+        assert [c.body.dispatch_id for c in stub.calls("/DeleteDispatch")] == ["AD_stub1"]
+        assert [d.id for d in stub.dispatches.values()] == ["AD_stub2"]
+        assert await t.agent_in_room("r1") is True
+        await t.delete_room("r1")
+        assert t.redispatches("r1") == 1
+    finally:
+        await t.aclose()
+
+
+async def test_a_dispatch_that_is_taken_is_never_sent_again(stub: TwirpStub) -> None:
+    t = _transport(stub.url)
+    try:
+        await t.create_room("r1", metadata=META, agent_name="agent-x")
+        assert await t.dispatch_jobs("r1", "AD_stub1") == 1
+        assert await t.agent_in_room("r1") is True
+        assert await t.dispatch_jobs("r1", "AD_nope") is None
+        await t.delete_room("r1")
+        assert t.redispatches("r1") == 0
+        assert stub.calls("/DeleteDispatch") == []
+    finally:
+        await t.aclose()

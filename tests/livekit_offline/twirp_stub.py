@@ -26,6 +26,18 @@ REQUEST_TYPES: dict[str, tuple[type, type]] = {
         api.CreateAgentDispatchRequest,
         api.AgentDispatch,
     ),
+    "/twirp/livekit.AgentDispatchService/ListDispatch": (
+        api.ListAgentDispatchRequest,
+        api.ListAgentDispatchResponse,
+    ),
+    "/twirp/livekit.AgentDispatchService/DeleteDispatch": (
+        api.DeleteAgentDispatchRequest,
+        api.AgentDispatch,
+    ),
+    "/twirp/livekit.RoomService/ListParticipants": (
+        api.ListParticipantsRequest,
+        api.ListParticipantsResponse,
+    ),
 }
 
 
@@ -45,6 +57,12 @@ class TwirpStub:
     rooms: dict[str, api.Room] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
     fail_paths: set[str] = field(default_factory=set)
+    # dispatches as livekit-server keeps them: a dispatch before the `assign_from`-th is
+    # refused (no worker available: no job, nobody joins); from it on, a job is assigned
+    # and an agent participant joins the room
+    assign_from: int = 1
+    dispatches: dict[str, api.AgentDispatch] = field(default_factory=dict)
+    made: int = 0
     url: str = ""
     _runner: web.AppRunner | None = None
     _release: asyncio.Event = field(default_factory=asyncio.Event)
@@ -118,9 +136,28 @@ class TwirpStub:
                 )
             del self.rooms[body.room]
             return api.DeleteRoomResponse()
-        return api.AgentDispatch(
-            id="AD_stub1", agent_name=body.agent_name, room=body.room, metadata=body.metadata
+        if path.endswith("/ListParticipants"):
+            joined = any(len(d.state.jobs) for d in self.dispatches.values() if d.room == body.room)
+            agent = api.ParticipantInfo(identity="agent-1", kind=api.ParticipantInfo.AGENT)
+            return api.ListParticipantsResponse(participants=[agent] if joined else [])
+        if path.endswith("/ListDispatch"):
+            mine = [d for d in self.dispatches.values() if d.room == body.room]
+            return api.ListAgentDispatchResponse(agent_dispatches=mine)
+        if path.endswith("/DeleteDispatch"):
+            return self.dispatches.pop(body.dispatch_id, api.AgentDispatch())
+        self.made += 1
+        dispatch = api.AgentDispatch(
+            id=f"AD_stub{self.made}",
+            agent_name=body.agent_name,
+            room=body.room,
+            metadata=body.metadata,
         )
+        if self.made >= self.assign_from:
+            dispatch.state.jobs.append(
+                api.Job(id=f"AJ_{self.made}", room=self.rooms.get(body.room))
+            )
+        self.dispatches[dispatch.id] = dispatch
+        return dispatch
 
 
 def _twirp_error(status: int, code: str, msg: str) -> web.Response:
