@@ -54,6 +54,26 @@ def work_units(cases: list[Case], repeat: int) -> list[tuple[Case, int | None]]:
     return [(case, r) for r in range(1, repeat + 1) for case in cases]
 
 
+SPEECH_S_PER_CHAR = 0.065  # espeak at 175 wpm speaks about 15 characters a second
+
+
+def expected_s(case: Case) -> float:
+    """A rough length of the case's conversation: what the caller says and what the agent
+    answers, read at speaking rate (only to order the starts, longest first)."""
+    chars = sum(len(t.say) for t in case.turns)
+    chars += sum(len(case.agent.reply_for_turn(k)) for k in range(len(case.turns)))
+    return chars * SPEECH_S_PER_CHAR
+
+
+def start_order(units: list[tuple[Case, int | None]], jobs: int) -> list[int]:
+    """Which unit starts when: in order with one job; with several, longest first (the
+    longest-processing-time rule: a long case started last would end the run alone)."""
+    idx = list(range(len(units)))
+    if jobs <= 1:
+        return idx
+    return sorted(idx, key=lambda i: -expected_s(units[i][0]))
+
+
 SUITE_MARGIN_S = 60.0  # the stack's own waits (analysis, room create/delete) on top
 
 
@@ -68,9 +88,10 @@ def suite_deadline_s(units: list[tuple[Case, int | None]], opts: RunOptions) -> 
 async def run_all(
     opts: RunOptions, ctx: AttemptContext, cases: list[Case], progress: RunProgress
 ) -> None:
-    """Every case (and repeat), at most `opts.jobs` at once, started in order (a room
-    wait, the run's or the case's, before each after the first); an attempt's retry
-    follows it in the same slot. Past `suite_deadline_s` the run stops (InfraError:
+    """Every case (and repeat), at most `opts.jobs` at once (a room wait, the run's or
+    the case's, before each start after the first), started in suite order with one
+    job and longest first with several; an attempt's retry follows it in the same slot;
+    progress lines come out in suite order whatever the start order. Past `suite_deadline_s` the run stops (InfraError:
     the partial report names what was under way); no attempt can hang it."""
     slots = asyncio.Semaphore(max(1, opts.jobs))
     units = work_units(cases, opts.repeat)
@@ -111,10 +132,11 @@ async def run_all(
     early = asyncio.get_running_loop().call_later(max(0.0, deadline_s - 0.001), note_where)
     try:
         async with asyncio.timeout(deadline_s), asyncio.TaskGroup() as tg:
-            for i, (case, repeat) in enumerate(units, 1):
+            for n, k in enumerate(start_order(units, opts.jobs)):
+                i, (case, repeat) = k + 1, units[k]
                 await slots.acquire()
                 wait_s = max(opts.room_wait_s, case.room_wait_s)
-                if i > 1 and wait_s > 0:
+                if n > 0 and wait_s > 0:
                     await asyncio.sleep(wait_s)
                 progress.started = True
                 tg.create_task(one_unit(i, case, repeat), name=f"case.{case.id}.{repeat}")

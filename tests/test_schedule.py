@@ -44,3 +44,27 @@ async def test_a_hung_attempt_stops_the_suite_at_its_deadline(
         await schedule.run_all(opts, None, cases, progress)  # type: ignore[arg-type]
     assert virtual_clock.now_s - t0 == pytest.approx(expected, abs=0.01)
     assert progress.in_flight == {}
+
+
+def test_several_jobs_start_the_longest_cases_first_and_one_job_keeps_suite_order() -> None:
+    short = _case("short", 60.0)
+    long = Case.model_validate(
+        {
+            "id": "long",
+            "priority": "P0",
+            "turns": [{"say": "tell me a story"}],
+            "agent": {"reply_text": "once upon a time " * 40},
+        }
+    )
+    mid = Case.model_validate(
+        {
+            "id": "mid",
+            "priority": "P0",
+            "turns": [{"say": "what is the weather like today in the city"}],
+            "agent": {"reply_text": "it is sunny and warm"},
+        }
+    )
+    units = schedule.work_units([short, long, mid], 1)
+    assert schedule.start_order(units, 1) == [0, 1, 2]
+    assert schedule.start_order(units, 4) == [1, 2, 0]
+    assert schedule.expected_s(long) > schedule.expected_s(mid) > schedule.expected_s(short)
