@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import time
@@ -38,6 +39,11 @@ BOOT = 2000
 FLAT_MS = 10.0
 
 
+def _children_cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return float(r.ru_utime + r.ru_stime)
+
+
 def _new_dir(out: Path, before: set[Path]) -> Path:
     (run,) = [p for p in out.iterdir() if p.is_dir() and p not in before]
     return run
@@ -46,6 +52,7 @@ def _new_dir(out: Path, before: set[Path]) -> Path:
 def run_suite(suite: str, jobs: int, out: Path, *extra: str) -> dict[str, object]:
     out.mkdir(parents=True, exist_ok=True)
     before = set(out.iterdir())
+    cpu0 = _children_cpu_s()
     t0 = time.monotonic()
     proc = subprocess.run(
         [
@@ -65,8 +72,10 @@ def run_suite(suite: str, jobs: int, out: Path, *extra: str) -> dict[str, object
         text=True,
     )
     wall = time.monotonic() - t0
+    cpu_s = _children_cpu_s() - cpu0  # the run and every process under it
     run = _new_dir(out, before)
     s = json.loads((run / "summary.json").read_text())
+    rec_s = sum((r.phases_ms.get("conversation") or 0.0) / 1000 for r in read_rows(run))
     html = run / "report.html"
     return {
         "suite": suite,
@@ -84,6 +93,10 @@ def run_suite(suite: str, jobs: int, out: Path, *extra: str) -> dict[str, object
         if s.get("realtime_floor_s")
         else None,
         "retry_rate": s["retry_rate"],
+        "cpu_s": round(cpu_s, 1),
+        # CPU per second of recording: above cores / jobs the machine, not the schedule,
+        # sets the pace (2 cores, 4 jobs: 0.5)
+        "cpu_per_recording_s": round(cpu_s / rec_s, 2) if rec_s else None,
         "kpi_ms": s["PRIMARY_KPI_VALUE"],
         "html_kb": round(html.stat().st_size / 1024, 1) if html.is_file() else None,
         "audio_kb": round(sum(p.stat().st_size for p in (run / "audio").glob("*")) / 1024, 1)
@@ -224,14 +237,14 @@ def _f(v: object, spec: str = ".1f") -> str:
 def render_md(body: dict) -> str:
     out = [
         "| suite | --jobs | wall s | start-up s | real-time floor s | (wall - start-up) / floor "
-        "| verdict | retry rate | KPI ms | report.html KB | audio KB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| CPU s | CPU s per s recorded | verdict | retry rate | KPI ms | report.html KB | audio KB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in body["suites"]:
         out.append(
             f"| {s['suite']} | {s['jobs']} | {_f(s['run_wall_s'])} | {_f(s['startup_s'])} | "
-            f"{_f(s['floor_s'])} | "
-            f"{_f(s['ratio'], '.2f')} | {s['verdict']} | {_f(s['retry_rate'], '.2f')} | "
+            f"{_f(s['floor_s'])} | {_f(s['ratio'], '.2f')} | {_f(s['cpu_s'])} | "
+            f"{_f(s['cpu_per_recording_s'], '.2f')} | {s['verdict']} | {_f(s['retry_rate'], '.2f')} | "
             f"{_f(s['kpi_ms'])} | {_f(s['html_kb'])} | {_f(s['audio_kb'])} |"
         )
     out += ["", "| --jobs vs 1 | n | P50 at 1 ms | P50 at N ms | diff ms | 95 % CI ms | distorts |"]
