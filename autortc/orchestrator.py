@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import sys
@@ -251,6 +252,8 @@ async def run_cases(
 ) -> SuiteRun:
     run_id = opts.run_id or new_run_id()
     run_dir = opts.output_root / run_id  # made by transport_stack, after the LiveKit check
+    # never more slots (nor warm agent processes) than attempts to run at once
+    opts = dataclasses.replace(opts, jobs=max(1, min(opts.jobs, len(cases) * opts.repeat)))
     progress = progress if progress is not None else RunProgress()
     progress.run_id, progress.run_dir = run_id, run_dir
     progress.transport_name = "livekit" if opts.livekit_url else "local"

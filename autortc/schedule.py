@@ -109,10 +109,10 @@ async def run_all(
                 key = f"{case.id} {attempt_tag(attempt, repeat)}"
                 progress.in_flight[key] = progress.run_dir / case.id / attempt_tag(attempt, repeat)
                 display.started(key)
-                try:
-                    rec = await run_attempt(ctx, case, attempt, repeat)
-                finally:
-                    progress.in_flight.pop(key, None)
+                # an attempt stopped by a signal or an error stays listed: the partial
+                # report names what was under way and where its recordings are
+                rec = await run_attempt(ctx, case, attempt, repeat)
+                progress.in_flight.pop(key, None)
                 display.finished(key, rec.row.get(PRIMARY_KPI_METRIC) if not rec.retry else None)
                 progress.records.append(rec)
                 lines.append(_progress_line(i, len(units), rec))

@@ -77,11 +77,20 @@ def test_sigterm_stops_the_run_and_every_process_it_started(tmp_path: Path) -> N
     assert "**INCOMPLETE**" in (run_dir / "report.md").read_text()
     assert (run_dir / "junit.xml").exists()
     assert "INCOMPLETE: interrupted" in out
-    # the bots were stopped with SIGTERM and wrote what they had
-    (att,) = list(run_dir.glob("*/a1"))
-    probe = json.loads((att / "probe_result.json").read_text())
-    assert probe["status"] == "INTERRUPTED"
-    assert (att / "post_rtc_full.wav").exists()
+    # the bots of every attempt under way (two at once by default on 2 cores) were
+    # stopped with SIGTERM and wrote what they had; the report names each of them
+    under_way = [a for a in run_dir.glob("*/a1") if not (a / "metrics.json").exists()]
+    assert under_way
+    for att in under_way:
+        assert f"{att.parent.name} a1" in summary["incomplete"]
+    # a probe that was recording (its message log exists; one still starting has
+    # nothing to keep) ends INTERRUPTED with its recording written
+    recording = [a for a in under_way if (a / "events.jsonl").exists()]
+    assert recording
+    for att in recording:
+        probe = json.loads((att / "probe_result.json").read_text())
+        assert probe["status"] == "INTERRUPTED"
+        assert (att / "post_rtc_full.wav").exists()
 
 
 def test_sigkill_of_the_harness_still_ends_every_process_it_started(tmp_path: Path) -> None:
