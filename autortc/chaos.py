@@ -34,6 +34,14 @@ ROLES = {
 LIVEKIT_ROLES = {**ROLES, "kill_worker": "agent livekit"}
 
 
+def _default_signals() -> None:
+    """In the run's process, before exec: SIGINT and SIGTERM as a terminal delivers them.
+    A background job (`cmd &` without job control) inherits SIGINT *ignored*, and so
+    would the run: the sigint row would then test the shell, not the harness."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _cmd(p: psutil.Process) -> str:
     try:
         return " ".join(p.cmdline())
@@ -63,6 +71,7 @@ def run_fault(fault: Fault, root: Path, *, livekit: bool = False) -> Observed:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_signals,
     )
     seen: dict[int, psutil.Process] = {}
     fault_t: float | None = None

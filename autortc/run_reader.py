@@ -48,6 +48,23 @@ def rows_from_csv(path: Path) -> list[AttemptRow]:
     ]
 
 
+def read_summary(run_dir: Path, *, needs: str) -> dict[str, object]:
+    """The run's summary.json; an InputError naming the file (and the field `needs`,
+    when it lacks it) for anything that is not an AutoRTC run directory."""
+    path = Path(run_dir) / "summary.json"
+    if not Path(run_dir).is_dir():
+        raise InputError(f"{run_dir}: run directory not found")
+    if not path.is_file():
+        raise InputError(f"{path}: not found: {run_dir} is not an AutoRTC run directory")
+    try:
+        body = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise InputError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(body, dict) or needs not in body:
+        raise InputError(f"{path}: field '{needs}' missing: not an AutoRTC summary.json")
+    return body
+
+
 def read_rows(run_dir: Path) -> list[AttemptRow]:
     """The run's rows: from the attempts' metrics.json, else from metrics.csv."""
     rows = rows_from_attempts(run_dir)

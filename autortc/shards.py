@@ -29,7 +29,7 @@ from autortc.report.html import CaseView
 from autortc.report.outcome import RunInfo, SuiteOutcome, summarize
 from autortc.report.views import case_view
 from autortc.report.write import write_reports
-from autortc.run_reader import read_rows
+from autortc.run_reader import read_rows, read_summary
 
 T = TypeVar("T")
 
@@ -49,19 +49,6 @@ def parse_shard(text: str) -> tuple[int, int]:
 def shard_of(items: Sequence[T], k: int, n: int) -> list[T]:
     """The items of shard K of N (see module doc)."""
     return [item for i, item in enumerate(items) if i % n == k - 1]
-
-
-def _summary(run_dir: Path) -> dict[str, object]:
-    path = run_dir / "summary.json"
-    if not path.is_file():
-        raise InputError(f"{path}: not found: {run_dir} is not an AutoRTC run directory")
-    try:
-        body = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise InputError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(body, dict) or "run_id" not in body:
-        raise InputError(f"{path}: field 'run_id' missing: not an AutoRTC summary.json")
-    return body
 
 
 def merge_rows(runs: Sequence[tuple[Path, list[AttemptRow]]]) -> list[AttemptRow]:
@@ -121,7 +108,7 @@ def merge_main(
 
     config = load_gates(gates_path)
     baseline, version = load_baseline(baseline_path) if baseline_path else (None, None)
-    summaries = [_summary(Path(d)) for d in run_dirs]
+    summaries = [read_summary(Path(d), needs="run_id") for d in run_dirs]
     runs = [(Path(d), read_rows(Path(d))) for d in run_dirs]
     rows = merge_rows(runs)
     suites = sorted({str(s.get("suite") or "") for s in summaries})

@@ -17,7 +17,7 @@ from autortc.errors import InputError
 from autortc.gates import GatesConfig, evaluate_gates, load_gates, overall_verdict
 from autortc.orchestrator import RunOptions, new_run_id
 from autortc.report.markdown import fmt
-from autortc.run_reader import read_rows
+from autortc.run_reader import read_rows, read_summary
 from autortc.stability_stats import RunSample, StabilitySummary, stability_summary
 
 log = logging.getLogger(__name__)
@@ -26,17 +26,7 @@ log = logging.getLogger(__name__)
 def read_run(run_dir: Path) -> RunSample:
     """One run directory -> RunSample (verdict from summary.json; rows from the attempts'
     metrics.json, else metrics.csv)."""
-    summary_path = Path(run_dir) / "summary.json"
-    if not Path(run_dir).is_dir():
-        raise InputError(f"{run_dir}: run directory not found")
-    if not summary_path.is_file():
-        raise InputError(f"{summary_path}: not found: {run_dir} is not an AutoRTC run directory")
-    try:
-        summary = json.loads(summary_path.read_text())
-    except (OSError, ValueError) as e:
-        raise InputError(f"{summary_path}: not valid JSON ({e})") from None
-    if not isinstance(summary, dict) or "verdict" not in summary:
-        raise InputError(f"{summary_path}: field 'verdict' missing: not an AutoRTC summary.json")
+    summary = read_summary(run_dir, needs="verdict")
     rows = read_rows(run_dir)
     return RunSample(
         run_id=str(summary.get("run_id") or run_dir.name),
