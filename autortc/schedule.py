@@ -32,11 +32,10 @@ class OrderedEcho:
     """Progress lines in case order: a case's lines are printed once every earlier
     case has printed its own (with --jobs, later cases may finish first)."""
 
-    def __init__(self, n: int, echo: Callable[[str], object]) -> None:
+    def __init__(self, echo: Callable[[str], object]) -> None:
         self._echo = echo
         self._next = 1
         self._held: dict[int, list[str]] = {}
-        self.n = n
 
     def done(self, i: int, lines: list[str]) -> None:
         self._held[i] = lines
@@ -47,8 +46,8 @@ class OrderedEcho:
 
 
 def work_units(cases: list[Case], repeat: int) -> list[tuple[Case, int | None]]:
-    """(case, repeat) in the order they start: every case once, then again (repeats of
-    a case spread over the run); repeat None when the suite runs once."""
+    """(case, repeat) in suite order, which lines and reports follow (and, with one job,
+    the start order): every case once, then again; repeat None when run once."""
     if repeat <= 1:
         return [(case, None) for case in cases]
     return [(case, r) for r in range(1, repeat + 1) for case in cases]
@@ -100,7 +99,7 @@ async def run_all(
     if opts.live:
         live = LiveProgress(len(units))
         display, echo_fn = live, live.echo
-    echo = OrderedEcho(len(units), echo_fn)
+    echo = OrderedEcho(echo_fn)
 
     async def one_unit(i: int, case: Case, repeat: int | None) -> None:
         lines: list[str] = []

@@ -24,7 +24,7 @@ def test_status_text_names_the_running_kpi_eta_and_attempts_under_way() -> None:
 
 def test_attempt_lines_come_out_in_case_order_whatever_order_they_finish() -> None:
     out: list[str] = []
-    echo = OrderedEcho(3, out.append)
+    echo = OrderedEcho(out.append)
     echo.done(2, ["[2/3] b"])
     echo.done(3, ["[3/3] c"])
     assert out == []
