@@ -9,7 +9,7 @@ garbage and forged messages into every room), on the embedded transport, then co
 - Ring 0 and Ring 1 per case: the stray runs' median within each metric's registry
   tolerance of the clean runs' median, or, for a figure whose clean runs alone spread
   wider than that tolerance (the post_rms of a reply cut by a barge-in moves with the
-  cut), within the clean runs' own range;
+  cut), within 1.5 x that run-to-run spread (autortc/metrics/agreement.py says why);
 - latency, which varies from run to run anyway: its distribution (median, P95) side by
   side, not judged.
 Writes `<out>/stray_check.json`; exit 0 only when the statuses, verdicts and Ring 0/1
@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from autortc.metrics import registry as M
+from autortc.metrics.agreement import BY_SPREAD, BY_TOLERANCE, SPREAD_FACTOR, agreement
 from autortc.metrics.replies import RING0, RING1
 from autortc.metrics.rows import AttemptRow, final_attempts
 from autortc.run_reader import rows_from_attempts
@@ -93,31 +94,24 @@ def main() -> int:
     for case, metrics in sorted(by_case.items()):
         for metric in (*RING0, *RING1):
             vals = metrics.get(metric.name, {})
-            clean, stray = vals.get("clean", []), vals.get("stray", [])
-            if not clean or not stray:
+            a = agreement(metric, vals.get("clean", []), vals.get("stray", []))
+            if a is None:
                 continue
-            a, b = statistics.median(clean), statistics.median(stray)
-            within_tol = abs(a - b) <= metric.tolerance
-            spread = max(clean) - min(clean)
-            within_clean = spread > metric.tolerance and min(clean) <= b <= max(clean)
-            ok = within_tol or within_clean
             figures.append(
                 {
                     "case": case,
-                    "metric": metric.name,
-                    "clean_median": a,
-                    "stray_median": b,
-                    "tolerance": metric.tolerance,
-                    "clean_range": [min(clean), max(clean)],
-                    "judged_by": "tolerance" if within_tol else "clean range",
-                    "ok": ok,
+                    "metric": a.metric,
+                    "clean_median": a.clean_median,
+                    "stray_median": a.other_median,
+                    "tolerance": a.tolerance,
+                    "clean_range": list(a.clean_range),
+                    "bound": a.bound,
+                    "judged_by": a.judged_by,
+                    "ok": a.ok,
                 }
             )
-            if not ok:
-                problems.append(
-                    f"{case} {metric.name}: clean {a} (range {min(clean)}..{max(clean)}) vs "
-                    f"stray {b} (tolerance {metric.tolerance})"
-                )
+            if not a.ok:
+                problems.append(f"{case} {a.describe()}")
     latency = {}
     for mode in runs:
         vals = sorted(
@@ -138,11 +132,12 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "stray_check.json").write_text(json.dumps(report, indent=1, default=str))
     print(f"verdicts: {verdicts}")
-    by_tol = sum(f["ok"] and f["judged_by"] == "tolerance" for f in figures)
-    by_range = sum(f["ok"] and f["judged_by"] == "clean range" for f in figures)
+    by_tol = sum(f["ok"] and f["judged_by"] == BY_TOLERANCE for f in figures)
+    by_spread = sum(f["ok"] and f["judged_by"] == BY_SPREAD for f in figures)
     print(
-        f"Ring 0/1 medians: {by_tol + by_range}/{len(figures)} agree "
-        f"({by_tol} within tolerance, {by_range} within the clean runs' own wider range)"
+        f"Ring 0/1 medians: {by_tol + by_spread}/{len(figures)} agree "
+        f"({by_tol} within the registry tolerance, {by_spread} within "
+        f"{SPREAD_FACTOR:g} x the clean runs' own run-to-run spread)"
     )
     print(f"eot_to_first_audio: {latency}")
     print(f"wrong-sender drops per stray attempt: {dropped}")
