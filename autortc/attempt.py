@@ -19,7 +19,6 @@ import contextlib
 import json
 import logging
 import shutil
-import sys
 import time
 import uuid
 from dataclasses import dataclass, replace
@@ -30,6 +29,7 @@ import numpy as np
 from autortc.artifacts import load_attempt, probe_stamps, read_json
 from autortc.audio import SAMPLE_RATE_HZ, to_int16, write_wav
 from autortc.bot_exit import BotsOutcome, classify_bots
+from autortc.bot_pool import BOT_FLUSH_S, BotPool, run_bot_process
 from autortc.bots.jobspec import BotJob, TurnJob
 from autortc.case_audio import load_turn_audio
 from autortc.case_schema import Case
@@ -41,7 +41,6 @@ from autortc.metrics.ring3 import DEFAULT_WITHIN_MS
 from autortc.metrics.rows import AttemptRow, attempt_tag
 from autortc.metrics.status import BAD_ARTIFACT, should_retry
 from autortc.phases import attempt_phases_ms
-from autortc.procs import die_with_parent
 from autortc.protocol import RoomMeta, room_name
 from autortc.report.html import CaseView
 from autortc.report.views import case_view
@@ -51,7 +50,6 @@ log = logging.getLogger(__name__)
 
 BOT_EXIT_CRASH = 4
 PRE_RTC_WAIT_S = 3.0
-BOT_FLUSH_S = 2.0  # a stopped bot's time to write its results after SIGTERM
 BOT_MARGIN_S = 5.0  # a bot's own budget ends this long before the case timeout
 
 
@@ -70,6 +68,7 @@ class AttemptContext:
     local_agent: bool = True  # the agent runs on this host and can leave pre_rtc here
     defect: str | None = None  # for every room: a defect the reference agent injects
     stray: bool = False  # fault check: a stray participant sends garbage into every room
+    bots: BotPool | None = None  # warm bot processes (None: each bot starts cold)
 
 
 @dataclass(frozen=True)
@@ -174,41 +173,6 @@ def write_job_files(ctx: AttemptContext, job: AttemptJob) -> None:
     (job.dir / "room.json").write_text(json.dumps(room_doc, indent=1))
 
 
-async def run_bot_process(
-    module: str, job_path: Path, log_path: Path, timeout_s: float
-) -> int | None:
-    """Run a bot process; returns its exit code, or None when it had to be killed."""
-    with log_path.open("wb") as fh:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            module,
-            str(job_path),
-            stdout=fh,
-            stderr=asyncio.subprocess.STDOUT,
-            preexec_fn=die_with_parent,
-        )
-        try:
-            async with asyncio.timeout(timeout_s):
-                return await proc.wait()
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            return None
-        finally:
-            if proc.returncode is None:
-                # the run is being stopped (a signal, an error): SIGTERM first, so the
-                # bot writes what it has recorded, then SIGKILL if it does not end
-                with contextlib.suppress(ProcessLookupError):
-                    proc.terminate()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(proc.wait(), BOT_FLUSH_S)
-            if proc.returncode is None:
-                proc.kill()
-                with contextlib.suppress(ProcessLookupError):
-                    await proc.wait()
-
-
 async def run_bots(
     ctx: AttemptContext, job: AttemptJob, stamps: dict[str, int | None] | None = None
 ) -> BotsOutcome:
@@ -223,7 +187,9 @@ async def run_bots(
     stamps["room_create"] = time.monotonic_ns()
     stray = (
         asyncio.create_task(
-            run_bot_process("autortc.bots.stray_bot", job_path, job.dir / "stray.log", timeout_s),
+            run_bot_process(
+                "autortc.bots.stray_bot", job_path, job.dir / "stray.log", timeout_s, ctx.bots
+            ),
             name=f"attempt.stray.{job.room}",
         )
         if ctx.stray
@@ -233,12 +199,14 @@ async def run_bots(
         async with asyncio.TaskGroup() as tg:
             probe = tg.create_task(
                 run_bot_process(
-                    "autortc.bots.probe_bot", job_path, job.dir / "probe.log", timeout_s
+                    "autortc.bots.probe_bot", job_path, job.dir / "probe.log", timeout_s, ctx.bots
                 ),
                 name=f"attempt.probe.{job.room}",
             )
             user = tg.create_task(
-                run_bot_process("autortc.bots.user_bot", job_path, job.dir / "user.log", timeout_s),
+                run_bot_process(
+                    "autortc.bots.user_bot", job_path, job.dir / "user.log", timeout_s, ctx.bots
+                ),
                 name=f"attempt.user.{job.room}",
             )
         stamps["bots_exit"] = time.monotonic_ns()

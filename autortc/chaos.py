@@ -8,6 +8,7 @@ room server or the agent worker by role, and check afterwards that none is left.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -132,7 +133,9 @@ def _inject_when_under_way(
         _delete_room(seen, out, livekit=livekit)
     else:
         role = (LIVEKIT_ROLES if livekit else ROLES)[str(kind)]
-        victims = [p for p in seen.values() if role in _cmd(p) and p.is_running()]
+        victims = _attempt_bot(out, role) or [
+            p for p in seen.values() if role in _cmd(p) and p.is_running()
+        ]
         for p in victims[:1]:
             p.send_signal(signal.SIGKILL)
     t = time.monotonic()
@@ -140,6 +143,16 @@ def _inject_when_under_way(
         _track(proc, seen)  # processes started after the fault (a retry's bots)
         time.sleep(0.05)
     return t
+
+
+def _attempt_bot(out: Path, module: str) -> list[psutil.Process]:
+    """The attempt's own bot of `module` (its `<bot>.pid`; a warm spare has none)."""
+    if not module.startswith("autortc.bots."):
+        return []
+    for pid_file in out.glob(f"*/*/a1/{module.rsplit('.', 1)[-1]}.pid"):
+        with contextlib.suppress(ValueError, psutil.Error):
+            return [psutil.Process(int(pid_file.read_text()))]
+    return []
 
 
 def _delete_room(seen: dict[int, psutil.Process], out: Path, *, livekit: bool = False) -> None:

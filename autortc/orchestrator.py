@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from autortc.attempt import AttemptContext, AttemptRecord
+from autortc.bot_pool import BOT_MODULES, STRAY_MODULE, BotPool
 from autortc.case_audio import load_turn_audio
 from autortc.case_schema import Case, load_suite
 from autortc.errors import CaseError, InfraError, InputError
@@ -259,24 +260,31 @@ async def run_cases(
     progress.transport_name = "livekit" if opts.livekit_url else "local"
     progress.t0 = t0 = time.monotonic()
     records = progress.records
-    async with transport_stack(opts, run_dir) as (transport, url, supervisor):
-        progress.startup_s = time.monotonic() - t0
-        ctx = AttemptContext(
-            transport=transport,
-            transport_url=url,
-            run_id=run_id,
-            run_dir=run_dir,
-            audio_dir=opts.cases_dir / "audio",
-            pre_rtc_root=opts.pre_rtc_root.resolve(),
-            agent_name=opts.agent_name,
-            local_agent=opts.start_agent,
-            room_prefix=opts.room_prefix,
-            barrier_timeout_s=opts.barrier_timeout_s,
-            blackbox=opts.blackbox,
-            defect=opts.defect,
-            stray=opts.stray,
-        )
-        await _supervised(run_all(opts, ctx, cases, progress), supervisor, progress)
+    n_units = len(cases) * opts.repeat
+    modules = (*BOT_MODULES, STRAY_MODULE) if opts.stray else BOT_MODULES
+    bots = BotPool(modules, warm=opts.jobs, starts=n_units)
+    async with contextlib.AsyncExitStack() as stack:
+        await bots.start()  # they import while the stack starts
+        stack.push_async_callback(bots.aclose)
+        async with transport_stack(opts, run_dir) as (transport, url, supervisor):
+            progress.startup_s = time.monotonic() - t0
+            ctx = AttemptContext(
+                transport=transport,
+                transport_url=url,
+                run_id=run_id,
+                run_dir=run_dir,
+                audio_dir=opts.cases_dir / "audio",
+                pre_rtc_root=opts.pre_rtc_root.resolve(),
+                agent_name=opts.agent_name,
+                local_agent=opts.start_agent,
+                room_prefix=opts.room_prefix,
+                barrier_timeout_s=opts.barrier_timeout_s,
+                blackbox=opts.blackbox,
+                defect=opts.defect,
+                stray=opts.stray,
+                bots=bots,
+            )
+            await _supervised(run_all(opts, ctx, cases, progress), supervisor, progress)
     return SuiteRun(
         run_id=run_id,
         run_dir=run_dir,

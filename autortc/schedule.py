@@ -53,15 +53,43 @@ def work_units(cases: list[Case], repeat: int) -> list[tuple[Case, int | None]]:
     return [(case, r) for r in range(1, repeat + 1) for case in cases]
 
 
-SPEECH_S_PER_CHAR = 0.065  # espeak at 175 wpm speaks about 15 characters a second
+# seconds of espeak speech per character at 175 wpm, by kind (measured on the fast
+# suite's case audio and the reference agent's replies): a digit is read as a word, a
+# CJK character as a syllable or two
+SPEECH_S_PER_CHAR = 0.055
+SPEECH_S_PER_DIGIT = 0.25
+SPEECH_S_PER_CJK = 0.4
+TURN_PAD_S = 0.8  # the silence case_audio pads each turn with
+REPLY_WAIT_S = 0.6  # about one end-of-turn -> first-audio latency
+
+
+def speech_s(text: str) -> float:
+    """About how long espeak takes to say `text` at its normal rate."""
+    s = 0.0
+    for ch in text:
+        if ch.isdigit():
+            s += SPEECH_S_PER_DIGIT
+        elif "\u3400" <= ch <= "\u9fff":
+            s += SPEECH_S_PER_CJK
+        else:
+            s += SPEECH_S_PER_CHAR
+    return s
 
 
 def expected_s(case: Case) -> float:
     """A rough length of the case's conversation: what the caller says and what the agent
-    answers, read at speaking rate (only to order the starts, longest first)."""
-    chars = sum(len(t.say) for t in case.turns)
-    chars += sum(len(case.agent.reply_for_turn(k)) for k in range(len(case.turns)))
-    return chars * SPEECH_S_PER_CHAR
+    answers, read at speaking rate, each reply cut where the next turn barges in (only
+    to order the starts, longest first)."""
+    total = 0.0
+    for k, turn in enumerate(case.turns):
+        total += speech_s(turn.say) / turn.rate / (turn.speed or 1.0) + TURN_PAD_S
+        total += (turn.pause_ms or 0) / 1000 + REPLY_WAIT_S
+        reply_s = speech_s(case.agent.reply_for_turn(k))
+        nxt = case.turns[k + 1] if k + 1 < len(case.turns) else None
+        if nxt is not None and nxt.barge_in is not None:
+            reply_s = min(reply_s, nxt.barge_in.after_agent_ms / 1000)
+        total += reply_s
+    return total
 
 
 def start_order(units: list[tuple[Case, int | None]], jobs: int) -> list[int]:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from autortc.attempt import run_bot_process
 from autortc.bot_exit import classify_bots, describe_exit
+from autortc.bot_pool import run_bot_process
 from autortc.metrics.rows import AttemptRow
 
 FAKE_BOT = """

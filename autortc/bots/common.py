@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import signal
@@ -15,7 +16,7 @@ from typing import Any, NoReturn
 
 from pydantic import BaseModel
 
-from autortc.bots.jobspec import BotJob
+from autortc.bots.jobspec import WARM_ARG, BotJob
 from autortc.bots.results import BotCrash, EventRecord
 from autortc.bots.rules import StopRule
 from autortc.clock import Clock
@@ -124,9 +125,10 @@ def bot_main(name: str, run: Callable[[BotJob], Coroutine[Any, Any, int]]) -> No
         level=logging.WARNING, format=f"[{name}] %(levelname)s %(name)s: %(message)s"
     )
     if len(sys.argv) != 2:
-        print(f"usage: python -m autortc.bots.{name} JOB.json", file=sys.stderr)
+        print(f"usage: python -m autortc.bots.{name} JOB.json | --warm", file=sys.stderr)
         sys.exit(2)
-    job = BotJob.read(sys.argv[1])
+    job_path = _wait_for_job() if sys.argv[1] == WARM_ARG else sys.argv[1]
+    job = BotJob.read(job_path)
     guard_real_time_process()  # a GC pause would stamp the frames that arrive in it late
     try:
         code: int = asyncio.run(_until_sigterm(run, job))
@@ -139,6 +141,26 @@ def bot_main(name: str, run: Callable[[BotJob], Coroutine[Any, Any, int]]) -> No
         print(f"{name} crashed: {type(e).__name__}: {e}", file=sys.stderr)
         end_process(4)
     end_process(code)
+
+
+def _wait_for_job() -> str:
+    """Warm (autortc/bot_pool.py): imports done, wait for `JOB\tLOG` on stdin, then
+    send stdout and stderr to LOG. End quietly when stdin closes first."""
+    importlib.import_module("autortc.transport.local")  # what connecting imports
+    if os.environ.get("LIVEKIT_URL"):
+        importlib.import_module("autortc.transport.livekit")
+
+    line = sys.stdin.readline()
+    if not line.strip():
+        end_process(0)
+    job_path, _, log_path = line.rstrip("\n").partition("\t")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    return job_path
 
 
 async def _until_sigterm(run: Callable[[BotJob], Coroutine[Any, Any, int]], job: BotJob) -> int:

@@ -9,6 +9,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+WARM_ARG = "--warm"  # `python -m autortc.bots.<bot> --warm`: take the job on stdin (bot_pool.py)
+
 
 @dataclass(frozen=True)
 class TurnJob:

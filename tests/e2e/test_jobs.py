@@ -36,16 +36,16 @@ cases:
 
 
 def _freeze_the_user_bot_of(case_id: str, run: subprocess.Popen[str], out: Path) -> psutil.Process:
+    """The harness names each attempt's bot processes in `<attempt>/user_bot.pid`."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and run.poll() is None:
-        for p in psutil.Process(run.pid).children(recursive=True):
+        for pid_file in out.glob(f"*/{case_id}/a1/user_bot.pid"):
             try:
-                cmd = " ".join(p.cmdline())
-            except psutil.Error:
+                p = psutil.Process(int(pid_file.read_text()))
+            except (ValueError, psutil.Error):
                 continue
-            if "autortc.bots.user_bot" in cmd and f"/{case_id}/a1/" in cmd:
-                p.send_signal(signal.SIGSTOP)
-                return p
+            p.send_signal(signal.SIGSTOP)
+            return p
         time.sleep(0.02)
     raise AssertionError(f"no user bot of {case_id} appeared")
 
