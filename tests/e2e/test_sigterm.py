@@ -31,10 +31,12 @@ def _start_run(tmp_path: Path) -> tuple[subprocess.Popen[str], list[psutil.Proce
     parent = psutil.Process(proc.pid)
     children: list[psutil.Process] = []
     deadline = time.monotonic() + 60
-    # wait until the run is under way: room server, agent worker and a bot running
+    # wait until the run is under way: room server, agent worker and an attempt's bot
+    # running (the harness names those in <attempt>/<bot>.pid; warm spares start earlier)
     while time.monotonic() < deadline and proc.poll() is None:
         children = parent.children(recursive=True)
-        if any("autortc.bots" in " ".join(_cmdline(c)) for c in children):
+        if list(tmp_path.glob("*/*/a1/*_bot.pid")):
+            children = parent.children(recursive=True)
             break
         time.sleep(0.2)
     if proc.poll() is not None or len(children) < 3:
