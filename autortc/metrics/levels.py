@@ -33,9 +33,15 @@ def frame_rms(x: np.ndarray, sample_rate_hz: int) -> np.ndarray:
     n_frames = -(-len(a) // spf)
     if n_frames == 0:
         return np.zeros(0, dtype=np.float64)
-    padded = np.zeros(n_frames * spf, dtype=np.float64)
-    padded[: len(a)] = a
-    return np.asarray(np.sqrt(np.mean(padded.reshape(n_frames, spf) ** 2, axis=1)))
+    full = len(a) // spf
+    sums = np.empty(n_frames, dtype=np.float64)
+    sums[:full] = np.einsum(
+        "ij,ij->i", a[: full * spf].reshape(full, spf), a[: full * spf].reshape(full, spf)
+    )
+    if full < n_frames:  # the last, short frame: zero-padded, so its sum is over what is there
+        tail = a[full * spf :]
+        sums[full] = float(np.dot(tail, tail))
+    return np.asarray(np.sqrt(sums / spf))
 
 
 def rms(x: np.ndarray) -> float:
