@@ -1,0 +1,126 @@
+"""A receiver's fixed-delay jitter buffer (pure, driven by the times it is given).
+
+Packets carry a sequence number, their send time and their arrival time. The first
+packet to arrive anchors the playout clock: packet `s` plays at
+
+    anchor_arrival_ms + playout_delay_ms + (s - anchor_seq) * frame_ms
+
+`pop(now_ms)` hands out every frame due by `now_ms`, in sequence order: the packet's
+payload, or None for a frame to conceal (lost, or not there yet when due: it is then
+discarded on arrival and counted `late`). A run of missing frames is one concealment
+event. After `max_conceal_frames` missing in a row the stream is taken to have paused
+(a track with nothing to send): that run is not counted, the buffer goes idle, and the
+next packet re-anchors the clock, as a talk spurt does.
+
+Figures (`stats()`):
+- `packet_jitter_ms`: RFC 3550 inter-arrival jitter, before the buffer: J += (|D| - J)
+  / 16 with D = (R_i - R_j) - (S_i - S_j) over consecutive arrivals;
+- `concealed_frames` and `conceal_events`, `late` and `duplicates`;
+- `buffer_delay_ms`: the mean time a played packet waited (playout - arrival).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+P = TypeVar("P")
+
+MAX_CONCEAL_FRAMES = 25  # 500 ms of 20 ms frames missing in a row: the sender paused
+
+
+@dataclass(frozen=True)
+class JitterStats:
+    played: int
+    concealed_frames: int
+    conceal_events: int
+    late: int
+    duplicates: int
+    packet_jitter_ms: float
+    buffer_delay_ms: float | None
+
+
+class JitterBuffer(Generic[P]):
+    def __init__(
+        self,
+        *,
+        playout_delay_ms: float,
+        frame_ms: float = 20.0,
+        max_conceal_frames: int = MAX_CONCEAL_FRAMES,
+    ) -> None:
+        self.playout_delay_ms = playout_delay_ms
+        self.frame_ms = frame_ms
+        self.max_conceal_frames = max_conceal_frames
+        self._held: dict[int, tuple[P, float]] = {}  # seq -> (payload, arrival ms)
+        self._anchor: tuple[int, float] | None = None  # (seq, its playout ms)
+        self._next_seq = 0
+        self._missing_run = 0
+        self._played = self._concealed = self._events = self._late = self._dup = 0
+        self._waited_ms = 0.0
+        self._jitter_ms = 0.0
+        self._last: tuple[float, float] | None = None  # (send ms, arrival ms)
+
+    def push(self, seq: int, payload: P, *, send_t_ms: float, arrival_t_ms: float) -> None:
+        if self._last is not None:
+            d = (arrival_t_ms - self._last[1]) - (send_t_ms - self._last[0])
+            self._jitter_ms += (abs(d) - self._jitter_ms) / 16.0
+        self._last = (send_t_ms, arrival_t_ms)
+        if self._anchor is None:
+            self._anchor = (seq, arrival_t_ms + self.playout_delay_ms)
+            self._next_seq = seq
+        if seq < self._next_seq:
+            self._late += 1  # its slot was played (concealed) already
+            return
+        if seq in self._held:
+            self._dup += 1
+            return
+        self._held[seq] = (payload, arrival_t_ms)
+
+    def playout_t_ms(self, seq: int) -> float | None:
+        if self._anchor is None:
+            return None
+        a_seq, a_t = self._anchor
+        return a_t + (seq - a_seq) * self.frame_ms
+
+    def next_due_ms(self) -> float | None:
+        """When the next frame is due (None while idle)."""
+        return self.playout_t_ms(self._next_seq)
+
+    def pop(self, now_ms: float) -> list[tuple[int, P | None]]:
+        out: list[tuple[int, P | None]] = []
+        while (due := self.next_due_ms()) is not None and due <= now_ms:
+            seq = self._next_seq
+            self._next_seq += 1
+            held = self._held.pop(seq, None)
+            if held is not None:
+                payload, arrival = held
+                self._played += 1
+                self._waited_ms += due - arrival
+                self._missing_run = 0
+                out.append((seq, payload))
+                continue
+            self._missing_run += 1
+            if self._missing_run > self.max_conceal_frames and not self._held:
+                # the sender paused: stop concealing, re-anchor on the next packet; the
+                # run was a pause, not a loss, so it is not counted as concealment
+                self._concealed -= self.max_conceal_frames
+                self._events -= 1
+                self._anchor = None
+                self._missing_run = 0
+                break
+            self._concealed += 1
+            if self._missing_run == 1:
+                self._events += 1
+            out.append((seq, None))
+        return out
+
+    def stats(self) -> JitterStats:
+        return JitterStats(
+            played=self._played,
+            concealed_frames=self._concealed,
+            conceal_events=self._events,
+            late=self._late,
+            duplicates=self._dup,
+            packet_jitter_ms=self._jitter_ms,
+            buffer_delay_ms=self._waited_ms / self._played if self._played else None,
+        )
