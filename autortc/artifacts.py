@@ -258,4 +258,5 @@ def load_attempt(
         agent_in_recv_t_ns=agent_in_recv,
         codec=codec_description(agent_audio(events), probe.agent_track_codec),
         message_counters=dict(probe.message_counters),
+        agent_track_network=dict(probe.agent_track_network or {}),
     )

@@ -40,6 +40,7 @@ from autortc.metrics.inputs import AttemptInputs
 from autortc.metrics.ring3 import DEFAULT_WITHIN_MS
 from autortc.metrics.rows import AttemptRow, attempt_tag
 from autortc.metrics.status import BAD_ARTIFACT, should_retry
+from autortc.network.room import RoomNetwork, room_seed
 from autortc.phases import attempt_phases_ms
 from autortc.protocol import RoomMeta, room_name
 from autortc.report.html import CaseView
@@ -69,6 +70,7 @@ class AttemptContext:
     defect: str | None = None  # for every room: a defect the reference agent injects
     stray: bool = False  # fault check: a stray participant sends garbage into every room
     bots: BotPool | None = None  # warm bot processes (None: each bot starts cold)
+    network: RoomNetwork | None = None  # embedded transport: the rooms' simulated network
 
 
 @dataclass(frozen=True)
@@ -181,8 +183,11 @@ async def run_bots(
     stamps = {} if stamps is None else stamps
     timeout_s = job.case.timeout_s
     job_path = job.dir / "bot_job.json"
+    network = None
+    if ctx.network is not None:  # each case (and repeat) meets the same packet fates
+        network = ctx.network.for_room(room_seed(ctx.network.seed, job.case.id, job.repeat))
     await ctx.transport.create_room(
-        job.room, metadata=job.meta.to_json(), agent_name=ctx.agent_name
+        job.room, metadata=job.meta.to_json(), agent_name=ctx.agent_name, network=network
     )
     stamps["room_create"] = time.monotonic_ns()
     stray = (

@@ -29,6 +29,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 if TYPE_CHECKING:
+    from autortc.network.room import RoomNetwork
     from autortc.orchestrator import RunOptions
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,23 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         default=0.0,
         help="wait between rooms (nightly soak)",
     )
+    p.add_argument(
+        "--network",
+        default=None,
+        metavar="PROFILE",
+        help="embedded transport: put a simulated network between the bots and the agent "
+        "(clean, wifi, lossy_5, lossy_20, jitter_80, mobile_4g, or one from --network-file)",
+    )
+    p.add_argument("--network-file", type=Path, default=None, help="custom network profiles YAML")
+    p.add_argument(
+        "--codec",
+        choices=("pcm", "opus"),
+        default=None,
+        help="embedded transport with --network: the tracks' codec (default: pcm)",
+    )
+    p.add_argument(
+        "--network-seed", type=int, default=0, help="seed of the packet fates (default: 0)"
+    )
     p.add_argument("-v", "--verbose", action="store_true")
 
 
@@ -288,6 +306,28 @@ def default_jobs() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+def _network(args: argparse.Namespace, livekit_url: str | None) -> RoomNetwork | None:
+    """--network / --codec / --network-file as the run's RoomNetwork (seeded per room)."""
+    from autortc.network.profiles import profile_named
+    from autortc.network.room import RoomNetwork
+
+    wanted = args.network is not None or args.codec is not None or args.network_file is not None
+    if not wanted:
+        return None
+    if livekit_url is not None:
+        raise InputError(
+            "--network, --codec and --network-file simulate a network on the embedded "
+            "transport (--local); a LiveKit server has a real one"
+        )
+    name = args.network or "clean"
+    return RoomNetwork(
+        profile_named(name, args.network_file),
+        codec=args.codec or "pcm",
+        seed=args.network_seed,
+        name=name,
+    )
+
+
 def _run_options(args: argparse.Namespace) -> RunOptions:
     from autortc.orchestrator import DEFAULT_AGENT_NAME, RunOptions
     from autortc.progress import live_wanted
@@ -312,6 +352,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         agent_args.append("--no-autortc-hooks")
     start_agent = not args.no_start_agent and args.agent_dispatch is None
     return RunOptions(
+        network=_network(args, url),
         suite=args.suite,
         output_root=args.output,
         baseline_path=args.baseline,

@@ -24,6 +24,7 @@ from autortc.bot_pool import BOT_MODULES, STRAY_MODULE, BotPool
 from autortc.case_audio import load_turn_audio
 from autortc.case_schema import Case, load_suite
 from autortc.errors import CaseError, InfraError, InputError
+from autortc.network.room import RoomNetwork
 from autortc.schedule import in_case_order, run_all
 from autortc.stack import AgentWorkerProcess, LiveKitAgentWorkerProcess
 from autortc.supervise import Supervisor
@@ -62,6 +63,7 @@ class RunOptions:
     stray: bool = False  # fault check: a stray participant sends garbage into every room
     echo: Callable[[str], object] = print  # progress output
     live: bool = False  # a live progress display (a terminal; progress.py)
+    network: RoomNetwork | None = None  # embedded transport: impairment and codec per room
 
 
 @dataclass
@@ -283,6 +285,7 @@ async def run_cases(
                 defect=opts.defect,
                 stray=opts.stray,
                 bots=bots,
+                network=opts.network,
             )
             await _supervised(run_all(opts, ctx, cases, progress), supervisor, progress)
     return SuiteRun(

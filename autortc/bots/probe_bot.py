@@ -168,6 +168,8 @@ async def run_probe(
         result.agent_frames_recv_t_ns = agent_rec.recv_t_ns
         result.user_frames_recv_t_ns = user_rec.recv_t_ns
         result.message_counters = flt.counters()
+        if result.agent_identity is not None:
+            result.agent_track_network = conn.receive_stats(result.agent_identity)
         result.final_reply_end_t_ns = stop.final_reply_end_t_ns
         write_wav(out / "post_rtc_full.wav", agent_rec.pcm())
         write_wav(out / "post_rtc_user.wav", user_rec.pcm())

@@ -55,6 +55,9 @@ class ProbeResult(_Result):
     agent_frames_recv_t_ns: list[int] = []
     user_frames_recv_t_ns: list[int] = []
     message_counters: dict[str, int] = {}
+    # the agent track's jitter buffer at the probe (a room with a network; base.py
+    # RoomConnection.receive_stats): concealment, late packets, RFC 3550 jitter
+    agent_track_network: dict[str, float | int | None] | None = None
     final_reply_end_t_ns: int | None = None
     warnings: list[str] = []
 

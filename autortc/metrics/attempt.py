@@ -16,7 +16,7 @@ Thresholds are not known here: whether a figure warns or fails is for the gates.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -35,6 +35,7 @@ from autortc.metrics.replies import (
 from autortc.metrics.rows import AttemptRow, Figures, ReplyRow, TurnRow, Value
 from autortc.metrics.slicing import ReplySlice, reply_slices
 from autortc.metrics.turns import answers, turn_rows
+from autortc.network.jitter_buffer import JitterStats
 
 TRACE_FIGURES = (
     M.AGENT_EOT_TO_FIRST_AUDIO,
@@ -42,6 +43,20 @@ TRACE_FIGURES = (
     M.OUTPUT_WAIT,
     M.FAST_LANE_TTFT,
 )
+
+
+def network_figures(stats: Mapping[str, float | int | None]) -> dict[Metric, Value]:
+    """Ring 0's view of the agent track's jitter buffer at the probe (empty: no network)."""
+    s = JitterStats.from_dict(stats) if stats else None
+    if s is None:
+        return {}
+    return {
+        M.CONCEAL_EVENTS: s.conceal_events,
+        M.CONCEALED_MS: 20.0 * s.concealed_frames,
+        M.LATE_PACKETS: s.late,
+        M.PACKET_JITTER_MS: s.packet_jitter_ms,
+        M.JITTER_BUFFER_DELAY_MS: s.buffer_delay_ms,
+    }
 
 
 def attempt_figures(
@@ -67,6 +82,7 @@ def attempt_figures(
         M.DROPPED_DUPLICATE: inputs.message_counters.get("duplicate"),
         M.DROPPED_BAD: inputs.message_counters.get("bad"),
         M.DROPPED_WRONG_SENDER: inputs.message_counters.get("wrong_sender"),
+        **network_figures(inputs.agent_track_network),
     }
     if capture_status == status.OK and first is not None and first.pre_on_slice is not None:
         own.update(ring1.optional_extras(first.pre_on_slice, first.audio, sample_rate_hz=sr))

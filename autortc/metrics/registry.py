@@ -181,6 +181,67 @@ INTER_ARRIVAL_P95 = _m(
         label="inter-arrival p95 ms",
     )
 )
+# the agent track's network at the probe: an embedded room with --network only (else None)
+_AT_PROBE = "the agent track's packets at the probe's jitter buffer (embedded, --network)"
+CONCEAL_EVENTS = _m(
+    Metric(
+        name="conceal_events",
+        unit="count",
+        ring=Ring.TRANSPORT,
+        level=Level.ATTEMPT,
+        definition=f"runs of 20 ms packets concealed (lost, or later than their playout): {_AT_PROBE}",
+        aggregation=Agg.NONE,
+        tolerance=0.0,
+        digits=None,
+        label="conceal events",
+    )
+)
+CONCEALED_MS = _m(
+    Metric(
+        name="concealed_ms",
+        unit="ms",
+        ring=Ring.TRANSPORT,
+        level=Level.ATTEMPT,
+        definition=f"audio concealed, 20 ms per packet (Opus PLC or FEC, silence for PCM): {_AT_PROBE}",
+        aggregation=Agg.NONE,
+        tolerance=0.0,
+    )
+)
+LATE_PACKETS = _m(
+    Metric(
+        name="late_packets",
+        unit="count",
+        ring=Ring.TRANSPORT,
+        level=Level.ATTEMPT,
+        definition=f"packets that arrived after their playout slot and were discarded: {_AT_PROBE}",
+        aggregation=Agg.NONE,
+        tolerance=0.0,
+        digits=None,
+    )
+)
+PACKET_JITTER_MS = _m(
+    Metric(
+        name="packet_jitter_ms",
+        unit="ms",
+        ring=Ring.TRANSPORT,
+        level=Level.ATTEMPT,
+        definition=f"RFC 3550 inter-arrival jitter, before the buffer: {_AT_PROBE}",
+        aggregation=Agg.NONE,
+        tolerance=0.5,
+        label="packet jitter ms",
+    )
+)
+JITTER_BUFFER_DELAY_MS = _m(
+    Metric(
+        name="jitter_buffer_delay_ms",
+        unit="ms",
+        ring=Ring.TRANSPORT,
+        level=Level.ATTEMPT,
+        definition=f"mean time a played packet waited for its playout: {_AT_PROBE}",
+        aggregation=Agg.NONE,
+        tolerance=1.0,
+    )
+)
 ALIGN_LAG_SAMPLES = _m(
     Metric(
         name="align_lag_samples",

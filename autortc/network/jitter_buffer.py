@@ -21,7 +21,8 @@ Figures (`stats()`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import Generic, TypeVar
 
 P = TypeVar("P")
@@ -38,6 +39,15 @@ class JitterStats:
     duplicates: int
     packet_jitter_ms: float
     buffer_delay_ms: float | None
+
+    @classmethod
+    def from_dict(cls, body: Mapping[str, object]) -> JitterStats | None:
+        """From `asdict` (a probe_result.json), extra keys ignored; None when unreadable."""
+        names = [f.name for f in fields(cls)]
+        try:
+            return cls(**{k: body[k] for k in names})  # type: ignore[arg-type]
+        except (KeyError, TypeError):
+            return None
 
 
 class JitterBuffer(Generic[P]):
@@ -75,6 +85,11 @@ class JitterBuffer(Generic[P]):
             self._dup += 1
             return
         self._held[seq] = (payload, arrival_t_ms)
+
+    def held(self, seq: int) -> P | None:
+        """The payload of packet `seq` if it is waiting (FEC reads the next packet)."""
+        item = self._held.get(seq)
+        return None if item is None else item[0]
 
     def playout_t_ms(self, seq: int) -> float | None:
         if self._anchor is None:

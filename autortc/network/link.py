@@ -1,7 +1,7 @@
 """What one link does to each packet (pure, seeded): lost, or delivered after a delay.
 
-`LinkModel(profile, seed).fate(seq)` must be asked in sequence order (the
-Gilbert-Elliott state carries from packet to packet). Every packet draws the same
+`LinkModel(profile, seed).fate(seq)` is asked in sequence order (the Gilbert-Elliott
+state carries from packet to packet; a skipped packet's fate is drawn unseen). Every packet draws the same
 four numbers from the seeded generator whatever happens to it, so the same seed gives
 the same fates packet by packet, and a profile change (a loss rate, say) moves no
 other packet's delay.
@@ -44,10 +44,21 @@ class LinkModel:
             return float(scale * ((1.0 - u) ** (-1.0 / PARETO_SHAPE) - 1.0))
         return float(-p.jitter_ms * np.log(1.0 - u))  # exponential, by inversion
 
+    @property
+    def next_seq(self) -> int:
+        return self._next_seq
+
     def fate(self, seq: int) -> Fate:
-        if seq != self._next_seq:
-            raise ValueError(f"fate asked for packet {seq}, expected {self._next_seq}")
-        self._next_seq += 1
+        """Packet `seq`'s fate; the packets skipped before it draw theirs (unseen), so a
+        packet's fate depends on the seed and its number only."""
+        if seq < self._next_seq:
+            raise ValueError(f"fate asked for packet {seq} again (next is {self._next_seq})")
+        while self._next_seq < seq:
+            self._draw(self._next_seq)
+        return self._draw(seq)
+
+    def _draw(self, seq: int) -> Fate:
+        self._next_seq = seq + 1
         u_state, u_loss, u_jitter, u_reorder = self._rng.random(4)
         p = self.profile
         if p.loss_model == "gilbert":

@@ -20,9 +20,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from autortc.network.room import RoomNetwork
 
 Role = Literal["user", "probe", "agent", "admin"]
 
@@ -142,6 +145,13 @@ class RoomConnection(Protocol):
         ("audio/opus", "audio/red"; "audio/L16" embedded), None when unknown."""
         ...
 
+    def receive_stats(self, identity: str) -> dict[str, float | int | None] | None:
+        """What the path did to `identity`'s track before this participant got it: in
+        an embedded room with a network, its jitter buffer's figures (played,
+        concealed_frames, conceal_events, late, duplicates, packet_jitter_ms,
+        buffer_delay_ms, fec_recovered). None where the transport gives none."""
+        ...
+
     def subscribe_audio(self, identity: str) -> AsyncIterator[ReceivedFrame]:
         """Frames of `identity`'s audio track; waits for the track if needed.
 
@@ -177,8 +187,11 @@ class Transport(Protocol):
         agent_name: str | None = None,
         empty_timeout_s: int = 60,
         max_participants: int = 4,
+        network: RoomNetwork | None = None,
     ) -> None:
-        """Create a room and, if `agent_name` is given, dispatch that agent to it."""
+        """Create a room and, if `agent_name` is given, dispatch that agent to it.
+        `network`: the impairment and codec between its participants (the embedded
+        transport only; the others raise UsageError)."""
         ...
 
     async def delete_room(self, room: str) -> None: ...

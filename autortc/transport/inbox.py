@@ -1,14 +1,18 @@
 """A bounded single-consumer queue, shared by the local and memory transports: it drops
 the oldest item when full (a slow consumer loses old audio, not the newest), and ends
-its consumer once closed and empty."""
+its consumer once closed and empty. `AudioSubscription`: the local transport's audio
+iterator over one."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Generic, TypeVar
+
+from autortc.transport.base import ReceivedFrame
 
 logger = logging.getLogger(__name__)
 
@@ -51,3 +55,48 @@ class Inbox(Generic[T]):
     async def iterate(self) -> AsyncIterator[T]:
         while (item := await self.get()) is not None:
             yield item
+
+
+class AudioSubscription:
+    """Frames of one remote participant's track, in order; ends when it leaves.
+
+    Buffered from creation (bounded, drop-oldest). Unsubscribes on end or `aclose()`.
+    A cancelled `__anext__` keeps the subscription: iterating again continues.
+    """
+
+    def __init__(
+        self,
+        identity: str,
+        inbox: Inbox[ReceivedFrame],
+        release: Callable[[str, Inbox[ReceivedFrame]], None],
+    ) -> None:
+        self.identity = identity
+        self._release_fn: Callable[[str, Inbox[ReceivedFrame]], None] | None = release
+        self._inbox = inbox
+
+    @property
+    def dropped_frames(self) -> int:
+        return self._inbox.dropped
+
+    def __aiter__(self) -> AudioSubscription:
+        return self
+
+    async def __anext__(self) -> ReceivedFrame:
+        frame = await self._inbox.get()
+        if frame is None:
+            self._release()
+            raise StopAsyncIteration
+        return frame
+
+    async def aclose(self) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        release, self._release_fn = self._release_fn, None
+        self._inbox.close()
+        if release is not None:
+            release(self.identity, self._inbox)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self._release()

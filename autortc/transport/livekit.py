@@ -23,7 +23,8 @@ from typing import TypeVar
 import aiohttp
 from livekit import api, rtc
 
-from autortc.errors import TransportError
+from autortc.errors import TransportError, UsageError
+from autortc.network.room import RoomNetwork
 from autortc.transport.base import Role
 from autortc.transport.livekit_config import (
     ENV_API_KEY,
@@ -190,9 +191,12 @@ class LiveKitTransport:
         agent_name: str | None = None,
         empty_timeout_s: int = 60,
         max_participants: int = 4,
+        network: RoomNetwork | None = None,
     ) -> None:
         """Create the room; with `agent_name`, also an explicit agent dispatch carrying
         the same metadata. If the dispatch fails the room is deleted again."""
+        if network is not None:
+            raise UsageError("a simulated network is for the embedded transport only")
         request = api.CreateRoomRequest(
             name=room,
             metadata=metadata,

@@ -134,6 +134,9 @@ class LiveKitRoomConnection:
         )
 
     # --- audio out ------------------------------------------------------------
+    def receive_stats(self, identity: str) -> dict[str, float | int | None] | None:
+        return None  # WebRTC keeps its own receive statistics; they are not read yet
+
     def audio_codec(self, identity: str) -> str | None:
         participant = self._room.remote_participants.get(identity)
         if participant is None:

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,10 +25,12 @@ import numpy as np
 
 from autortc.clock import MONOTONIC, Clock
 from autortc.errors import InputError, TransportError, UsageError
+from autortc.network.room import RoomNetwork
 from autortc.protocol import is_agent_identity
 from autortc.transport import local_wire as wire
 from autortc.transport.base import DataMessage, ParticipantEvent, ReceivedFrame, Role
-from autortc.transport.inbox import Inbox
+from autortc.transport.inbox import AudioSubscription, Inbox
+from autortc.transport.local_media import MediaSettings, Packetizer, Playout
 from autortc.transport.local_publisher import LocalAudioPublisher
 from autortc.transport.local_wire import CONNECT_TIMEOUT_S, open_stream, read_reply
 from autortc.transport.local_worker import JobRequest, WorkerRegistration
@@ -53,48 +56,6 @@ def parse_local_url(url: str) -> tuple[str, int]:
     if parts.scheme != "local" or not parts.hostname or parts.port is None:
         raise InputError(f"local transport URL '{url}': expected local://HOST:PORT")
     return parts.hostname, parts.port
-
-
-class AudioSubscription:
-    """Frames of one remote participant's track, in order; ends when it leaves.
-
-    Buffered from creation (bounded, drop-oldest). Unsubscribes on end or `aclose()`.
-    A cancelled `__anext__` keeps the subscription: iterating again continues.
-    """
-
-    def __init__(
-        self, conn: LocalRoomConnection, identity: str, inbox: Inbox[ReceivedFrame]
-    ) -> None:
-        self.identity = identity
-        self._conn: LocalRoomConnection | None = conn
-        self._inbox = inbox
-
-    @property
-    def dropped_frames(self) -> int:
-        return self._inbox.dropped
-
-    def __aiter__(self) -> AudioSubscription:
-        return self
-
-    async def __anext__(self) -> ReceivedFrame:
-        frame = await self._inbox.get()
-        if frame is None:
-            self._release()
-            raise StopAsyncIteration
-        return frame
-
-    async def aclose(self) -> None:
-        self._release()
-
-    def _release(self) -> None:
-        conn, self._conn = self._conn, None
-        self._inbox.close()
-        if conn is not None:
-            conn._unsubscribe(self.identity, self._inbox)
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            self._release()
 
 
 class LocalRoomConnection:
@@ -124,6 +85,10 @@ class LocalRoomConnection:
         self._messages: Inbox[DataMessage] = Inbox(MESSAGE_INBOX_MAX, "messages")
         self._events: Inbox[ParticipantEvent] = Inbox(EVENT_INBOX_MAX, "events")
         self._subs: dict[str, list[Inbox[ReceivedFrame]]] = {}
+        media = join_reply.get("media")  # a room with a network: 20 ms packets
+        self._media = MediaSettings.from_json(media) if isinstance(media, dict) else None
+        self._playouts: dict[str, Playout] = {}
+        self._final_stats: dict[str, dict[str, float | int | None] | None] = {}
         self._publisher: LocalAudioPublisher | None = None
         self._closed = False
         self._reader_task = asyncio.create_task(
@@ -153,7 +118,18 @@ class LocalRoomConnection:
         return None if info is None else info.get("role") == "agent"
 
     def audio_codec(self, identity: str) -> str | None:
-        return "audio/L16" if self.has_audio_track(identity) else None
+        if not self.has_audio_track(identity):
+            return None
+        return (
+            "audio/opus" if self._media is not None and self._media.codec == "opus" else "audio/L16"
+        )
+
+    def receive_stats(self, identity: str) -> dict[str, float | int | None] | None:
+        playout = self._playouts.get(identity)
+        if playout is None:  # gone (it left, or this connection closed): its last figures
+            return self._final_stats.get(identity)
+        s = playout.depack.stats()
+        return {**asdict(s), "fec_recovered": playout.depack.fec_recovered}
 
     async def publish_audio(
         self, *, queue_size_ms: int = 100, max_bitrate_bps: int | None = None
@@ -168,7 +144,11 @@ class LocalRoomConnection:
             raise TransportError("this participant already publishes its one audio track")
         self._send(wire.pack_control({"op": "publish"}))
         self._publisher = LocalAudioPublisher(
-            self._writer, queue_size_ms=queue_size_ms, name=self._identity, clock=self._clock
+            self._writer,
+            queue_size_ms=queue_size_ms,
+            name=self._identity,
+            clock=self._clock,
+            packetizer=None if self._media is None else Packetizer(self._media),
         )
         return self._publisher
 
@@ -182,13 +162,14 @@ class LocalRoomConnection:
             inboxes.append(inbox)
             if len(inboxes) == 1:
                 self._send(wire.pack_control({"op": "subscribe", "identity": identity}))
-        return AudioSubscription(self, identity, inbox)
+        return AudioSubscription(identity, inbox, self._unsubscribe)
 
     def _unsubscribe(self, identity: str, inbox: Inbox[ReceivedFrame]) -> None:
         current = self._subs.get(identity, [])
         if inbox in current:
             current.remove(inbox)
         if not current and self._subs.pop(identity, None) is not None and not self._closed:
+            self._stop_playout(identity)
             self._send(wire.pack_control({"op": "unsubscribe", "identity": identity}))
 
     async def send_message(self, topic: str, payload: bytes) -> None:
@@ -247,6 +228,8 @@ class LocalRoomConnection:
         for inboxes in self._subs.values():
             for inbox in inboxes:
                 inbox.close()
+        for identity in list(self._playouts):
+            self._stop_playout(identity)
         if self._publisher is not None:
             self._publisher.mark_disconnected()
 
@@ -258,7 +241,9 @@ class LocalRoomConnection:
                 if kind == wire.KIND_AUDIO:
                     sender, pcm = wire.unpack_audio_from(body)
                     inboxes = self._subs.get(sender)
-                    if inboxes:
+                    if inboxes and self._media is not None:
+                        self._playout(sender).push(pcm, recv_t_ns)
+                    elif inboxes:
                         samples = np.frombuffer(pcm, dtype="<i2").astype(np.int16)
                         frame = ReceivedFrame(pcm=samples, recv_t_ns=recv_t_ns)
                         for inbox in inboxes:
@@ -278,6 +263,26 @@ class LocalRoomConnection:
             self._mark_closed()
             self._writer.close()
 
+    def _playout(self, sender: str) -> Playout:
+        playout = self._playouts.get(sender)
+        if playout is None:
+            assert self._media is not None
+
+            def sink(frame: ReceivedFrame) -> None:
+                for inbox in self._subs.get(sender, []):
+                    inbox.put(frame)
+
+            playout = Playout(
+                self._media, sink, clock=self._clock, name=f"autortc-local-playout-{sender}"
+            )
+            self._playouts[sender] = playout
+        return playout
+
+    def _stop_playout(self, identity: str) -> None:
+        if identity in self._playouts:
+            self._final_stats[identity] = self.receive_stats(identity)
+            self._playouts.pop(identity).stop()
+
     def _on_event(self, msg: dict[str, Any], t_ns: int) -> bool:
         """Apply one server event. Returns True when the connection is over."""
         ev, identity = msg.get("ev"), str(msg.get("identity", ""))
@@ -291,6 +296,7 @@ class LocalRoomConnection:
             info = self._remote.pop(identity, {})
             role = str(info.get("role", ""))
             inboxes = self._subs.pop(identity, [])
+            self._stop_playout(identity)
             for inbox in inboxes:
                 inbox.close()
             if inboxes:
@@ -333,6 +339,7 @@ class LocalTransport:
         agent_name: str | None = None,
         empty_timeout_s: int = 60,
         max_participants: int = 4,
+        network: RoomNetwork | None = None,
     ) -> None:
         await self._request(
             {
@@ -340,6 +347,7 @@ class LocalTransport:
                 "room": room,
                 "metadata": metadata,
                 "agent_name": agent_name,
+                "network": None if network is None else network.to_json(),
                 "empty_timeout_s": empty_timeout_s,
                 "max_participants": max_participants,
             }

@@ -1,5 +1,6 @@
 """The local transport's AudioPublisher: the shared paced queue (paced_publisher.py),
-sending each 10 ms frame over the room connection's socket."""
+sending each 10 ms frame over the room connection's socket (in a room with a network,
+two frames to a 20 ms media packet: local_media.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from autortc.audio import SAMPLES_PER_FRAME
 from autortc.clock import MONOTONIC, Clock
 from autortc.errors import UsageError
 from autortc.transport import local_wire as wire
+from autortc.transport.local_media import Packetizer
 from autortc.transport.paced_publisher import PacedPublisher
 
 DRAIN_ABOVE_BYTES = 256 * 1024
@@ -38,8 +40,10 @@ class LocalAudioPublisher(PacedPublisher[bytes]):
         queue_size_ms: int,
         name: str,
         clock: Clock = MONOTONIC,
+        packetizer: Packetizer | None = None,
     ) -> None:
         self._writer = writer
+        self._packetizer = packetizer  # a room with a network: 20 ms media packets
         self.frames_sent = 0
         super().__init__(
             queue_size_ms=queue_size_ms, clock=clock, task_name=f"autortc-local-publish-{name}"
@@ -54,8 +58,12 @@ class LocalAudioPublisher(PacedPublisher[bytes]):
     async def _send(self, index: int, item: bytes) -> None:
         # stamped before the write: a process preempted between the two would
         # otherwise stamp its frame after the listener already received it
-        self._log.sent(index, self._clock.now_ns())
-        self._writer.write(_AUDIO_HEADER + item)
+        now_ns = self._clock.now_ns()
+        self._log.sent(index, now_ns)
+        if self._packetizer is None:
+            self._writer.write(_AUDIO_HEADER + item)
+        elif (body := self._packetizer.add(item, now_ns)) is not None:
+            self._writer.write(wire.pack(wire.KIND_AUDIO, body))
         self.frames_sent += 1
 
     async def _after_send(self) -> None:

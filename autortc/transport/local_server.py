@@ -29,8 +29,11 @@ import sys
 import uuid
 from typing import Any
 
+from autortc.network.room import RoomNetwork
 from autortc.transport import local_wire as wire
+from autortc.transport.local_media import MediaSettings, media_seq
 from autortc.transport.local_server_state import Client, Peer, Room
+from autortc.transport.local_wire import WireError
 
 logger = logging.getLogger(__name__)
 
@@ -151,11 +154,13 @@ class LocalRoomServer:
                 return {"ok": False, "error": f"no agent worker registered as '{agent_name}'"}
         room = self.rooms.get(name)
         if room is None:
+            network = msg.get("network")
             room = Room(
                 name=name,
                 metadata=str(msg.get("metadata") or ""),
                 max_participants=int(msg.get("max_participants") or 0),
                 empty_timeout_s=float(msg.get("empty_timeout_s") or 0),
+                network=RoomNetwork.from_json(network) if isinstance(network, dict) else None,
             )
             self.rooms[name] = room
             self._arm_empty_timer(room)
@@ -242,6 +247,7 @@ class LocalRoomServer:
                     "ok": True,
                     "room_metadata": room.metadata,
                     "participants": [p.info() for p in room.peers.values()],
+                    "media": None if room.network is None else _media(room.network),
                 }
             )
         )
@@ -268,9 +274,19 @@ class LocalRoomServer:
             if not peer.has_audio:
                 return
             packet = wire.pack_audio_from(peer.prefix, body)
-            for other in peer.room.peers.values():
-                if other is not peer and peer.identity in other.subscriptions:
-                    other.client.send(packet, droppable=True)
+            if peer.room.network is None:
+                _forward(peer, packet)
+                return
+            try:
+                fate = peer.room.link_of(peer).fate(media_seq(body))
+            except (WireError, ValueError):
+                return  # not a media packet, or a sequence number gone back
+            if fate.lost:
+                peer.room.lost_packets += 1
+            elif fate.delay_ms <= 0:
+                _forward(peer, packet)
+            else:
+                asyncio.get_running_loop().call_later(fate.delay_ms / 1000, _forward, peer, packet)
         elif kind == wire.KIND_DATA:
             try:
                 topic, payload = wire.unpack_data(body)
@@ -291,6 +307,24 @@ class LocalRoomServer:
                 peer.subscriptions.add(target)
             elif op == "unsubscribe" and isinstance(target, str):
                 peer.subscriptions.discard(target)
+
+
+def _forward(peer: Peer, packet: bytes) -> None:
+    """An audio packet of `peer` to every participant subscribed to it (now)."""
+    if peer.room.peers.get(peer.identity) is not peer:
+        return  # it left while the packet was in flight
+    for other in peer.room.peers.values():
+        if other is not peer and peer.identity in other.subscriptions:
+            other.client.send(packet, droppable=True)
+
+
+def _media(network: RoomNetwork) -> dict[str, object]:
+    settings = MediaSettings(
+        codec=network.codec,
+        playout_delay_ms=network.profile.playout_delay_ms,
+        fec=network.codec == "opus" and network.profile.downlink.mean_loss > 0,
+    )
+    return settings.to_json()
 
 
 def _str(msg: dict[str, Any], key: str) -> str:

@@ -8,6 +8,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from autortc.network.link import LinkModel
+from autortc.network.room import RoomNetwork
+
 logger = logging.getLogger("autortc.transport.local_server")
 
 AUDIO_DROP_BYTES = 512 * 1024
@@ -57,6 +60,22 @@ class Room:
     empty_timeout_s: float
     peers: dict[str, Peer] = field(default_factory=dict)
     empty_timer: asyncio.TimerHandle | None = None
+    network: RoomNetwork | None = None  # None: raw 10 ms PCM, no impairment
+    links: dict[str, LinkModel] = field(default_factory=dict)  # by publisher identity
+    lost_packets: int = 0
+
+    def link_of(self, peer: Peer) -> LinkModel:
+        """The link a publisher's packets cross: the agent's own (downlink, to the
+        caller), or the caller's (uplink) for everyone else; seeded per room and role."""
+        assert self.network is not None
+        model = self.links.get(peer.identity)
+        if model is None:
+            downlink = peer.role == "agent"
+            profile = self.network.profile.downlink if downlink else self.network.profile.uplink
+            offset = 1 if downlink else 0 if peer.role == "user" else 2
+            model = LinkModel(profile, self.network.seed * 4 + offset)
+            self.links[peer.identity] = model
+        return model
 
     def broadcast(self, data: bytes, *, exclude: Peer | None = None) -> None:
         for peer in self.peers.values():

@@ -27,7 +27,8 @@ from typing import Literal
 import numpy as np
 
 from autortc.clock import MONOTONIC, Clock
-from autortc.errors import TransportError
+from autortc.errors import TransportError, UsageError
+from autortc.network.room import RoomNetwork
 from autortc.protocol import is_agent_identity
 from autortc.transport import pacing
 from autortc.transport.base import (
@@ -88,6 +89,9 @@ class MemoryRoomConnection:
     def has_audio_track(self, identity: str) -> bool:
         conn = self.room.conns.get(identity)
         return conn is not None and conn.publisher is not None
+
+    def receive_stats(self, identity: str) -> dict[str, float | int | None] | None:
+        return None  # in-process frames cross no network
 
     def audio_codec(self, identity: str) -> str | None:
         return "audio/L16" if self.has_audio_track(identity) else None
@@ -290,7 +294,10 @@ class MemoryTransport:
         agent_name: str | None = None,
         empty_timeout_s: int = 60,
         max_participants: int = 4,
+        network: RoomNetwork | None = None,
     ) -> None:
+        if network is not None:
+            raise UsageError("a simulated network is for the embedded transport only")
         self.hub.create_room(
             room, metadata=metadata, agent_name=agent_name, max_participants=max_participants
         )

@@ -90,11 +90,14 @@ def test_a_loss_rate_change_moves_no_delivered_packets_delay() -> None:
     assert all(x == y for x, y in both)
 
 
-def test_fates_must_be_asked_in_order() -> None:
-    model = LinkModel(LinkProfile(), seed=0)
+def test_a_skipped_packet_draws_its_fate_unseen_and_none_is_asked_twice() -> None:
+    p = load_profiles()["lossy_20"].downlink
+    model = LinkModel(p, seed=0)
     model.fate(0)
-    with pytest.raises(ValueError, match="expected 1"):
-        model.fate(2)
+    assert model.fate(7) == fates(p, seed=0, n=8)[7]
+    assert model.next_seq == 8
+    with pytest.raises(ValueError, match="again"):
+        model.fate(3)
 
 
 def _run_buffer(

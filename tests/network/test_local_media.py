@@ -1,0 +1,121 @@
+"""transport/local_media.py: 20 ms media packets through a link and a jitter buffer, PCM
+and Opus, without sockets (the room server's fate and the receiver's playout are driven
+by hand here; tests/contract runs them over the real server)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autortc.network.link import fates
+from autortc.network.profiles import LinkProfile
+from autortc.transport.local_media import (
+    PACKET_SAMPLES,
+    Depacketizer,
+    MediaSettings,
+    Packetizer,
+    unpack_media,
+)
+
+FRAME = 480
+MS = 1_000_000
+
+
+def _tone(n_frames: int) -> list[bytes]:
+    t = np.arange(n_frames * FRAME) / 48_000
+    x = (0.3 * np.sin(2 * np.pi * 300 * t) * 32767).astype("<i2")
+    return [x[k * FRAME : (k + 1) * FRAME].tobytes() for k in range(n_frames)]
+
+
+def _send(settings: MediaSettings, frames: list[bytes]) -> list[tuple[int, bytes]]:
+    """(send time ns, body) of each packet, the frames captured every 10 ms from t=0."""
+    pk = Packetizer(settings)
+    out = []
+    for k, f in enumerate(frames):
+        body = pk.add(f, k * 10 * MS)
+        if body is not None:
+            out.append((k * 10 * MS, body))
+    return out
+
+
+def _receive(
+    settings: MediaSettings, packets: list[tuple[int, bytes]], link: LinkProfile, seed: int = 0
+) -> tuple[Depacketizer, np.ndarray]:
+    fs = fates(link, seed, len(packets))
+    arrivals = sorted(
+        (t + round(f.delay_ms * MS), body)
+        for (t, body), f in zip(packets, fs, strict=True)
+        if not f.lost
+    )
+    dp = Depacketizer(settings)
+    pcm: list[np.ndarray] = []
+    k = 0
+    end = packets[-1][0] + 2000 * MS
+    for now in range(0, end, MS):
+        while k < len(arrivals) and arrivals[k][0] <= now:
+            dp.push(arrivals[k][1], arrivals[k][0])
+            k += 1
+        pcm.extend(p for _, p in dp.pop(now))
+    return dp, np.concatenate(pcm) if pcm else np.zeros(0, np.int16)
+
+
+def test_packets_carry_twenty_ms_a_sequence_number_and_the_send_time() -> None:
+    packets = _send(MediaSettings(codec="pcm"), _tone(10))
+    assert len(packets) == 5
+    codec, seq, send_t, payload = unpack_media(packets[2][1])
+    assert (codec, seq, send_t, len(payload)) == (1, 2, 50 * MS, 2 * PACKET_SAMPLES)
+
+
+def test_pcm_over_a_clean_link_arrives_bit_exact_and_in_order() -> None:
+    frames = _tone(100)
+    settings = MediaSettings(codec="pcm", playout_delay_ms=40)
+    dp, pcm = _receive(settings, _send(settings, frames), LinkProfile(one_way_delay_ms=15))
+    sent = np.frombuffer(b"".join(frames), dtype="<i2")
+    assert np.array_equal(pcm[: len(sent)], sent)
+    s = dp.stats()
+    assert (s.played, s.concealed_frames, s.late) == (50, 0, 0)
+    assert s.buffer_delay_ms == pytest.approx(40)
+
+
+def test_pcm_loss_is_concealed_with_silence_and_counted() -> None:
+    frames = _tone(400)
+    settings = MediaSettings(codec="pcm", playout_delay_ms=40)
+    link = LinkProfile(loss_model="gilbert", p_good_to_bad=0.0833, p_bad_to_good=1 / 3)
+    dp, pcm = _receive(settings, _send(settings, frames), link, seed=3)
+    s = dp.stats()
+    assert s.concealed_frames > 0
+    assert s.conceal_events > 0
+    assert s.concealed_frames + s.played == 200
+    silent = [
+        k for k in range(200) if not np.any(pcm[k * PACKET_SAMPLES : (k + 1) * PACKET_SAMPLES])
+    ]
+    assert len(silent) == s.concealed_frames
+
+
+def test_the_same_seed_gives_the_same_received_audio() -> None:
+    frames = _tone(200)
+    settings = MediaSettings(codec="opus", playout_delay_ms=60)
+    link = LinkProfile(jitter_ms=20, loss_model="random", loss_pct=10)
+    _, a = _receive(settings, _send(settings, frames), link, seed=7)
+    _, b = _receive(settings, _send(settings, frames), link, seed=7)
+    _, c = _receive(settings, _send(settings, frames), link, seed=8)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_opus_loss_is_concealed_with_sound_and_fec_rebuilds_frames_when_the_next_is_there() -> None:
+    frames = _tone(400)
+    link = LinkProfile(loss_model="random", loss_pct=15)
+    plc = MediaSettings(codec="opus", playout_delay_ms=60)
+    fec = MediaSettings(codec="opus", playout_delay_ms=60, fec=True)
+    dp_plc, pcm = _receive(plc, _send(plc, frames), link, seed=1)
+    dp_fec, _ = _receive(fec, _send(fec, frames), link, seed=1)
+    assert dp_plc.stats().concealed_frames > 0
+    lost = [k for k in range(20, 200)]  # past the decoder's start
+    rms = [
+        np.sqrt(np.mean(pcm[k * PACKET_SAMPLES : (k + 1) * PACKET_SAMPLES].astype(float) ** 2))
+        for k in lost
+    ]
+    assert min(rms) > 100  # PLC: no frame of the tone is silence
+    assert dp_fec.fec_recovered > 0
+    assert dp_plc.fec_recovered == 0
