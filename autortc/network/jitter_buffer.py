@@ -7,10 +7,11 @@ packet to arrive anchors the playout clock: packet `s` plays at
 
 `pop(now_ms)` hands out every frame due by `now_ms`, in sequence order: the packet's
 payload, or None for a frame to conceal (lost, or not there yet when due: it is then
-discarded on arrival and counted `late`). A run of missing frames is one concealment
-event. After `max_conceal_frames` missing in a row the stream is taken to have paused
-(a track with nothing to send): that run is not counted, the buffer goes idle, and the
-next packet re-anchors the clock, as a talk spurt does.
+discarded on arrival and counted `late`). A run of missing frames that audio follows
+is one concealment event; a run that nothing follows is the track's end or a pause,
+not a loss, and is not counted. After `max_conceal_frames` missing in a row the
+stream is taken to have paused (a track with nothing to send): the buffer goes idle,
+and the next packet re-anchors the clock, as a talk spurt does.
 
 Figures (`stats()`):
 - `packet_jitter_ms`: RFC 3550 inter-arrival jitter, before the buffer: J += (|D| - J)
@@ -111,21 +112,18 @@ class JitterBuffer(Generic[P]):
                 payload, arrival = held
                 self._played += 1
                 self._waited_ms += due - arrival
-                self._missing_run = 0
+                if self._missing_run:  # audio resumed: the run was a concealment
+                    self._concealed += self._missing_run
+                    self._events += 1
+                    self._missing_run = 0
                 out.append((seq, payload))
                 continue
             self._missing_run += 1
             if self._missing_run > self.max_conceal_frames and not self._held:
-                # the sender paused: stop concealing, re-anchor on the next packet; the
-                # run was a pause, not a loss, so it is not counted as concealment
-                self._concealed -= self.max_conceal_frames
-                self._events -= 1
+                # the sender paused: stop concealing, re-anchor on the next packet
                 self._anchor = None
                 self._missing_run = 0
                 break
-            self._concealed += 1
-            if self._missing_run == 1:
-                self._events += 1
             out.append((seq, None))
         return out
 

@@ -174,6 +174,16 @@ def test_a_paused_sender_is_not_counted_as_concealment_and_the_next_packet_reanc
     assert jb.pop(2045) == [(100, 100)]
 
 
+def test_missing_frames_at_the_end_of_a_track_are_not_counted_as_concealment() -> None:
+    jb: JitterBuffer[int] = JitterBuffer(playout_delay_ms=40)
+    for seq in (0, 1, 3):
+        jb.push(seq, seq, send_t_ms=seq * 20, arrival_t_ms=seq * 20 + 5)
+    out = jb.pop(45 + 5 * 20)  # frames 0..5 due: 2 is lost, 4 and 5 never come
+    assert [p for _, p in out] == [0, 1, None, 3, None, None]
+    s = jb.stats()
+    assert (s.concealed_frames, s.conceal_events) == (1, 1)  # only the run that 3 ended
+
+
 def test_duplicates_are_dropped() -> None:
     jb: JitterBuffer[str] = JitterBuffer(playout_delay_ms=20)
     jb.push(0, "a", send_t_ms=0, arrival_t_ms=1)
