@@ -6,8 +6,11 @@ packet to arrive anchors the playout clock: packet `s` plays at
     anchor_arrival_ms + playout_delay_ms + (s - anchor_seq) * frame_ms
 
 `pop(now_ms)` hands out every frame due by `now_ms`, in sequence order: the packet's
-payload, or None for a frame to conceal (lost, or not there yet when due: it is then
-discarded on arrival and counted `late`). A run of missing frames that audio follows
+payload, or None for a frame to conceal (lost, or not there yet when due). A packet
+that arrives while its slot's run is still being concealed is played at once, and the
+playout clock moves later by the run so far (`stretches`: late audio is delayed, not
+lost, as an adaptive buffer does; the concealed frames stay as an inserted gap); one
+whose slot was played already is discarded and counted `late`. A run of missing frames that audio follows
 is one concealment event; a run that nothing follows is the track's end or a pause,
 not a loss, and is not counted. After `max_conceal_frames` missing in a row the
 stream is taken to have paused (a track with nothing to send): the buffer goes idle,
@@ -38,6 +41,7 @@ class JitterStats:
     conceal_events: int
     late: int
     duplicates: int
+    stretches: int
     packet_jitter_ms: float
     buffer_delay_ms: float | None
 
@@ -67,6 +71,7 @@ class JitterBuffer(Generic[P]):
         self._next_seq = 0
         self._missing_run = 0
         self._played = self._concealed = self._events = self._late = self._dup = 0
+        self._stretches = 0
         self._waited_ms = 0.0
         self._jitter_ms = 0.0
         self._last: tuple[float, float] | None = None  # (send ms, arrival ms)
@@ -80,12 +85,30 @@ class JitterBuffer(Generic[P]):
             self._anchor = (seq, arrival_t_ms + self.playout_delay_ms)
             self._next_seq = seq
         if seq < self._next_seq:
-            self._late += 1  # its slot was played (concealed) already
-            return
+            run_start = self._next_seq - self._missing_run
+            if self._missing_run and seq >= run_start and self._anchor is not None:
+                self._stretch(seq)  # late, not lost: the gap so far was inserted
+            else:
+                self._late += 1  # its slot was played (concealed) already
+                return
         if seq in self._held:
             self._dup += 1
             return
         self._held[seq] = (payload, arrival_t_ms)
+
+    def _stretch(self, seq: int) -> None:
+        """A packet of the run being concealed arrived: play it now rather than drop
+        it, and everything after it that much later (a sender that stalled, or a
+        network spike, delays the audio instead of losing it, as an adaptive jitter
+        buffer does). The frames concealed so far stay, as an inserted gap."""
+        assert self._anchor is not None
+        a_seq, a_t = self._anchor
+        self._anchor = (a_seq, a_t + (self._next_seq - seq) * self.frame_ms)
+        self._concealed += self._missing_run
+        self._events += 1
+        self._stretches += 1
+        self._missing_run = 0
+        self._next_seq = seq
 
     def held(self, seq: int) -> P | None:
         """The payload of packet `seq` if it is waiting (FEC reads the next packet)."""
@@ -134,6 +157,7 @@ class JitterBuffer(Generic[P]):
             conceal_events=self._events,
             late=self._late,
             duplicates=self._dup,
+            stretches=self._stretches,
             packet_jitter_ms=self._jitter_ms,
             buffer_delay_ms=self._waited_ms / self._played if self._played else None,
         )

@@ -76,6 +76,11 @@ def _lib() -> ctypes.CDLL:
     return lib
 
 
+def preload() -> None:
+    """Load libopus now (it imports PyAV: about 0.1 s), not with the first packet."""
+    _lib()
+
+
 def _check(code: int, what: str) -> int:
     if code < 0:
         raise OpusError(f"{what}: {_lib().opus_strerror(code).decode()}")

@@ -3,7 +3,8 @@
 `LocalTransport("local://127.0.0.1:PORT")` implements the Transport seam plus
 LiveKit-like agent dispatch (`register_worker`). Each RoomConnection is one TCP
 connection (TCP_NODELAY) with one reader task; its publisher owns one sender
-task that paces frames in real time.
+task that paces frames in real time. In a room with a network, tracks travel as 20 ms
+media packets through a jitter buffer (local_media.py).
 
 Receive-side overflow policy: every inbox (messages, participant events, each
 audio subscription) is a bounded deque; when full, the oldest item is dropped
@@ -25,6 +26,7 @@ import numpy as np
 
 from autortc.clock import MONOTONIC, Clock
 from autortc.errors import InputError, TransportError, UsageError
+from autortc.network import opus
 from autortc.network.room import RoomNetwork
 from autortc.protocol import is_agent_identity
 from autortc.transport import local_wire as wire
@@ -35,13 +37,8 @@ from autortc.transport.local_publisher import LocalAudioPublisher
 from autortc.transport.local_wire import CONNECT_TIMEOUT_S, open_stream, read_reply
 from autortc.transport.local_worker import JobRequest, WorkerRegistration
 
-__all__ = [
-    "AudioSubscription",
-    "JobRequest",
-    "LocalRoomConnection",
-    "LocalTransport",
-    "WorkerRegistration",
-]
+__all__ = ["AudioSubscription", "JobRequest", "LocalRoomConnection", "LocalTransport"]
+__all__ += ["WorkerRegistration"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +84,8 @@ class LocalRoomConnection:
         self._subs: dict[str, list[Inbox[ReceivedFrame]]] = {}
         media = join_reply.get("media")  # a room with a network: 20 ms packets
         self._media = MediaSettings.from_json(media) if isinstance(media, dict) else None
+        if self._media is not None and self._media.codec == "opus":
+            opus.preload()  # on joining, not on the first packet, which it would delay
         self._playouts: dict[str, Playout] = {}
         self._final_stats: dict[str, dict[str, float | int | None] | None] = {}
         self._publisher: LocalAudioPublisher | None = None

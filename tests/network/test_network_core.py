@@ -184,6 +184,27 @@ def test_missing_frames_at_the_end_of_a_track_are_not_counted_as_concealment() -
     assert (s.concealed_frames, s.conceal_events) == (1, 1)  # only the run that 3 ended
 
 
+def test_a_sender_stall_delays_the_audio_and_inserts_a_gap_but_loses_nothing() -> None:
+    """From packet 10 on, everything leaves 120 ms late (the sender stalled): the 40 ms
+    playout delay absorbs 40 of them, so 4 frames (80 ms) are concealed, then packet 10
+    and the rest play, 80 ms later than planned; nothing is lost."""
+    jb: JitterBuffer[int] = JitterBuffer(playout_delay_ms=40)
+    played: list[int | None] = []
+    arrivals = {seq: seq * 20.0 + (120.0 if seq >= 10 else 0.0) + 2 for seq in range(30)}
+    for now in range(0, 1200):
+        for seq, t in arrivals.items():
+            if now - 1 < t <= now:
+                jb.push(seq, seq, send_t_ms=t - 2, arrival_t_ms=t)
+        played += [p for _, p in jb.pop(float(now))]
+    assert [p for p in played if p is not None] == list(range(30))
+    last = max(i for i, p in enumerate(played) if p is not None)
+    assert played[:last].count(None) == 4  # after the track's end: not a concealment
+    s = jb.stats()
+    assert (s.late, s.stretches, s.conceal_events, s.concealed_frames) == (0, 1, 1, 4)
+    assert s.buffer_delay_ms is not None
+    assert s.buffer_delay_ms < 40  # the stall ate into the buffer: what was due waited less
+
+
 def test_duplicates_are_dropped() -> None:
     jb: JitterBuffer[str] = JitterBuffer(playout_delay_ms=20)
     jb.push(0, "a", send_t_ms=0, arrival_t_ms=1)
