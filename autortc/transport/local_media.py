@@ -4,7 +4,7 @@ Without a network a local room carries raw 10 ms PCM frames, as it always did. W
 one (`RoomNetwork`, given at create_room), every track is sent as 20 ms packets, as
 WebRTC sends Opus:
 
-    media body := u8 codec | u32 seq | i64 send_t_ns | payload
+    media body := u8 codec | u32 seq | i64 send_t_ns | u32 spurt | u32 offset | payload
     payload    := 1920 bytes of int16 LE PCM (codec 1), or one Opus packet (codec 2)
 
 - `Packetizer` (sender): two 10 ms frames -> one packet, encoded; the first frame of a
@@ -33,7 +33,7 @@ from autortc.network.room import OPUS_BITRATE_BPS
 from autortc.transport.base import ReceivedFrame
 from autortc.transport.local_wire import WireError
 
-MEDIA_HEADER = struct.Struct(">BIq")
+MEDIA_HEADER = struct.Struct(">BIqII")  # codec, seq, send time, talk spurt, offset in it
 CODEC_IDS = {"pcm": 1, "opus": 2}
 PACKET_SAMPLES = 2 * SAMPLES_PER_FRAME  # 20 ms
 PACKET_MS = 20.0
@@ -62,20 +62,29 @@ class MediaSettings:
         )
 
 
-def pack_media(codec_id: int, seq: int, send_t_ns: int, payload: bytes) -> bytes:
-    return MEDIA_HEADER.pack(codec_id, seq & 0xFFFFFFFF, send_t_ns) + payload
+def pack_media(
+    codec_id: int, seq: int, send_t_ns: int, payload: bytes, *, spurt: int = 0, offset: int = 0
+) -> bytes:
+    return MEDIA_HEADER.pack(codec_id, seq & 0xFFFFFFFF, send_t_ns, spurt, offset) + payload
 
 
 def unpack_media(body: bytes) -> tuple[int, int, int, bytes]:
+    """(codec id, seq, send time ns, payload)."""
     if len(body) < MEDIA_HEADER.size:
         raise WireError("truncated media packet")
-    codec_id, seq, send_t_ns = MEDIA_HEADER.unpack_from(body)
+    codec_id, seq, send_t_ns, _, _ = MEDIA_HEADER.unpack_from(body)
     return codec_id, seq, send_t_ns, body[MEDIA_HEADER.size :]
 
 
-def media_seq(body: bytes) -> int:
-    """The sequence number of a media body (what the room server's links need)."""
-    return int(unpack_media(body)[1])
+def media_position(body: bytes) -> tuple[int, int]:
+    """(talk spurt, packet offset in it): where the room server's links look up a
+    packet's fate, so that the same audio meets the same fate in every run however
+    long the silence before it lasted (a talk spurt starts at the first packet with
+    sound after one without, as RTP's marker bit does)."""
+    if len(body) < MEDIA_HEADER.size:
+        raise WireError("truncated media packet")
+    _, _, _, spurt, offset = MEDIA_HEADER.unpack_from(body)
+    return int(spurt), int(offset)
 
 
 class Packetizer:
@@ -88,6 +97,9 @@ class Packetizer:
         )
         self._half: bytes | None = None
         self._seq = 0
+        self._spurt = 0
+        self._offset = -1
+        self._sounded = False  # the previous packet had sound
 
     def add(self, frame_le: bytes, now_ns: int) -> bytes | None:
         """One 10 ms frame (little-endian int16 bytes); the packet body once two are in."""
@@ -105,11 +117,19 @@ class Packetizer:
         return self._packet(pcm_le, now_ns)
 
     def _packet(self, pcm_le: bytes, now_ns: int) -> bytes:
+        sound = any(pcm_le)  # digital silence is all zero bytes
+        if sound and not self._sounded:
+            self._spurt, self._offset = self._spurt + 1, 0
+        else:
+            self._offset += 1
+        self._sounded = sound
         if self._encoder is not None:
             payload = self._encoder.encode(np.frombuffer(pcm_le, dtype="<i2").astype(np.int16))
         else:
             payload = pcm_le
-        body = pack_media(self._codec_id, self._seq, now_ns, payload)
+        body = pack_media(
+            self._codec_id, self._seq, now_ns, payload, spurt=self._spurt, offset=self._offset
+        )
         self._seq += 1
         return body
 

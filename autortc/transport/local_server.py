@@ -31,7 +31,7 @@ from typing import Any
 
 from autortc.network.room import RoomNetwork
 from autortc.transport import local_wire as wire
-from autortc.transport.local_media import MediaSettings, media_seq
+from autortc.transport.local_media import MediaSettings, media_position
 from autortc.transport.local_server_state import Client, Peer, Room
 from autortc.transport.local_wire import WireError
 
@@ -278,7 +278,7 @@ class LocalRoomServer:
                 _forward(peer, packet)
                 return
             try:
-                fate = peer.room.link_of(peer).fate(media_seq(body))
+                fate = peer.room.fate_of(peer, *media_position(body))
             except (WireError, ValueError):
                 return  # not a media packet, or a sequence number gone back
             if fate.lost:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from autortc.network.link import LinkModel
+from autortc.network.link import Fate, LinkModel
 from autortc.network.room import RoomNetwork
 
 logger = logging.getLogger("autortc.transport.local_server")
@@ -61,21 +62,23 @@ class Room:
     peers: dict[str, Peer] = field(default_factory=dict)
     empty_timer: asyncio.TimerHandle | None = None
     network: RoomNetwork | None = None  # None: raw 10 ms PCM, no impairment
-    links: dict[str, LinkModel] = field(default_factory=dict)  # by publisher identity
+    links: dict[str, tuple[int, LinkModel]] = field(default_factory=dict)  # by publisher
     lost_packets: int = 0
 
-    def link_of(self, peer: Peer) -> LinkModel:
-        """The link a publisher's packets cross: the agent's own (downlink, to the
-        caller), or the caller's (uplink) for everyone else; seeded per room and role."""
+    def fate_of(self, peer: Peer, spurt: int, offset: int) -> Fate:
+        """The fate of a publisher's packet at `offset` in talk spurt `spurt`, on the
+        link it crosses: the agent's own (downlink, to the caller), or the caller's
+        (uplink) for everyone else. Each spurt draws from its own seeded sequence."""
         assert self.network is not None
-        model = self.links.get(peer.identity)
-        if model is None:
+        current = self.links.get(peer.identity)
+        if current is None or current[0] != spurt:
             downlink = peer.role == "agent"
             profile = self.network.profile.downlink if downlink else self.network.profile.uplink
-            offset = 1 if downlink else 0 if peer.role == "user" else 2
-            model = LinkModel(profile, self.network.seed * 4 + offset)
-            self.links[peer.identity] = model
-        return model
+            role = 1 if downlink else 0 if peer.role == "user" else 2
+            seed = zlib.crc32(f"{self.network.seed}:{role}:{spurt}".encode())
+            current = (spurt, LinkModel(profile, seed))
+            self.links[peer.identity] = current
+        return current[1].fate(offset)
 
     def broadcast(self, data: bytes, *, exclude: Peer | None = None) -> None:
         for peer in self.peers.values():

@@ -8,14 +8,17 @@ import numpy as np
 import pytest
 
 from autortc.network.link import fates
-from autortc.network.profiles import LinkProfile
+from autortc.network.profiles import LinkProfile, load_profiles
+from autortc.network.room import RoomNetwork
 from autortc.transport.local_media import (
     PACKET_SAMPLES,
     Depacketizer,
     MediaSettings,
     Packetizer,
+    media_position,
     unpack_media,
 )
+from autortc.transport.local_server_state import Peer, Room
 
 FRAME = 480
 MS = 1_000_000
@@ -119,3 +122,35 @@ def test_opus_loss_is_concealed_with_sound_and_fec_rebuilds_frames_when_the_next
     assert min(rms) > 100  # PLC: no frame of the tone is silence
     assert dp_fec.fec_recovered > 0
     assert dp_plc.fec_recovered == 0
+
+
+def _positions(frames: list[bytes]) -> list[tuple[int, int]]:
+    return [media_position(b) for _, b in _send(MediaSettings(codec="pcm"), frames)]
+
+
+def test_talk_spurts_start_at_the_first_packet_with_sound_after_silence() -> None:
+    silence = [bytes(2 * FRAME)] * 4
+    pos = _positions(silence + _tone(4) + silence + _tone(2))
+    # packets: 2 silent, 2 tone, 2 silent, 1 tone
+    assert pos == [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2), (1, 3), (2, 0)]
+
+
+def test_the_same_audio_meets_the_same_fates_however_long_the_silence_before_it() -> None:
+    """The room server looks fates up by (talk spurt, offset): a reply that starts two
+    packets later in one run than in another still loses the same packets."""
+    network = RoomNetwork(load_profiles()["lossy_20"], seed=5)
+    tone = _tone(200)
+
+    def lost_in_tone(leading_silence_frames: int) -> list[int]:
+        room = Room(name="r", metadata="", max_participants=0, empty_timeout_s=0, network=network)
+        agent = Peer(client=None, identity="agent", role="agent", room=room, prefix=b"")  # type: ignore[arg-type]
+        frames = [bytes(2 * FRAME)] * leading_silence_frames + tone
+        lost = []
+        for _, body in _send(MediaSettings(codec="pcm"), frames):
+            spurt, offset = media_position(body)
+            if room.fate_of(agent, spurt, offset).lost and spurt == 1:
+                lost.append(offset)
+        return lost
+
+    assert lost_in_tone(10) == lost_in_tone(36)
+    assert lost_in_tone(10)  # lossy_20 does lose some of them
