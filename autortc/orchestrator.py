@@ -317,6 +317,9 @@ async def _supervised(
         first: BaseException = group
         while isinstance(first, BaseExceptionGroup):
             first = first.exceptions[0]
+        if isinstance(first, InfraError) and (death := await supervisor.death_behind()):
+            # the work hit the dead piece (a refused connection) before the watch saw it
+            raise InfraError(f"{death} during {progress.current or 'no attempt'}") from None
         raise first from None
 
 

@@ -14,6 +14,7 @@ from autortc.bot_exit import describe_exit
 from autortc.errors import InfraError
 
 POLL_S = 0.25
+DEATH_GRACE_S = 1.0  # how long a failure of the work waits to learn whether a piece died
 
 
 @dataclass(frozen=True)
@@ -47,3 +48,14 @@ class Supervisor:
                 place = where() if callable(where) else where
                 raise InfraError(f"{death} during {place}")
             await asyncio.sleep(poll_s)
+
+    async def death_behind(self, grace_s: float = DEATH_GRACE_S) -> str | None:
+        """The death of a piece, if one is found within `grace_s`: the work may fail on
+        a dead piece (a refused connection) before the watch's next poll, or before the
+        dead process is reaped; the death, not its symptom, is what the run reports."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace_s
+        # a process that dies sends nothing to wait on: polling is the only signal
+        while (death := self.dead()) is None and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        return death
