@@ -1,6 +1,8 @@
 """A simulated network on the embedded transport, end to end with the reference agent
 (issue 13): a clean link conceals nothing, lossy_20 conceals and drops audio out, Opus
-moves mel_distance off PCM's 0 dB, and the same seed repeats the same packet fates."""
+moves mel_distance off PCM's 0 dB. (The same seed's same received audio is tested on
+the room server itself, tests/network/test_local_network.py: through the agent, a
+reply starts in either half of a 20 ms packet from run to run.)"""
 
 from __future__ import annotations
 
@@ -110,18 +112,3 @@ def test_an_unknown_profile_is_refused_with_exit_2_naming_the_choices(tmp_path: 
     assert proc.returncode == 2
     assert "no network profile 'moon'" in proc.stderr
     assert "lossy_20" in proc.stderr
-
-
-@pytest.mark.timeout(300)
-def test_the_same_seed_gives_the_same_ring_0_and_1_figures_of_the_reply(tmp_path: Path) -> None:
-    """Fates are looked up by talk spurt, so the reply meets the same losses in both runs
-    even though it starts at a different moment; latency is not expected to repeat."""
-    args = ("--network", "lossy_20", "--codec", "pcm", "--network-seed", "11")
-    a, b = _run(tmp_path, "a", *args), _run(tmp_path, "b", *args)
-    assert a[M.AUDIBLE_DROPOUT.name] == b[M.AUDIBLE_DROPOUT.name]
-    # post_rms is left out: it moves with the slice edges between any two runs (stray_check)
-    for m in (M.ADDED_GAP, M.MAX_GAP, M.MEL_DISTANCE, M.HF_RATIO_DROP):
-        va, vb = a[m.name], b[m.name]
-        assert isinstance(va, float | int)
-        assert isinstance(vb, float | int)
-        assert abs(va - vb) <= m.tolerance, (m.name, va, vb)
