@@ -21,29 +21,22 @@ REPO = Path(__file__).resolve().parents[2]
 SUITE = "suite: net\ncases: [endpoint_short_hello]\n"
 
 
+def _cli(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "autortc.cli", "run", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+
+
 def _run(tmp_path: Path, name: str, *args: str) -> dict[str, object]:
     suite = tmp_path / "net.yaml"
     suite.write_text(SUITE)
     out = tmp_path / name
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "autortc.cli",
-            "run",
-            "--local",
-            "--suite",
-            str(suite),
-            "--output",
-            str(out),
-            "--jobs",
-            "1",
-            *args,
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    proc = _cli(
+        "--local", "--suite", str(suite), "--output", str(out), "--jobs", "1", *args, timeout_s=120
     )
     (metrics,) = list(out.glob("*/endpoint_short_hello/a1/metrics.json"))
     body: dict[str, object] = json.loads(metrics.read_text())
@@ -69,46 +62,13 @@ def test_clean_conceals_nothing_lossy_20_conceals_and_opus_degrades(tmp_path: Pa
 
 
 def test_a_network_on_livekit_is_refused_with_exit_2(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "autortc.cli",
-            "run",
-            "--livekit-url",
-            "ws://127.0.0.1:1",
-            "--network",
-            "wifi",
-            "--output",
-            str(tmp_path),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = _cli("--livekit-url", "ws://127.0.0.1:1", "--network", "wifi", "--output", str(tmp_path))
     assert proc.returncode == 2
     assert "embedded transport" in proc.stderr
 
 
 def test_an_unknown_profile_is_refused_with_exit_2_naming_the_choices(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "autortc.cli",
-            "run",
-            "--local",
-            "--network",
-            "moon",
-            "--output",
-            str(tmp_path),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = _cli("--local", "--network", "moon", "--output", str(tmp_path))
     assert proc.returncode == 2
     assert "no network profile 'moon'" in proc.stderr
     assert "lossy_20" in proc.stderr
