@@ -124,3 +124,20 @@ def test_html_renders_without_case_views(tmp_path, mixed_run):
     paths = extras.write_extras(tmp_path, outcome)  # no views: nothing was analysed
     page = paths["html"].read_text()
     assert "no recordings were analysed" in page
+
+
+def test_report_audio_is_written_at_its_listening_bitrate(tmp_path) -> None:
+    """32 kbps Opus (a codec option once made PyAV's libopus ignore the bitrate: 52 kbps)."""
+    import numpy as np
+
+    from autortc.audio import read_wav, to_float
+    from autortc.case_schema import CASES_DIR
+    from autortc.report.audio_files import LISTEN_BITRATE_BPS, write_ogg_opus
+
+    pcm, rate_hz = read_wav(CASES_DIR / "audio" / "boom_trigger__t0.wav")
+    speech = np.tile(to_float(pcm), 2)
+    path = tmp_path / "a.ogg"
+    write_ogg_opus(path, speech, sample_rate_hz=rate_hz)
+    seconds = len(speech) / rate_hz
+    kbps = path.stat().st_size * 8 / seconds / 1000
+    assert kbps <= 1.15 * LISTEN_BITRATE_BPS / 1000
