@@ -29,6 +29,7 @@ from livekit.agents import inference
 from livekit.agents.voice import Agent, AgentSession
 
 from agent import defect_actions
+from agent.calibration import run_calibration_job
 from agent.defects import NO_DEFECT, Defect, parse_defect
 from agent.fault_messenger import FaultyMessenger
 from agent.io_adapters import DEFAULT_PUMP_LEAD_MS, TransportAudioInput, TransportAudioOutput
@@ -256,6 +257,17 @@ async def run_agent_job(
     """
     metadata = metadata or conn.room_metadata
     meta = parse_room_meta(metadata)
+    if meta is not None and meta.calibration_delay_ms is not None:
+        await run_calibration_job(
+            conn,
+            meta=meta,
+            delay_ms=meta.calibration_delay_ms,
+            pre_rtc_dir=options.pre_rtc_dir,
+            opus_max_bitrate_bps=options.opus_max_bitrate_bps,
+            max_job_s=options.max_job_s,
+            until=_wait_until_bots_leave(conn),
+        )
+        return
     defect = job_defect(options, meta)
     publisher = await conn.publish_audio(
         queue_size_ms=options.publish_queue_ms, max_bitrate_bps=options.opus_max_bitrate_bps

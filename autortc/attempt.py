@@ -35,14 +35,16 @@ from autortc.case_audio import load_turn_audio
 from autortc.case_schema import Case
 from autortc.clock import MONOTONIC, Clock
 from autortc.errors import ArtifactError
-from autortc.metrics.attempt import analyze_attempt, reply_slice_audio
+from autortc.metrics.attempt import analyze_attempt, analyze_attempt_work, reply_slice_audio
 from autortc.metrics.inputs import AttemptInputs
 from autortc.metrics.ring3 import DEFAULT_WITHIN_MS
 from autortc.metrics.rows import AttemptRow, attempt_tag
 from autortc.metrics.status import BAD_ARTIFACT, should_retry
+from autortc.network.profiles import profile_named
 from autortc.network.room import RoomNetwork, room_seed
 from autortc.phases import attempt_phases_ms
 from autortc.protocol import RoomMeta, room_name
+from autortc.quality.run import ReplyPair, reply_pair
 from autortc.report.html import CaseView
 from autortc.report.views import case_view
 from autortc.transport.base import Transport
@@ -71,6 +73,7 @@ class AttemptContext:
     stray: bool = False  # fault check: a stray participant sends garbage into every room
     bots: BotPool | None = None  # warm bot processes (None: each bot starts cold)
     network: RoomNetwork | None = None  # embedded transport: the rooms' simulated network
+    model_figures: bool = False  # keep each first reply for the quality pass (quality/run.py)
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ class AttemptRecord:
     wall_s: float
     view: CaseView | None = None
     repeat: int | None = None  # with --repeat N: 1..N
+    pair: ReplyPair | None = None  # the first reply at 16 kHz, for the quality pass
 
     @property
     def retry(self) -> bool:
@@ -147,6 +151,7 @@ def build_job(
         utterance_speech_ms=tuple(speech_ms),
         voice=case.agent.voice or case.turns[0].voice,
         defect=ctx.defect or case.agent.defect,
+        calibration_delay_ms=case.agent.calibration_delay_ms,
     )
     bot_job = BotJob(
         transport_url=ctx.transport_url,
@@ -186,6 +191,10 @@ async def run_bots(
     network = None
     if ctx.network is not None:  # each case (and repeat) meets the same packet fates
         network = ctx.network.for_room(room_seed(ctx.network.seed, job.case.id, job.repeat))
+        if job.case.network is not None:  # the case pins its own (a shipped profile)
+            network = RoomNetwork(
+                profile_named(job.case.network), network.codec, network.seed, job.case.network
+            )
     await ctx.transport.create_room(
         job.room, metadata=job.meta.to_json(), agent_name=ctx.agent_name, network=network
     )
@@ -268,7 +277,9 @@ def _inputs(ctx: AttemptContext, job: AttemptJob, infra: str | None) -> AttemptI
     )
 
 
-def analyze(ctx: AttemptContext, job: AttemptJob, infra: str | None) -> tuple[AttemptRow, CaseView]:
+def analyze(
+    ctx: AttemptContext, job: AttemptJob, infra: str | None
+) -> tuple[AttemptRow, CaseView, ReplyPair | None]:
     """Load the attempt's files, compute every figure and the report's view of it.
 
     A file that cannot be read makes the attempt BAD_ARTIFACT (INFRA, not retried):
@@ -290,8 +301,17 @@ def analyze(ctx: AttemptContext, job: AttemptJob, infra: str | None) -> tuple[At
             infra_status=BAD_ARTIFACT,
         )
         row = replace(analyze_attempt(empty), status_reason=str(e), repeat=job.repeat)
-        return row.with_room(job.room), case_view(empty, row)
-    row = replace(analyze_attempt(inputs), repeat=job.repeat).with_room(job.room)
+        return row.with_room(job.room), case_view(empty, row), None
+    row, first = analyze_attempt_work(inputs)
+    row = replace(row, repeat=job.repeat).with_room(job.room)
+    pair = None
+    if ctx.model_figures and first is not None and len(first.audio):
+        pair = reply_pair(
+            first.audio,
+            first.pre_on_slice,
+            sample_rate_hz=inputs.sample_rate_hz,
+            text=job.case.agent.reply_for_turn(0),
+        )
     reply = reply_slice_audio(inputs, row)
     if reply is not None and len(reply):
         write_wav(job.dir / "post_rtc_reply.wav", to_int16(reply))
@@ -299,7 +319,7 @@ def analyze(ctx: AttemptContext, job: AttemptJob, infra: str | None) -> tuple[At
     (job.dir / "agent_trace.json").write_text(
         json.dumps({"trace_id": job.trace_id, "points": trace}, indent=1)
     )
-    return row, case_view(inputs, row)
+    return row, case_view(inputs, row), pair
 
 
 def _dispatch_warnings(ctx: AttemptContext, job: AttemptJob) -> tuple[str, ...]:
@@ -329,7 +349,7 @@ async def run_attempt(
         wait_s = PRE_RTC_WAIT_S if ctx.local_agent else 0.0
         await collect_pre_rtc(ctx.pre_rtc_root / job.trace_id, job.dir, wait_s=wait_s)
         stamps["pre_rtc_wait"] = time.monotonic_ns()
-    row, view = analyze(ctx, job, bots.status)
+    row, view, pair = analyze(ctx, job, bots.status)
     stamps["analyze"] = time.monotonic_ns()
     stamps.update(probe_stamps(job.dir))
     row = replace(row, phases_ms=attempt_phases_ms(start_ns, stamps))
@@ -349,4 +369,5 @@ async def run_attempt(
         wall_s=time.monotonic() - t0,
         view=view,
         repeat=repeat,
+        pair=pair,
     )

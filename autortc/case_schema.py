@@ -98,6 +98,9 @@ class AgentSpec(_Strict):
     # a defect for the reference agent to inject in this case (autortc selftest), e.g.
     # "gap_ms=400"; a real agent ignores it. The agent checks the name and value.
     defect: str | None = Field(default=None, pattern=r"^[a-z_]+(=[0-9.]+)?$")
+    # the reference agent becomes the calibration agent (agent/calibration.py): it
+    # answers every turn with a tone this many ms after the EoT sample reached it
+    calibration_delay_ms: int | None = Field(default=None, ge=0, le=5000)
 
     @field_validator("reply_text")
     @classmethod
@@ -129,6 +132,9 @@ class Case(_Strict):
     timeout_s: float = Field(default=60.0, gt=0)
     room_wait_s: float = Field(default=0.0, ge=0)  # wait before this case's room opens
     source_case: str | None = None  # generated cases (nightly): the case whose audio is reused
+    # the embedded transport's network for this case (a profile of
+    # autortc/network/profiles.yaml), whatever the run's --network; LiveKit's is real
+    network: str | None = Field(default=None, pattern=r"^[a-z0-9_]+$")
 
     @field_validator("turns")
     @classmethod
@@ -145,6 +151,23 @@ class Case(_Strict):
             raise ValueError(
                 f"reply_text has {len(v.reply_text)} entries but the case has {len(turns)} turns"
             )
+        plain = Turn(say="x").model_dump(exclude={"say"})
+        if v.calibration_delay_ms is not None and turns is not None:
+            for k, t in enumerate(turns):
+                if t.model_dump(exclude={"say"}) != plain:
+                    raise ValueError(
+                        f"calibration_delay_ms needs plain turns (say only): the calibration "
+                        f"agent renders them itself; turns[{k}] sets more"
+                    )
+        return v
+
+    @field_validator("network")
+    @classmethod
+    def _a_shipped_profile(cls, v: str | None) -> str | None:
+        from autortc.network.profiles import load_profiles
+
+        if v is not None and v not in (names := load_profiles()):
+            raise ValueError(f"no network profile '{v}' (choose from {', '.join(sorted(names))})")
         return v
 
     @property

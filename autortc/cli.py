@@ -205,18 +205,31 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         "--network",
         default=None,
         metavar="PROFILE",
-        help="embedded transport: put a simulated network between the bots and the agent "
-        "(clean, wifi, lossy_5, lossy_20, jitter_80, mobile_4g, or one from --network-file)",
+        help="embedded transport: the simulated network between the bots and the agent "
+        "(default clean; wifi, lossy_5, lossy_20, jitter_80, mobile_4g, one from "
+        "--network-file, or off: raw lossless PCM frames, no packets, no jitter buffer)",
     )
     p.add_argument("--network-file", type=Path, default=None, help="custom network profiles YAML")
     p.add_argument(
         "--codec",
         choices=("pcm", "opus"),
         default=None,
-        help="embedded transport with --network: the tracks' codec (default: pcm)",
+        help="embedded transport: the tracks' codec (default: opus, as WebRTC)",
     )
     p.add_argument(
         "--network-seed", type=int, default=0, help="seed of the packet fates (default: 0)"
+    )
+    p.add_argument(
+        "--listening",
+        action="store_true",
+        help="after the run: ViSQOL, STOI, DNSMOS and PLCMOS of each first reply (the "
+        "quality extra; seconds of CPU per reply)",
+    )
+    p.add_argument(
+        "--heard-wer",
+        action="store_true",
+        help="after the run: transcribe each first reply as heard and as sent (pocketsphinx, "
+        "the heard extra) and score both against its text",
     )
     p.add_argument("-v", "--verbose", action="store_true")
 
@@ -294,8 +307,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the LiveKit faults against the server in LIVEKIT_URL (default: embedded)",
     )
 
+    cal = sub.add_parser(
+        "calibrate", help="measure the harness's own error on eot_to_first_audio_ms (embedded)"
+    )
+    _add_run_args(cal)
+    cal.add_argument("--delays-ms", default="0,150,400", help="the calibration agent's D values")
+    cal.add_argument("--one-way-ms", default="0,40", help="the links' one-way delays")
+    cal.add_argument("--codecs", default="pcm,opus", help="the codecs to calibrate")
+    cal.add_argument("--turns", type=positive_int, default=10, help="turns per D and configuration")
+    cal.add_argument("--out", type=Path, default=None, help="where calibration.{json,md} go")
+
     sub.add_parser("make-audio", help="regenerate the committed case audio under cases/audio/")
     return parser
+
+
+NETWORK_OFF = "off"
 
 
 def default_jobs() -> int:
@@ -307,22 +333,28 @@ def default_jobs() -> int:
 
 
 def _network(args: argparse.Namespace, livekit_url: str | None) -> RoomNetwork | None:
-    """--network / --codec / --network-file as the run's RoomNetwork (seeded per room)."""
+    """--network / --codec / --network-file as the run's RoomNetwork (seeded per room).
+    The embedded transport always has one unless `--network off`: by default `clean`
+    with Opus, so that it is as lossy as WebRTC; a LiveKit server has a real network."""
     from autortc.network.profiles import profile_named
     from autortc.network.room import RoomNetwork
 
-    wanted = args.network is not None or args.codec is not None or args.network_file is not None
-    if not wanted:
-        return None
+    flags = args.network is not None or args.codec is not None or args.network_file is not None
     if livekit_url is not None:
-        raise InputError(
-            "--network, --codec and --network-file simulate a network on the embedded "
-            "transport (--local); a LiveKit server has a real one"
-        )
+        if flags:
+            raise InputError(
+                "--network, --codec and --network-file simulate a network on the embedded "
+                "transport (--local); a LiveKit server has a real one"
+            )
+        return None
     name = args.network or "clean"
+    if name == NETWORK_OFF:
+        if args.codec == "opus":
+            raise InputError("--network off sends raw PCM frames: it has no codec to choose")
+        return None
     return RoomNetwork(
         profile_named(name, args.network_file),
-        codec=args.codec or "pcm",
+        codec=args.codec or "opus",
         seed=args.network_seed,
         name=name,
     )
@@ -353,6 +385,8 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
     start_agent = not args.no_start_agent and args.agent_dispatch is None
     return RunOptions(
         network=_network(args, url),
+        listening=args.listening,
+        heard_wer=args.heard_wer,
         suite=args.suite,
         output_root=args.output,
         baseline_path=args.baseline,
@@ -467,6 +501,21 @@ def _cmd_selftest(args: argparse.Namespace) -> int:
     return run_until_stopped(selftest_main(opts, names=names, out=args.out))
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from autortc.calibrate import calibrate_main, parse_list
+
+    delays = [int(d) for d in parse_list(args.delays_ms, "--delays-ms", int)]
+    one_way = parse_list(args.one_way_ms, "--one-way-ms", float)
+    codecs = [c.strip() for c in args.codecs.split(",") if c.strip()]
+    opts = _run_options(args)
+    out = args.out or opts.output_root / "calibration"
+    return run_until_stopped(
+        calibrate_main(
+            opts, delays_ms=delays, one_way_ms=one_way, codecs=codecs, turns=args.turns, out=out
+        )
+    )
+
+
 def _cmd_chaos(args: argparse.Namespace) -> int:
     from autortc.chaos import chaos_main
     from autortc.chaos_matrix import SHORT
@@ -507,6 +556,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "merge": _cmd_merge,
         "load": _cmd_load,
         "make-audio": _cmd_make_audio,
+        "calibrate": _cmd_calibrate,
     }
     try:
         return handlers[args.cmd](args)

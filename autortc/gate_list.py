@@ -140,6 +140,18 @@ SUITE_GATES: tuple[SuiteGate, ...] = (
         "avoid blocking the event loop (CPU-bound TTS/VAD in a thread); check network jitter.",
     ),
     SuiteGate(
+        "conceal_rate",
+        M.CONCEAL_RATE,
+        each=False,
+        config_key="conceal_rate_max_per_s",
+        passes=operator.le,
+        tune=Tune.HARD,
+        fix="The network lost or delayed the agent's packets during its replies: check "
+        "concealed_ms, late_packets and packet_jitter_ms; on a real network, the loss and "
+        "jitter on the agent's downlink (FEC, RED, a larger jitter buffer).",
+        skip_reason="no simulated network (embedded transport --network)",
+    ),
+    SuiteGate(
         M.FALSE_ENDPOINT.name,
         M.FALSE_ENDPOINT,
         each=True,
@@ -228,6 +240,7 @@ class Fingerprint:
     flags: Callable[[float, float], bool]  # (value, threshold) -> warn
     observe: Callable[[float], float]  # what is reported as "observed" (max over attempts)
     fix: str
+    floor: bool = False  # a floor: the observed is the min over attempts, not the max
 
     def threshold(self, config: GatesConfig) -> float:
         return float(getattr(config, self.config_key))
@@ -251,6 +264,25 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         observe=lambda v: abs(1.0 - v),
         fix="Reply duration differs between pre_rtc and the probe: check sample-rate conversions "
         "(TTS rate vs 48 kHz) and jitter-buffer time stretching.",
+    ),
+    Fingerprint(
+        "fp_heard_wer",
+        M.HEARD_WER_DELTA,
+        config_key="warn_heard_wer_increase",
+        flags=operator.gt,
+        observe=float,
+        fix="The caller understood less than the agent said: listen to post_rtc_reply.wav "
+        "against pre_rtc.wav, then check the dropouts, concealment and codec bitrate.",
+    ),
+    Fingerprint(
+        "fp_visqol_floor",
+        M.VISQOL,
+        config_key="warn_visqol_floor",
+        flags=operator.lt,
+        observe=float,
+        fix="The reply arrived degraded against what the agent sent: check the codec and "
+        "its bitrate, dropouts and concealment (conceal_rate_per_s), and clipping.",
+        floor=True,
     ),
     Fingerprint(
         "fp_distortion",

@@ -177,7 +177,7 @@ def _fingerprint(fp: Fingerprint, rows: Sequence[AttemptRow], config: GatesConfi
     if not measured:
         return GateResult(fp.name, None, thr, Verdict.SKIP, None, "all", "SKIP: not measured")
     flagged = sorted({c for c, v in measured if fp.flags(v, thr)})
-    observed = max(fp.observe(v) for _, v in measured)
+    observed = (min if fp.floor else max)(fp.observe(v) for _, v in measured)
     detail = f"{len(flagged)}/{len(rows)} cases flagged"
     if flagged:
         detail += ": " + ", ".join(flagged)

@@ -37,9 +37,12 @@ class GatesConfig(BaseModel):
     overlap_limit_ms: float = Field(default=300.0, gt=0)
     barge_in_stop_limit_ms: float = Field(default=600.0, gt=0)
     reply_incomplete_max: int = Field(default=0, ge=0)
+    conceal_rate_max_per_s: float = Field(default=1.0, ge=0)
     warn_drift_fraction: float = Field(default=0.02, gt=0, lt=1)
     warn_hf_ratio_drop: float = Field(default=0.5, gt=0, le=1)
     warn_input_spike_count: int = Field(default=0, ge=0)
+    warn_heard_wer_increase: float = Field(default=0.1, ge=0, le=1)
+    warn_visqol_floor: float = Field(default=3.5, ge=1, le=5)
 
 
 def load_gates(path: str | Path | None = None) -> GatesConfig:

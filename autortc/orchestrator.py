@@ -25,6 +25,7 @@ from autortc.case_audio import load_turn_audio
 from autortc.case_schema import Case, load_suite
 from autortc.errors import CaseError, InfraError, InputError
 from autortc.network.room import RoomNetwork
+from autortc.quality.run import quality_pass, skipped
 from autortc.schedule import in_case_order, run_all
 from autortc.stack import AgentWorkerProcess, LiveKitAgentWorkerProcess
 from autortc.supervise import Supervisor
@@ -64,6 +65,8 @@ class RunOptions:
     echo: Callable[[str], object] = print  # progress output
     live: bool = False  # a live progress display (a terminal; progress.py)
     network: RoomNetwork | None = None  # embedded transport: impairment and codec per room
+    listening: bool = False  # ViSQOL, STOI, DNSMOS, PLCMOS after the run (quality extra)
+    heard_wer: bool = False  # the recogniser's WER of each first reply (heard extra)
 
 
 @dataclass
@@ -286,13 +289,27 @@ async def run_cases(
                 stray=opts.stray,
                 bots=bots,
                 network=opts.network,
+                model_figures=opts.listening or opts.heard_wer,
             )
             await _supervised(run_all(opts, ctx, cases, progress), supervisor, progress)
+    ordered = in_case_order(records, cases)
+    if opts.listening or opts.heard_wer:
+        for why in skipped(opts.listening, opts.heard_wer):
+            opts.echo(f"autortc: skipped {why}")
+        rows = await quality_pass(
+            [(r.row, r.pair, r.dir) for r in ordered],
+            listening=opts.listening,
+            heard=opts.heard_wer,
+            echo=opts.echo,
+        )
+        ordered = [
+            dataclasses.replace(r, row=row, pair=None) for r, row in zip(ordered, rows, strict=True)
+        ]
     return SuiteRun(
         run_id=run_id,
         run_dir=run_dir,
         cases=cases,
-        records=in_case_order(records, cases),
+        records=ordered,
         wall_s=time.monotonic() - t0,
         transport_name="livekit" if opts.livekit_url else "local",
         startup_s=progress.startup_s,

@@ -285,6 +285,7 @@ class _AgentHints(BaseModel):
     utterance_speech_ms: list[int] = []
     voice: str | None = None
     defect: str | None = None
+    calibration_delay_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -303,6 +304,7 @@ class RoomMeta:
     utterance_speech_ms: tuple[int, ...] = ()  # the clean utterance's speech, per turn
     voice: str | None = None
     defect: str | None = None  # a defect for the reference agent to inject (selftest)
+    calibration_delay_ms: int | None = None  # the reference agent calibrates (issue 13)
 
     def to_json(self) -> str:
         hints = _AgentHints(
@@ -313,6 +315,7 @@ class RoomMeta:
             utterance_speech_ms=list(self.utterance_speech_ms),
             voice=self.voice,
             defect=self.defect,
+            calibration_delay_ms=self.calibration_delay_ms,
         )
         body = {
             "autortc": {
@@ -355,6 +358,7 @@ def parse_room_meta(text: str | None) -> RoomMeta | None:
         utterance_speech_ms=tuple(hints.utterance_speech_ms),
         voice=hints.voice,
         defect=hints.defect,
+        calibration_delay_ms=hints.calibration_delay_ms,
     )
 
 

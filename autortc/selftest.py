@@ -15,13 +15,20 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from autortc.case_schema import AgentSpec, Case, load_suite
+from autortc.case_schema import AgentSpec, Case, load_case_file, load_suite
 from autortc.gates import load_gates
 from autortc.kpi import PRIMARY_KPI_METRIC, Baseline
 from autortc.metrics.rows import AttemptRow
 from autortc.orchestrator import RunOptions, new_run_id, run_cases
 from autortc.report.outcome import RunInfo, summarize
-from autortc.selftest_matrix import Judgement, Row, RowOutcome, judge_row, table
+from autortc.selftest_matrix import (
+    SELFTEST_ONLY_CASES,
+    Judgement,
+    Row,
+    RowOutcome,
+    judge_row,
+    table,
+)
 
 SELFTEST_BARRIER_TIMEOUT_S = 6.0
 
@@ -67,6 +74,9 @@ async def run_selftest(
 ) -> tuple[list[Judgement], Path]:
     """Run the rows, judge them, write selftest.json and selftest.md; return both."""
     sources = {c.id: c for c in load_suite("fast", cases_dir=opts.cases_dir)}
+    for extra in SELFTEST_ONLY_CASES:  # cases the matrix runs that no suite does
+        case = load_case_file(opts.cases_dir / "defs" / f"{extra}.yaml")
+        sources[case.id] = case
     cases = [selftest_case(r, i, sources) for i, r in enumerate(rows)]
     run_id = opts.run_id or new_run_id()
     # one row at a time: a row is judged to +-20 ms in the stage its defect sits in

@@ -165,6 +165,13 @@ MATRIX: tuple[Row, ...] = (
     Row("ignore_barge_in", "interrupt_once", "barge_in_stop FAIL", gates=("barge_in_stop",)),
     Row(
         "none",
+        "network_lossy",
+        "a clean agent over lossy_20 (embedded): conceal_rate and audible_dropout FAIL",
+        gates=("conceal_rate", M.AUDIBLE_DROPOUT.name),
+        label="lossy_network",
+    ),
+    Row(
+        "none",
         "boom_trigger",
         "clicks in the caller's input (a P1 case): fp_boom WARN, never FAIL",
         gates=("fp_boom",),
@@ -172,7 +179,8 @@ MATRIX: tuple[Row, ...] = (
         label="input_clicks",
     ),
 )
-SHORT = ("none", "gap_ms", "no_reply_end", "talk_over")  # the subset `make test` runs
+SHORT = ("none", "gap_ms", "no_reply_end", "talk_over")
+SELFTEST_ONLY_CASES = ("network_lossy",)  # run by a row, in no suite  # the subset `make test` runs
 DROP_METRICS = {"stale": M.DROPPED_STALE, "duplicate": M.DROPPED_DUPLICATE, "bad": M.DROPPED_BAD}
 SAME_AS_CLEAN = (M.MAX_GAP, M.AUDIBLE_DROPOUT, M.CLIPPING_RATIO, M.MEL_DISTANCE, M.HF_RATIO_DROP)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from autortc.calibrate import kpi_error_note
 from autortc.errors import AutortcError, CaseError, InputError
 from autortc.gates import load_gates
 from autortc.kpi import Baseline
@@ -72,6 +73,10 @@ def outcome_for(
         shard=f"{opts.shard[0]}/{opts.shard[1]}" if opts.shard else None,
         jobs=opts.jobs,
         startup_s=round(run.startup_s, 2) if run.startup_s is not None else None,
+        kpi_error=kpi_error_note(transport=run.transport_name),
+        network=None
+        if opts.network is None
+        else f"{opts.network.name}, {opts.network.codec}, seed {opts.network.seed}",
     )
     rows = [r.row for r in run.records]
     return summarize(

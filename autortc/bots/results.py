@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from autortc.network.jitter_buffer import ReceiveStats
 from autortc.protocol import Message
 
 
@@ -57,7 +58,7 @@ class ProbeResult(_Result):
     message_counters: dict[str, int] = {}
     # the agent track's jitter buffer at the probe (a room with a network; base.py
     # RoomConnection.receive_stats): concealment, late packets, RFC 3550 jitter
-    agent_track_network: dict[str, float | int | None] | None = None
+    agent_track_network: ReceiveStats | None = None
     final_reply_end_t_ns: int | None = None
     warnings: list[str] = []
 

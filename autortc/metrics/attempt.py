@@ -16,13 +16,14 @@ Thresholds are not known here: whether a figure warns or fails is for the gates.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from autortc.metrics import fingerprints, levels, ring1, status
 from autortc.metrics import registry as M
 from autortc.metrics.inputs import AttemptInputs, TurnTiming
+from autortc.metrics.network_figures import conceal_rate_per_s, network_figures
 from autortc.metrics.registry import Metric, Promote
 from autortc.metrics.replies import (
     RING0,
@@ -35,7 +36,6 @@ from autortc.metrics.replies import (
 from autortc.metrics.rows import AttemptRow, Figures, ReplyRow, TurnRow, Value
 from autortc.metrics.slicing import ReplySlice, reply_slices
 from autortc.metrics.turns import answers, turn_rows
-from autortc.network.jitter_buffer import JitterStats
 
 TRACE_FIGURES = (
     M.AGENT_EOT_TO_FIRST_AUDIO,
@@ -43,20 +43,6 @@ TRACE_FIGURES = (
     M.OUTPUT_WAIT,
     M.FAST_LANE_TTFT,
 )
-
-
-def network_figures(stats: Mapping[str, float | int | None]) -> dict[Metric, Value]:
-    """Ring 0's view of the agent track's jitter buffer at the probe (empty: no network)."""
-    s = JitterStats.from_dict(stats) if stats else None
-    if s is None:
-        return {}
-    return {
-        M.CONCEAL_EVENTS: s.conceal_events,
-        M.CONCEALED_MS: 20.0 * s.concealed_frames,
-        M.LATE_PACKETS: s.late,
-        M.PACKET_JITTER_MS: s.packet_jitter_ms,
-        M.JITTER_BUFFER_DELAY_MS: s.buffer_delay_ms,
-    }
 
 
 def attempt_figures(
@@ -67,6 +53,8 @@ def attempt_figures(
     turns: Sequence[TurnRow],
     capture_status: str,
     full_rms: float,
+    slices: Sequence[ReplySlice] = (),
+    recv_t_ns: np.ndarray | None = None,
 ) -> Figures:
     """Step 4: the attempt-level figures and the promoted first-reply / turn-0 view."""
     sr = inputs.sample_rate_hz
@@ -84,6 +72,13 @@ def attempt_figures(
         M.DROPPED_WRONG_SENDER: inputs.message_counters.get("wrong_sender"),
         **network_figures(inputs.agent_track_network),
     }
+    if M.CONCEAL_EVENTS in own:  # a network: its events per second of reply
+        own[M.CONCEAL_RATE] = conceal_rate_per_s(
+            inputs.agent_track_network,
+            slices,
+            np.zeros(0) if recv_t_ns is None else recv_t_ns,
+            sample_rate_hz=sr,
+        )
     if capture_status == status.OK and first is not None and first.pre_on_slice is not None:
         own.update(ring1.optional_extras(first.pre_on_slice, first.audio, sample_rate_hz=sr))
     figures: Figures = {}
@@ -219,6 +214,12 @@ def capture_status(
 
 def analyze_attempt(inputs: AttemptInputs) -> AttemptRow:
     """Every figure of one attempt. Pure; never raises on missing parts (figures go None)."""
+    return analyze_attempt_work(inputs)[0]
+
+
+def analyze_attempt_work(inputs: AttemptInputs) -> tuple[AttemptRow, ReplyWork | None]:
+    """`analyze_attempt`, and the first reply's work (its audio and aligned pre_rtc) for
+    the figures computed later (listening models, the recogniser: autortc/quality)."""
     sr = inputs.sample_rate_hz
     post = np.asarray(inputs.post_full, dtype=np.float64)
     sig = Signals(
@@ -256,6 +257,8 @@ def analyze_attempt(inputs: AttemptInputs) -> AttemptRow:
         turns=t_rows,
         capture_status=cap,
         full_rms=full_rms,
+        slices=[w.sl for w in work],
+        recv_t_ns=sig.recv_t_ns,
     )
     incomplete = [
         r.reply_seq
@@ -266,7 +269,7 @@ def analyze_attempt(inputs: AttemptInputs) -> AttemptRow:
     if cap == status.REPLY_INCOMPLETE:
         seqs = ", ".join(f"#{s}" for s in incomplete)
         reason = f"reply {seqs} started (reply_start) but never ended (no reply_end)"
-    return AttemptRow(
+    row = AttemptRow(
         case_id=inputs.case_id,
         priority=inputs.priority,
         attempt=inputs.attempt,
@@ -284,6 +287,7 @@ def analyze_attempt(inputs: AttemptInputs) -> AttemptRow:
         status_reason=reason,
         codec=inputs.codec,
     )
+    return row, first
 
 
 def reply_slice_audio(inputs: AttemptInputs, row: AttemptRow) -> np.ndarray | None:

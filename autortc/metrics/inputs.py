@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from autortc.network.jitter_buffer import ReceiveStats
+
 
 @dataclass(frozen=True)
 class ReplyEvents:
@@ -88,7 +90,7 @@ class AttemptInputs:
     reply_within_ms: int = 5000  # case.expect.within_ms
     message_counters: dict[str, int] = field(default_factory=dict)  # the probe's dropped messages
     # the agent track's jitter buffer at the probe (embedded room with a network), else {}
-    agent_track_network: dict[str, float | int | None] = field(default_factory=dict)
+    agent_track_network: ReceiveStats = field(default_factory=dict)
     # the user track as the agent received it (agent_in), with per-frame receive times
     agent_in: np.ndarray | None = None
     agent_in_recv_t_ns: np.ndarray | None = None

@@ -182,7 +182,7 @@ INTER_ARRIVAL_P95 = _m(
     )
 )
 # the agent track's network at the probe: an embedded room with --network only (else None)
-_AT_PROBE = "the agent track's packets at the probe's jitter buffer (embedded, --network)"
+_AT_PROBE = "the agent track's packets at the probe's jitter buffer (the embedded network)"
 CONCEAL_EVENTS = _m(
     Metric(
         name="conceal_events",
@@ -205,6 +205,19 @@ CONCEALED_MS = _m(
         definition=f"audio concealed, 20 ms per packet (Opus PLC or FEC, silence for PCM): {_AT_PROBE}",
         aggregation=Agg.NONE,
         tolerance=0.0,
+    )
+)
+CONCEAL_RATE = _m(
+    Metric(
+        name="conceal_rate_per_s",
+        unit="1/s",
+        ring=Ring.TRANSPORT,
+        level=Level.ATTEMPT,
+        definition="concealment events whose first concealed frame played inside a reply "
+        f"slice, per second of reply slices: {_AT_PROBE}",
+        aggregation=Agg.MAX,
+        tolerance=0.0,
+        label="conceals/s",
     )
 )
 LATE_PACKETS = _m(
@@ -322,6 +335,7 @@ ALIGN_LAG_MS = _m(
         tolerance=0.03,
     )
 )
+_LISTENING = "(--listening; needs the quality extra)"
 PESQ_WB = _m(
     Metric(
         name="pesq_wb",
@@ -339,9 +353,104 @@ STOI = _m(
         unit="ratio",
         ring=Ring.QUALITY,
         level=Level.ATTEMPT,
-        definition="STOI of the first reply at 16 kHz (only when the pystoi package is installed)",
+        definition=f"STOI of the first reply against its pre_rtc at 16 kHz (pystoi) {_LISTENING}",
         aggregation=Agg.NONE,
         tolerance=0.02,
+    )
+)
+VISQOL = _m(
+    Metric(
+        name="visqol_moslqo",
+        unit="MOS",
+        ring=Ring.QUALITY,
+        level=Level.ATTEMPT,
+        definition="ViSQOL v3 speech mode (visqol-python, exponential map) of the first reply "
+        f"against its pre_rtc at 16 kHz, 1-5 {_LISTENING}",
+        aggregation=Agg.NONE,
+        tolerance=0.05,
+        label="ViSQOL",
+    )
+)
+DNSMOS_OVRL = _m(
+    Metric(
+        name="dnsmos_ovrl",
+        unit="MOS",
+        ring=Ring.QUALITY,
+        level=Level.ATTEMPT,
+        definition="DNSMOS P.835 overall quality of the first reply as heard, no reference "
+        f"(speechmos) {_LISTENING}",
+        aggregation=Agg.NONE,
+        tolerance=0.05,
+    )
+)
+DNSMOS_SIG = _m(
+    Metric(
+        name="dnsmos_sig",
+        unit="MOS",
+        ring=Ring.QUALITY,
+        level=Level.ATTEMPT,
+        definition=f"DNSMOS P.835 speech-signal quality of the first reply as heard {_LISTENING}",
+        aggregation=Agg.NONE,
+        tolerance=0.05,
+    )
+)
+DNSMOS_BAK = _m(
+    Metric(
+        name="dnsmos_bak",
+        unit="MOS",
+        ring=Ring.QUALITY,
+        level=Level.ATTEMPT,
+        definition=f"DNSMOS P.835 background quality of the first reply as heard {_LISTENING}",
+        aggregation=Agg.NONE,
+        tolerance=0.05,
+    )
+)
+PLCMOS = _m(
+    Metric(
+        name="plcmos",
+        unit="MOS",
+        ring=Ring.QUALITY,
+        level=Level.ATTEMPT,
+        definition="PLCMOS v2 of the first reply as heard, no reference (speechmos; seeded "
+        f"rater embeddings) {_LISTENING}",
+        aggregation=Agg.NONE,
+        tolerance=0.05,
+    )
+)
+_HEARD = "(--heard-wer; recogniser: pocketsphinx's en-us model)"
+HEARD_WER_PRE = _m(
+    Metric(
+        name="heard_wer_pre",
+        unit="ratio",
+        ring=Ring.QUALITY,
+        level=Level.ATTEMPT,
+        definition=f"word error rate of the first reply's pre_rtc against its text {_HEARD}",
+        aggregation=Agg.NONE,
+        tolerance=0.0,
+    )
+)
+HEARD_WER_POST = _m(
+    Metric(
+        name="heard_wer_post",
+        unit="ratio",
+        ring=Ring.QUALITY,
+        level=Level.ATTEMPT,
+        definition=f"word error rate of the first reply as heard against its text {_HEARD}",
+        aggregation=Agg.NONE,
+        tolerance=0.0,
+    )
+)
+HEARD_WER_DELTA = _m(
+    Metric(
+        name="heard_wer_delta",
+        unit="ratio",
+        ring=Ring.QUALITY,
+        level=Level.ATTEMPT,
+        definition="heard_wer_post - heard_wer_pre: what the way to the caller did to "
+        f"intelligibility {_HEARD}",
+        aggregation=Agg.NONE,
+        tolerance=0.0,
+        label="heard WER +",
     )
 )
 # -- Ring 2: latency, per user turn --------------------------------------------------------

@@ -11,8 +11,9 @@ never -1). Both inputs are on the reply slice's sample axis (pre aligned by
   10*log10(power + 1e-10).
 - hf_ratio_drop = 1 - (E_4-8k / E_0-8k)_post / (E_4-8k / E_0-8k)_pre, band energies
   from the power spectrum (rfft) of the whole aligned signal. Larger = duller.
-- Extras, only when importable (keys absent otherwise): `pesq_wb` (pesq, 16 kHz),
-  `stoi` (pystoi, 16 kHz). ViSQOL has no pip wheel; not attempted.
+- Extra, only when importable (key absent otherwise): `pesq_wb` (pesq, 16 kHz; the
+  optional `pesq` extra, for its licence). STOI, ViSQOL, DNSMOS and PLCMOS are computed
+  after the run with --listening (autortc/quality/listening.py).
 """
 
 from __future__ import annotations
@@ -139,14 +140,15 @@ def hf_ratio_drop(
     return 1.0 - r_post / r_pre
 
 
-_EXTRAS_INSTALLED = any(importlib.util.find_spec(m) is not None for m in ("pesq", "pystoi"))
+_EXTRAS_INSTALLED = importlib.util.find_spec("pesq") is not None
 
 
 def optional_extras(
     pre_on_slice: np.ndarray, post_slice: np.ndarray, *, sample_rate_hz: int
 ) -> dict[Metric, float | None]:
-    """PESQ-WB / STOI when their packages import (a metric is absent when its package is
-    not installed, None when it failed on this pair); never required, never raises."""
+    """PESQ-WB when its package imports (absent when it is not installed, None when it
+    failed on this pair); never required, never raises. STOI and the other listening
+    models run after the run, with --listening (autortc/quality)."""
     out: dict[Metric, float | None] = {}
     n = min(len(pre_on_slice), len(post_slice))
     if n == 0 or not _EXTRAS_INSTALLED:
@@ -167,12 +169,4 @@ def optional_extras(
         pass
     except Exception:
         out[M.PESQ_WB] = None
-    try:
-        from pystoi import stoi
-
-        out[M.STOI] = float(stoi(ref16, deg16, 16000, extended=False))
-    except ImportError:
-        pass
-    except Exception:
-        out[M.STOI] = None
     return out

@@ -110,6 +110,11 @@ def kpi_block(s: SuiteSummary) -> str:
         f"<li><b>PRIMARY_KPI</b> <code>{escape(s.PRIMARY_KPI_NAME)}</code> = "
         f"<b>{fmt(s.PRIMARY_KPI_VALUE)} ms</b> over {s.PRIMARY_KPI_N} P0 first replies</li>"
     ]
+    if s.kpi_error:
+        items.append(
+            f"<li><b>Measured error</b> of <code>eot_to_first_audio_ms</code>: "
+            f"{escape(s.kpi_error)}</li>"
+        )
     if s.BASELINE_VERSION:
         ci_s = f" (95 % CI {fmt(ci[0])} … {fmt(ci[1])} ms)" if ci else ""
         items.append(
@@ -127,7 +132,8 @@ def kpi_block(s: SuiteSummary) -> str:
         )
     items.append(
         f"<li>Verdict {_v(s.verdict)} (exit {s.exit_code}); run <code>{escape(s.run_id)}"
-        f"</code> on the {escape(s.transport)} transport; {s.n_cases} cases, "
+        f"</code> on the {escape(s.transport)} transport"
+        f"{escape(f' (network: {s.network})') if s.network else ''}; {s.n_cases} cases, "
         f"{s.n_attempts} attempts, retry rate {fmt((s.retry_rate or 0) * 100, 0)} %; "
         f"wall time {fmt(s.wall_s)} s</li>"
     )

@@ -28,6 +28,8 @@ def kpi_lines(s: SuiteSummary) -> list[str]:
         f"- **PRIMARY_KPI** `{s.PRIMARY_KPI_NAME}` = **{fmt(s.PRIMARY_KPI_VALUE)} ms** "
         f"over {s.PRIMARY_KPI_N} P0 first replies",
     ]
+    if s.kpi_error:
+        lines.append(f"- **Measured error** of `eot_to_first_audio_ms`: {s.kpi_error}")
     if s.BASELINE_VERSION:
         lines.append(f"- **Baseline** `{s.BASELINE_VERSION}`: {fmt(s.BASELINE_PRIMARY_KPI)} ms")
         lines.append(
@@ -110,7 +112,8 @@ def render_report(s: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
     out += kpi_lines(s)
     out += [
         f"- Verdict **{s.verdict}** (exit {s.exit_code}); run `{s.run_id}` on the "
-        f"{s.transport} transport; {s.n_cases} cases, {s.n_attempts} attempts, "
+        f"{s.transport} transport{f' (network: {s.network})' if s.network else ''}; "
+        f"{s.n_cases} cases, {s.n_attempts} attempts, "
         f"retry rate {fmt((s.retry_rate or 0) * 100, 0)} %; wall time {fmt(s.wall_s)} s "
         f"(stack start-up {fmt(s.startup_s)} s; real-time floor {fmt(s.realtime_floor_s)} s "
         f"at --jobs {s.jobs})",

@@ -40,6 +40,9 @@ class RunInfo(BaseModel):
     shard: str | None = None  # "K/N" when the run was one shard of its suite
     jobs: int = 1  # attempts at once
     startup_s: float | None = None  # of wall_s, until the stack was ready
+    # the harness's measured error on eot_to_first_audio_ms (golden/calibration.json)
+    kpi_error: str | None = None
+    network: str | None = None  # embedded transport: the rooms' network and codec
 
 
 class SuiteSummary(RunInfo, KpiSummary):

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
+from autortc.network.jitter_buffer import ReceiveStats
+
 if TYPE_CHECKING:
     from autortc.network.room import RoomNetwork
 
@@ -145,7 +147,7 @@ class RoomConnection(Protocol):
         ("audio/opus", "audio/red"; "audio/L16" embedded), None when unknown."""
         ...
 
-    def receive_stats(self, identity: str) -> dict[str, float | int | None] | None:
+    def receive_stats(self, identity: str) -> ReceiveStats | None:
         """What the path did to `identity`'s track before this participant got it: in
         an embedded room with a network, its jitter buffer's figures (played,
         concealed_frames, conceal_events, late, duplicates, packet_jitter_ms,

@@ -27,6 +27,7 @@ from livekit import rtc
 
 from autortc.audio import SAMPLE_RATE_HZ, SAMPLES_PER_FRAME
 from autortc.errors import TransportError
+from autortc.network.jitter_buffer import ReceiveStats
 from autortc.protocol import is_agent_identity
 from autortc.transport.base import (
     AudioEncoding,
@@ -134,7 +135,7 @@ class LiveKitRoomConnection:
         )
 
     # --- audio out ------------------------------------------------------------
-    def receive_stats(self, identity: str) -> dict[str, float | int | None] | None:
+    def receive_stats(self, identity: str) -> ReceiveStats | None:
         return None  # WebRTC keeps its own receive statistics; they are not read yet
 
     def audio_codec(self, identity: str) -> str | None:

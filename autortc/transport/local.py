@@ -27,6 +27,7 @@ import numpy as np
 from autortc.clock import MONOTONIC, Clock
 from autortc.errors import InputError, TransportError, UsageError
 from autortc.network import opus
+from autortc.network.jitter_buffer import ReceiveStats
 from autortc.network.room import RoomNetwork
 from autortc.protocol import is_agent_identity
 from autortc.transport import local_wire as wire
@@ -87,7 +88,7 @@ class LocalRoomConnection:
         if self._media is not None and self._media.codec == "opus":
             opus.preload()  # on joining, not on the first packet, which it would delay
         self._playouts: dict[str, Playout] = {}
-        self._final_stats: dict[str, dict[str, float | int | None] | None] = {}
+        self._final_stats: dict[str, ReceiveStats | None] = {}
         self._publisher: LocalAudioPublisher | None = None
         self._closed = False
         self._reader_task = asyncio.create_task(
@@ -123,17 +124,21 @@ class LocalRoomConnection:
             "audio/opus" if self._media is not None and self._media.codec == "opus" else "audio/L16"
         )
 
-    def receive_stats(self, identity: str) -> dict[str, float | int | None] | None:
+    def receive_stats(self, identity: str) -> ReceiveStats | None:
         playout = self._playouts.get(identity)
         if playout is None:  # gone (it left, or this connection closed): its last figures
             return self._final_stats.get(identity)
         s = playout.depack.stats()
-        return {**asdict(s), "fec_recovered": playout.depack.fec_recovered}
+        events_ns = [round(t * 1e6) for t in playout.depack.buffer.event_t_ms]
+        return {
+            **asdict(s),
+            "fec_recovered": playout.depack.fec_recovered,
+            "conceal_event_t_ns": events_ns,
+        }
 
     async def publish_audio(
         self, *, queue_size_ms: int = 100, max_bitrate_bps: int | None = None
     ) -> LocalAudioPublisher:
-        del max_bitrate_bps  # raw PCM: there is no bitrate to cap
         if self._closed:
             raise TransportError("publish_audio on a closed connection")
         if self._role == "probe":
@@ -147,7 +152,9 @@ class LocalRoomConnection:
             queue_size_ms=queue_size_ms,
             name=self._identity,
             clock=self._clock,
-            packetizer=None if self._media is None else Packetizer(self._media),
+            packetizer=None
+            if self._media is None
+            else Packetizer(self._media, bitrate_bps=max_bitrate_bps),
         )
         return self._publisher
 

@@ -4,11 +4,15 @@ Without a network a local room carries raw 10 ms PCM frames, as it always did. W
 one (`RoomNetwork`, given at create_room), every track is sent as 20 ms packets, as
 WebRTC sends Opus:
 
-    media body := u8 codec | u32 seq | i64 send_t_ns | u32 spurt | u32 offset | payload
+    media body := u8 codec | u8 flags | u32 seq | i64 send_t_ns | u32 spurt | u32 offset
+                  | payload
+    send_t_ns  := the packet's time on the sender's 10 ms schedule (RTP's media clock,
+                  on the host clock): receivers measure transit and jitter against it
     payload    := 1920 bytes of int16 LE PCM (codec 1), or one Opus packet (codec 2)
 
 - `Packetizer` (sender): two 10 ms frames -> one packet, encoded; the first frame of a
-  pair waits 10 ms for the second, as a real 20 ms packetizer does;
+  pair waits 10 ms for the second, as a real 20 ms packetizer does; a talk spurt's
+  first packet starts with its first sound;
 - the room server applies each link's fate to each packet (drop, or forward later);
 - `Depacketizer` (receiver): a jitter buffer (network/jitter_buffer.py) that plays
   packets out `playout_delay_ms` after the first one arrived, in order, and conceals
@@ -33,11 +37,17 @@ from autortc.network.room import OPUS_BITRATE_BPS
 from autortc.transport.base import ReceivedFrame
 from autortc.transport.local_wire import WireError
 
-MEDIA_HEADER = struct.Struct(">BIqII")  # codec, seq, send time, talk spurt, offset in it
+# codec, flags, seq, send time, talk spurt, offset in it
+MEDIA_HEADER = struct.Struct(">BBIqII")
+FLAG_RESUMED = 1  # the sender fell behind its timeline before this packet (it stalled)
 CODEC_IDS = {"pcm": 1, "opus": 2}
 PACKET_SAMPLES = 2 * SAMPLES_PER_FRAME  # 20 ms
 PACKET_MS = 20.0
 FRAME_NS = 10_000_000
+FEC_EXPECTED_LOSS_PCT = 10
+SPURT_GAP_FRAMES = 100  # 1 s of silence before sound: a new talk spurt (a reply, not a
+# pause between its sentences, which keeps its length)
+SEND_LAG_NS = 2 * FRAME_NS  # a frame this late on the sender's timeline: it paused
 
 
 @dataclass(frozen=True)
@@ -63,35 +73,81 @@ class MediaSettings:
 
 
 def pack_media(
-    codec_id: int, seq: int, send_t_ns: int, payload: bytes, *, spurt: int = 0, offset: int = 0
+    codec_id: int,
+    seq: int,
+    send_t_ns: int,
+    payload: bytes,
+    *,
+    spurt: int = 0,
+    offset: int = 0,
+    flags: int = 0,
 ) -> bytes:
-    return MEDIA_HEADER.pack(codec_id, seq & 0xFFFFFFFF, send_t_ns, spurt, offset) + payload
+    return MEDIA_HEADER.pack(codec_id, flags, seq & 0xFFFFFFFF, send_t_ns, spurt, offset) + payload
+
+
+def _header(body: bytes) -> tuple[int, int, int, int, int, int]:
+    if len(body) < MEDIA_HEADER.size:
+        raise WireError("truncated media packet")
+    codec_id, flags, seq, send_t_ns, spurt, offset = MEDIA_HEADER.unpack_from(body)
+    return int(codec_id), int(flags), int(seq), int(send_t_ns), int(spurt), int(offset)
 
 
 def unpack_media(body: bytes) -> tuple[int, int, int, bytes]:
     """(codec id, seq, send time ns, payload)."""
-    if len(body) < MEDIA_HEADER.size:
-        raise WireError("truncated media packet")
-    codec_id, seq, send_t_ns, _, _ = MEDIA_HEADER.unpack_from(body)
+    codec_id, _, seq, send_t_ns, _, _ = _header(body)
     return codec_id, seq, send_t_ns, body[MEDIA_HEADER.size :]
+
+
+def starts_talk_spurt(body: bytes) -> bool:
+    """The packet is its talk spurt's first (RTP's marker bit)."""
+    _, _, _, _, spurt, offset = _header(body)
+    return spurt > 0 and offset == 0
+
+
+def resumed(body: bytes) -> bool:
+    """The sender stalled before this packet (it fell behind its own timeline)."""
+    return bool(_header(body)[1] & FLAG_RESUMED)
 
 
 def media_position(body: bytes) -> tuple[int, int]:
     """(talk spurt, packet offset in it): where the room server's links look up a
     packet's fate, so that the same audio meets the same fate in every run however
-    long the silence before it lasted (a talk spurt starts at the first packet with
-    sound after one without, as RTP's marker bit does)."""
-    if len(body) < MEDIA_HEADER.size:
-        raise WireError("truncated media packet")
-    _, _, _, spurt, offset = MEDIA_HEADER.unpack_from(body)
-    return int(spurt), int(offset)
+    long the silence before it lasted, and whether or not the sender stalled in it
+    (`Packetizer` says when a talk spurt starts)."""
+    _, _, _, _, spurt, offset = _header(body)
+    return spurt, offset
 
 
 class Packetizer:
-    def __init__(self, settings: MediaSettings) -> None:
+    """10 ms frames in, 20 ms media packets out.
+
+    `bitrate_bps`: the Opus bitrate (the publisher's `max_bitrate_bps`; default
+    `OPUS_BITRATE_BPS`, a LiveKit voice track's).
+
+    A talk spurt starts at the first sound after at least `SPURT_GAP_FRAMES` of silence
+    (digital zero frames), or at the track's first sound. A packet after the sender fell
+    more than `SEND_LAG_NS` behind its own 10 ms timeline (it stalled, or its queue ran
+    empty) carries `FLAG_RESUMED`: a receiver that concealed meanwhile then knows the gap
+    was the sender's, not the network's. A
+    first frame with no second after it (the queue ran empty) is flushed, padded with
+    silence, by the publisher (`LocalAudioPublisher`), as a clocked packetizer would. Its first packet starts with that sound: a silent 10 ms frame
+    held for pairing is not sent (DTX would not send it either), so the same speech
+    fills the same packets, and meets the same fates, in every run. Inside a spurt
+    nothing is ever left out, so a reply's audio keeps its timing."""
+
+    def __init__(self, settings: MediaSettings, *, bitrate_bps: int | None = None) -> None:
+        self.codec = settings.codec
         self._codec_id = CODEC_IDS[settings.codec]
+        self.bitrate_bps = bitrate_bps or OPUS_BITRATE_BPS
         self._encoder = (
-            OpusEncoder(bitrate_bps=OPUS_BITRATE_BPS, fec=settings.fec, expected_loss_pct=10)
+            OpusEncoder(
+                bitrate_bps=self.bitrate_bps,
+                fec=settings.fec,
+                # libwebrtc tells the encoder the loss it measures: with none, libopus
+                # keeps full quality (at 10 % it drops 4-8 kHz to make room for
+                # robustness); with FEC the encoder must expect some to send any
+                expected_loss_pct=FEC_EXPECTED_LOSS_PCT if settings.fec else 0,
+            )
             if settings.codec == "opus"
             else None
         )
@@ -99,36 +155,76 @@ class Packetizer:
         self._seq = 0
         self._spurt = 0
         self._offset = -1
-        self._sounded = False  # the previous packet had sound
+        self._silent_frames = SPURT_GAP_FRAMES  # the track starts after silence
+        self._t0_ns: int | None = None  # when the frames' timeline started
+        self._frames = 0  # frames since then
+        self._spurt_next = False  # the next packet starts a talk spurt
+        self._resumed_next = False  # the next packet comes after a stall
 
-    def add(self, frame_le: bytes, now_ns: int) -> bytes | None:
-        """One 10 ms frame (little-endian int16 bytes); the packet body once two are in."""
+    def _due_ns(self) -> int:
+        """When the next frame is due on the sender's own timeline."""
+        assert self._t0_ns is not None
+        return self._t0_ns + self._frames * FRAME_NS
+
+    def add(self, frame_le: bytes, now_ns: int, *, sent_ns: int | None = None) -> list[bytes]:
+        """One 10 ms frame (little-endian int16 bytes) and its time on the sender's
+        schedule (`now_ns`, which the packet carries); the packet bodies it completes.
+        `sent_ns`: when it was really handed over, if that can be later."""
+        out: list[bytes] = []
+        jumped = self._t0_ns is not None and now_ns - self._due_ns() > SEND_LAG_NS
+        behind = sent_ns is not None and sent_ns - now_ns > SEND_LAG_NS
+        if jumped or behind:
+            # the sender fell behind its own timeline (it stalled, or its queue ran
+            # empty): its next packet says so, so that a receiver that has to conceal
+            # meanwhile knows it was waiting for the sender, not for the network
+            self._resumed_next = True
+            self._t0_ns = None
+        if self._t0_ns is None:
+            self._t0_ns, self._frames = now_ns, 0
+        self._frames += 1
+        sound = any(frame_le)  # digital silence is all zero bytes
+        if sound and self._silent_frames >= SPURT_GAP_FRAMES:
+            self._spurt_next = True
+            self._half = None  # silent: the spurt's first packet starts here
+        self._silent_frames = 0 if sound else self._silent_frames + 1
         if self._half is None:
             self._half = frame_le
-            return None
+            return out
         pcm_le, self._half = self._half + frame_le, None
-        return self._packet(pcm_le, now_ns)
+        out.append(self._packet(pcm_le, now_ns))
+        return out
 
-    def flush(self, now_ns: int) -> bytes | None:
+    @property
+    def holding(self) -> bool:
+        """A first 10 ms frame waits for its second."""
+        return self._half is not None
+
+    def flush(self, now_ns: int) -> list[bytes]:
         """A half-filled packet, padded with silence (the track is ending)."""
         if self._half is None:
-            return None
+            return []
         pcm_le, self._half = self._half + bytes(len(self._half)), None
-        return self._packet(pcm_le, now_ns)
+        return [self._packet(pcm_le, now_ns)]
 
     def _packet(self, pcm_le: bytes, now_ns: int) -> bytes:
-        sound = any(pcm_le)  # digital silence is all zero bytes
-        if sound and not self._sounded:
-            self._spurt, self._offset = self._spurt + 1, 0
+        if self._spurt_next:
+            self._spurt, self._offset, self._spurt_next = self._spurt + 1, 0, False
         else:
             self._offset += 1
-        self._sounded = sound
+        flags = FLAG_RESUMED if self._resumed_next else 0
+        self._resumed_next = False
         if self._encoder is not None:
             payload = self._encoder.encode(np.frombuffer(pcm_le, dtype="<i2").astype(np.int16))
         else:
             payload = pcm_le
         body = pack_media(
-            self._codec_id, self._seq, now_ns, payload, spurt=self._spurt, offset=self._offset
+            self._codec_id,
+            self._seq,
+            now_ns,
+            payload,
+            spurt=self._spurt,
+            offset=self._offset,
+            flags=flags,
         )
         self._seq += 1
         return body
@@ -146,7 +242,18 @@ class Depacketizer:
 
     def push(self, body: bytes, arrival_ns: int) -> None:
         _, seq, send_t_ns, payload = unpack_media(body)
-        self.buffer.push(seq, payload, send_t_ms=send_t_ns / 1e6, arrival_t_ms=arrival_ns / 1e6)
+        self.buffer.push(
+            seq,
+            payload,
+            send_t_ms=send_t_ns / 1e6,
+            arrival_t_ms=arrival_ns / 1e6,
+            spurt_start=starts_talk_spurt(body),
+            resumed=resumed(body),
+        )
+        skipped, self.buffer.skipped = self.buffer.skipped, []
+        if self._decoder is not None:
+            for _, silent in skipped:  # not played, but the decoder stays in step
+                self._decoder.decode(silent)
 
     def next_due_ns(self) -> int | None:
         due = self.buffer.next_due_ms()

@@ -28,6 +28,7 @@ import numpy as np
 
 from autortc.clock import MONOTONIC, Clock
 from autortc.errors import TransportError, UsageError
+from autortc.network.jitter_buffer import ReceiveStats
 from autortc.network.room import RoomNetwork
 from autortc.protocol import is_agent_identity
 from autortc.transport import pacing
@@ -90,7 +91,7 @@ class MemoryRoomConnection:
         conn = self.room.conns.get(identity)
         return conn is not None and conn.publisher is not None
 
-    def receive_stats(self, identity: str) -> dict[str, float | int | None] | None:
+    def receive_stats(self, identity: str) -> ReceiveStats | None:
         return None  # in-process frames cross no network
 
     def audio_codec(self, identity: str) -> str | None:

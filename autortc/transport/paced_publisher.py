@@ -38,6 +38,7 @@ class PacedPublisher(Generic[T]):
         self._capacity = max(1, queue_size_ms // FRAME_MS)
         self._queue: deque[tuple[int, T]] = deque()
         self._log = pacing.SendLog()
+        self.scheduled_ns = 0  # the frame being sent: its time on the 10 ms schedule
         self._space = asyncio.Event()
         self._has_data = asyncio.Event()
         self._drained = asyncio.Event()
@@ -76,6 +77,11 @@ class PacedPublisher(Generic[T]):
 
     def sent_t_ns(self, frame_index: int) -> int | None:
         return self._log.sent_t_ns(frame_index)
+
+    def scheduled_t_ns(self, frame_index: int) -> int | None:
+        """When the frame was due on the publisher's 10 ms schedule (None: not sent);
+        the embedded network's packets carry it as their media time."""
+        return self._log.scheduled_t_ns(frame_index)
 
     def clear_queue(self) -> None:
         self._queue.clear()
@@ -124,6 +130,7 @@ class PacedPublisher(Generic[T]):
                 if not self._ready():
                     break
                 index, item = self._queue.popleft()
+                self.scheduled_ns = next_send_ns  # the frame's time on the schedule
                 await self._send(index, item)
                 next_send_ns += pacing.FRAME_NS
                 self._space.set()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from autortc.transport.pacing import FRAME_NS, MAX_CATCHUP_NS, schedule
+from autortc.transport.pacing import EARLY_NS, FRAME_NS, MAX_CATCHUP_NS, schedule
 
 
-def test_a_frame_never_leaves_early():
-    assert schedule(100, 10_000_100, resumed=False) == (10_000_000, 10_000_100)
+def test_a_frame_waits_until_half_a_millisecond_before_its_time():
+    # asyncio wakes up to 1 ms late: aiming half a millisecond early centres the sends
+    assert schedule(100, 10_000_100, resumed=False) == (10_000_000 - EARLY_NS, 10_000_100)
+    assert schedule(10_000_100 - EARLY_NS, 10_000_100, resumed=False) == (0, 10_000_100)
+    assert schedule(10_000_100 - EARLY_NS - 1, 10_000_100, resumed=False)[0] == 1
 
 
 def test_on_time_or_a_little_late_keeps_the_absolute_schedule():

@@ -119,7 +119,8 @@ def test_each_attempt_says_where_its_time_went(run_dir: Path) -> None:
 
 
 def test_the_codec_travels_with_the_figures(run_dir: Path) -> None:
-    want = "agent sent pcm 16-bit 48 kHz, mono, lossless; probe got audio/L16"
+    # the embedded default: Opus at the reference agent's 64 kbps over a clean link
+    want = "agent sent opus max 64 kbps, DTX off, RED off, mono; probe got audio/opus"
     assert _metrics(run_dir, "endpoint_short_hello")["codec"] == want
     md = (run_dir / "report.md").read_text()
     assert f"- {want}: " in md

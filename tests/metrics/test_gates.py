@@ -234,3 +234,36 @@ def test_a_reply_without_its_end_fails_the_reply_complete_gate():
     assert "cut" in g.detail
     assert overall_verdict(res)[0] == "FAIL"
     assert by_name(evaluate_gates([row("a")]), "reply_complete").verdict == "PASS"
+
+
+def test_the_concealment_gate_fails_a_lossy_reply_and_skips_without_a_network():
+    res = evaluate_gates([row("a", conceal_rate_per_s=0.0), row("b", conceal_rate_per_s=3.3)])
+    g = by_name(res, "conceal_rate")
+    assert g.verdict == "FAIL"
+    assert "b" in g.detail
+    assert g.fix
+    quiet = evaluate_gates([row("a", conceal_rate_per_s=0.0), row("b", conceal_rate_per_s=0.9)])
+    assert by_name(quiet, "conceal_rate").verdict == "PASS"
+    none = evaluate_gates([row("a"), row("b")])  # --network off, or LiveKit
+    assert by_name(none, "conceal_rate").verdict == "SKIP"
+
+
+@pytest.mark.parametrize(
+    ("name", "bad", "good", "observed"),
+    [
+        ("fp_heard_wer", {"heard_wer_delta": 0.3}, {"heard_wer_delta": 0.05}, 0.3),
+        ("fp_visqol_floor", {"visqol_moslqo": 2.9}, {"visqol_moslqo": 4.5}, 2.9),
+    ],
+)
+def test_the_heard_and_listening_fingerprints_warn_on_a_degraded_reply_only(
+    name, bad, good, observed
+):
+    res = evaluate_gates([row("a", **good), row("b", **bad)])
+    g = by_name(res, name)
+    assert g.verdict == "WARN"
+    assert g.observed == pytest.approx(observed)  # the worst: a floor reports its minimum
+    assert "b" in g.detail
+    assert g.fix
+    assert overall_verdict(res) == ("PASS", 0)
+    assert by_name(evaluate_gates([row("a", **good)]), name).verdict == "PASS"
+    assert by_name(evaluate_gates([row("a")]), name).verdict == "SKIP"  # not asked for

@@ -12,10 +12,12 @@ from autortc.network.profiles import LinkProfile, load_profiles
 from autortc.network.room import RoomNetwork
 from autortc.transport.local_media import (
     PACKET_SAMPLES,
+    SPURT_GAP_FRAMES,
     Depacketizer,
     MediaSettings,
     Packetizer,
     media_position,
+    resumed,
     unpack_media,
 )
 from autortc.transport.local_server_state import Peer, Room
@@ -35,9 +37,7 @@ def _send(settings: MediaSettings, frames: list[bytes]) -> list[tuple[int, bytes
     pk = Packetizer(settings)
     out = []
     for k, f in enumerate(frames):
-        body = pk.add(f, k * 10 * MS)
-        if body is not None:
-            out.append((k * 10 * MS, body))
+        out.extend((k * 10 * MS, body) for body in pk.add(f, k * 10 * MS))
     return out
 
 
@@ -124,15 +124,42 @@ def test_opus_loss_is_concealed_with_sound_and_fec_rebuilds_frames_when_the_next
     assert dp_plc.fec_recovered == 0
 
 
-def _positions(frames: list[bytes]) -> list[tuple[int, int]]:
-    return [media_position(b) for _, b in _send(MediaSettings(codec="pcm"), frames)]
+def test_talk_spurts_start_at_sound_after_a_second_of_silence_with_a_packet_of_their_own() -> None:
+    silence = [bytes(2 * FRAME)]
+    frames = silence * 3 + _tone(4) + silence * 4 + _tone(2) + silence * SPURT_GAP_FRAMES
+    frames += _tone(2)
+    sent = _send(MediaSettings(codec="pcm"), frames)
+    pos = [media_position(b) for _, b in sent]
+    # 3 silent frames: one silent packet, and the third frame is not sent (the spurt's
+    # first packet starts with its sound); 4 silent frames inside a spurt are sent; 1 s
+    # ms of silence, then sound: a new spurt, again starting on its first sound
+    assert pos[:5] == [(0, 0), (1, 0), (1, 1), (1, 2), (1, 3)]
+    assert pos[-1] == (2, 0)
+    starts = [b for _, b in sent if media_position(b)[1] == 0 and media_position(b)[0] > 0]
+    for body in starts:
+        first = np.frombuffer(unpack_media(body)[3][: 2 * FRAME], "<i2")
+        assert np.any(first)  # the first half of a spurt's first packet is sound
+    total = sum(len(unpack_media(b)[3]) for _, b in sent) // 2
+    # only the one silent frame held before the first spurt was left out (the second
+    # spurt's 200 ms of silence filled whole packets)
+    assert total == len(frames) * FRAME - FRAME
 
 
-def test_talk_spurts_start_at_the_first_packet_with_sound_after_silence() -> None:
-    silence = [bytes(2 * FRAME)] * 4
-    pos = _positions(silence + _tone(4) + silence + _tone(2))
-    # packets: 2 silent, 2 tone, 2 silent, 1 tone
-    assert pos == [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2), (1, 3), (2, 0)]
+def test_a_sender_that_falls_behind_its_timeline_marks_its_next_packet_resumed() -> None:
+    """Frames 0-2 on time; frame 3 comes 0.5 s late (the sender stalled): the packet it
+    completes says so (a receiver that concealed meanwhile waited for the sender, not
+    the network); the talk spurt and the packets' places in it go on unchanged, so
+    the fates do too."""
+    pk = Packetizer(MediaSettings(codec="pcm"))
+    tone = _tone(6)
+    assert [len(pk.add(f, k * 10 * MS)) for k, f in enumerate(tone[:3])] == [0, 1, 0]
+    [late] = pk.add(tone[3], 500 * MS)
+    assert media_position(late) == (1, 1)
+    assert resumed(late)
+    assert pk.add(tone[4], 510 * MS) == []
+    [body] = pk.add(tone[5], 520 * MS)
+    assert media_position(body) == (1, 2)
+    assert not resumed(body)
 
 
 def test_the_same_audio_meets_the_same_fates_however_long_the_silence_before_it() -> None:

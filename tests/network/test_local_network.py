@@ -2,9 +2,9 @@
 audio, bit for bit, so the same Ring 0 and Ring 1 figures; another seed other audio.
 
 Run over an in-process room server with a fixed sender (the agent's role, so its
-packets cross the downlink), not through the reference agent: with the agent, a
-reply's first frame falls in the first or the second half of a 20 ms packet from run
-to run, so the same fates land 10 ms apart on its audio (issue 13's open points)."""
+packets cross the downlink). Through the reference agent the same holds within each
+metric's tolerance (tests/e2e/test_network.py): a talk spurt's first packet starts
+with its first sound, so the same speech fills the same packets in every run."""
 
 from __future__ import annotations
 
@@ -65,6 +65,10 @@ async def _received(network: RoomNetwork) -> tuple[np.ndarray, dict[str, float |
         await server.aclose()
 
 
+def _sound_starts(x: np.ndarray) -> int:
+    return int(np.flatnonzero(np.abs(x.astype(np.int32)) > 100)[0])
+
+
 def _dropouts(received: np.ndarray) -> int:
     sent = np.concatenate(_signal()).astype(float) / 32768
     got = received.astype(float) / 32768
@@ -83,10 +87,13 @@ async def test_the_same_seed_gives_the_same_received_audio_and_another_seed_othe
     a, sa = await _received(RoomNetwork(profile, codec=codec, seed=3))  # type: ignore[arg-type]
     b, sb = await _received(RoomNetwork(profile, codec=codec, seed=3))  # type: ignore[arg-type]
     c, _ = await _received(RoomNetwork(profile, codec=codec, seed=4))  # type: ignore[arg-type]
+    # the silence played before the talk spurt depends on when it arrived (and Opus
+    # decodes silence as +-1 LSB); from the spurt's first sound on, the audio is the
+    # same, bit for bit
+    a, b = a[_sound_starts(a) :], b[_sound_starts(b) :]
     n = min(len(a), len(b))
-    start = int(np.flatnonzero(a)[0])  # the playout starts at the same sample in both
-    assert int(np.flatnonzero(b)[0]) == start
-    assert np.array_equal(a[start:n], b[start:n])
+    assert n > 100 * FRAME
+    assert np.array_equal(a[:n], b[:n])
     assert (sa["conceal_events"], sa["concealed_frames"]) == (
         sb["conceal_events"],
         sb["concealed_frames"],

@@ -211,3 +211,78 @@ def test_duplicates_are_dropped() -> None:
     jb.push(0, "b", send_t_ms=0, arrival_t_ms=2)
     assert jb.pop(100)[0] == (0, "a")
     assert jb.stats().duplicates == 1
+
+
+def test_a_stall_the_sender_marks_as_a_new_talk_spurt_is_its_silence_not_a_concealment() -> None:
+    """The same stall as above, but the sender says packet 10 starts a talk spurt (it
+    fell behind its own timeline): the 4 frames played meanwhile are its pause, so no
+    concealment is counted; the audio is delayed just the same and nothing is lost."""
+    jb: JitterBuffer[int] = JitterBuffer(playout_delay_ms=40)
+    played: list[int | None] = []
+    arrivals = {seq: seq * 20.0 + (120.0 if seq >= 10 else 0.0) + 2 for seq in range(30)}
+    for now in range(0, 1200):
+        for seq, t in arrivals.items():
+            if now - 1 < t <= now:
+                jb.push(seq, seq, send_t_ms=t - 2, arrival_t_ms=t, spurt_start=seq == 10)
+        played += [p for _, p in jb.pop(float(now))]
+    assert [p for p in played if p is not None] == list(range(30))
+    s = jb.stats()
+    assert (s.late, s.stretches, s.conceal_events, s.concealed_frames) == (0, 0, 0, 0)
+
+
+def test_a_talk_spurt_plays_exactly_the_playout_delay_after_it_arrived() -> None:
+    """Packets 0-9 arrive 2 ms after sending; packet 10 starts a spurt 30 ms late: it
+    plays 40 ms after it arrived (the clock moves later); 11-18 follow on its grid, and
+    packet 19 starts one 10 ms early: again 40 ms after it arrived (the clock moves
+    earlier); the silent packets 17 and 18, still held, are dropped, not played and not
+    counted as concealed."""
+    jb: JitterBuffer[int] = JitterBuffer(playout_delay_ms=40)
+    arrivals = [(seq * 20.0 + 2, seq) for seq in range(10)]
+    arrivals += [(seq * 20.0 + 32, seq) for seq in range(10, 19)]
+    arrivals += [(19 * 20.0 + 22, 19)]
+    due: dict[int, float] = {}
+    played: list[int] = []
+    for now in range(0, 1000):
+        for t, seq in arrivals:
+            if now - 1 < t <= now:
+                jb.push(seq, seq, send_t_ms=t - 2, arrival_t_ms=t, spurt_start=seq in (10, 19))
+                due[seq] = jb.playout_t_ms(seq) or 0.0
+        played += [s for s, p in jb.pop(float(now)) if p is not None]
+    assert due[10] == pytest.approx(232 + 40)
+    assert due[19] == pytest.approx(402 + 40)
+    assert played == [*range(17), 19]
+    assert [s for s, _ in jb.skipped] == [17, 18]
+    s = jb.stats()
+    assert (s.conceal_events, s.concealed_frames, s.late) == (0, 0, 0)
+
+
+def test_a_resumed_packet_still_in_time_plays_on_its_slot_and_moves_nothing() -> None:
+    """The sender stalled 25 ms before packet 10 (it says `resumed`): the 40 ms playout
+    delay absorbs it, so the clock stays, nothing is concealed, and nothing moves."""
+    jb: JitterBuffer[int] = JitterBuffer(playout_delay_ms=40)
+    for seq in range(10):
+        jb.push(seq, seq, send_t_ms=seq * 20, arrival_t_ms=seq * 20 + 2)
+    due = jb.playout_t_ms(10)
+    jb.push(10, 10, send_t_ms=225, arrival_t_ms=227, resumed=True)
+    assert jb.playout_t_ms(10) == due
+    played = [s for s, p in jb.pop(1000) if p is not None]
+    assert played[:11] == list(range(11))
+    s = jb.stats()
+    assert (s.conceal_events, s.concealed_frames, s.stretches) == (0, 0, 0)
+
+
+def test_a_spurt_is_anchored_on_the_networks_floor_not_on_its_first_packets_jitter() -> None:
+    """Packets 0-4 cross in 10 ms (the floor). Packet 5 starts a spurt but met 50 ms of
+    jitter: it plays at its send time + 10 + 40, i.e. at once on arrival, not 40 ms after
+    it; packet 6 (10 ms transit) is then on time, and packet 7 (75 ms) is late."""
+    jb: JitterBuffer[int] = JitterBuffer(playout_delay_ms=40)
+    for seq in range(5):
+        jb.push(seq, seq, send_t_ms=seq * 20, arrival_t_ms=seq * 20 + 10)
+    jb.push(5, 5, send_t_ms=1000, arrival_t_ms=1050, spurt_start=True)
+    assert jb.playout_t_ms(5) == pytest.approx(1050)  # max(arrival, 1000 + 10 + 40)
+    jb.push(6, 6, send_t_ms=1020, arrival_t_ms=1030)
+    assert jb.playout_t_ms(6) == pytest.approx(1070)
+    out = jb.pop(1090)
+    jb.push(7, 7, send_t_ms=1040, arrival_t_ms=1115)
+    assert [s for s, p in out if p is not None][-2:] == [5, 6]
+    assert jb.stats().late == 1 or jb.stats().stretches == 1

@@ -1,0 +1,1 @@
+"""Listening-quality figures of what a caller hears."""
