@@ -74,9 +74,6 @@ def config_name(codec: str, one_way_ms: float) -> str:
 async def run_config(
     opts: RunOptions, cases: list[Case], *, codec: str, one_way_ms: float
 ) -> list[CalibrationTurn]:
-    path = 2 * one_way_path_ms(
-        one_way_delay_ms=one_way_ms, playout_delay_ms=PLAYOUT_DELAY_MS, codec=codec
-    )
     run_opts = dataclasses.replace(
         opts, network=network_for(codec, one_way_ms), suite="calibration", run_id=new_run_id()
     )
@@ -90,6 +87,11 @@ async def run_config(
         measured = turn.get(M.EOT_TO_FIRST_AUDIO) if turn is not None else None
         achieved = turn.get(M.AGENT_EOT_TO_FIRST_AUDIO) if turn is not None else None
         delay = by_id[rec.case_id].agent.calibration_delay_ms or 0
+        up, down = transit_floors(rec.dir, one_way_ms)
+        path = sum(
+            one_way_path_ms(transit_ms=t, playout_delay_ms=PLAYOUT_DELAY_MS, codec=codec)
+            for t in (up, down)
+        )
         out.append(
             CalibrationTurn(
                 config=config_name(codec, one_way_ms),
@@ -103,6 +105,23 @@ async def run_config(
     return out
 
 
+def transit_floors(attempt_dir: Path, one_way_ms: float) -> tuple[float, float]:
+    """(uplink, downlink) transit floors as the probe's jitter buffers measured them on
+    the user's and the agent's tracks (the agent hears the user over the same server
+    hop); the configured one-way delay where one was not recorded."""
+    try:
+        body = json.loads((attempt_dir / "probe_result.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return one_way_ms, one_way_ms
+
+    def floor(key: str) -> float:
+        stats = body.get(key) or {}
+        v = stats.get("min_transit_ms") if isinstance(stats, dict) else None
+        return float(v) if isinstance(v, int | float) else one_way_ms
+
+    return floor("user_track_network"), floor("agent_track_network")
+
+
 def _fmt(v: float | None) -> str:
     return "-" if v is None else f"{v:+.2f}"
 
@@ -113,7 +132,8 @@ def render_md(summaries: dict[str, ErrorSummary], turns: Sequence[CalibrationTur
         "",
         f"Bounds: |bias| <= {BIAS_BOUND_MS:g} ms, P95 |error| <= {P95_ABS_BOUND_MS:g} ms. "
         "true = the D the calibration agent achieved + both directions' configured delays "
-        "(packetization, one-way delay, playout delay, codec delay); error = measured - true.",
+        "(packetization, the link's measured transit floor, playout delay, codec delay); "
+        "error = measured - true.",
         "",
         "| configuration | turns | missing | bias ms | P95 abs error ms | max abs error ms "
         "| SD ms | agent aim P95 ms | verdict |",

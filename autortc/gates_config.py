@@ -41,8 +41,8 @@ class GatesConfig(BaseModel):
     warn_drift_fraction: float = Field(default=0.02, gt=0, lt=1)
     warn_hf_ratio_drop: float = Field(default=0.5, gt=0, le=1)
     warn_input_spike_count: int = Field(default=0, ge=0)
-    warn_heard_wer_increase: float = Field(default=0.1, ge=0, le=1)
-    warn_visqol_floor: float = Field(default=3.5, ge=1, le=5)
+    warn_heard_wer_increase: float = Field(default=0.2, ge=0, le=1)
+    warn_visqol_floor: float = Field(default=4.0, ge=1, le=5)
 
 
 def load_gates(path: str | Path | None = None) -> GatesConfig:

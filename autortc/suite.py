@@ -16,6 +16,7 @@ from autortc.errors import AutortcError, CaseError, InputError
 from autortc.gates import load_gates
 from autortc.kpi import Baseline
 from autortc.orchestrator import RunOptions, RunProgress, SuiteRun, preflight, run_cases
+from autortc.quality.run import describe
 from autortc.report.outcome import RunInfo, SuiteOutcome, summarize
 from autortc.report.write import write_reports
 
@@ -74,6 +75,7 @@ def outcome_for(
         jobs=opts.jobs,
         startup_s=round(run.startup_s, 2) if run.startup_s is not None else None,
         kpi_error=kpi_error_note(transport=run.transport_name),
+        model_figures=describe(opts.listening, opts.heard_wer),
         network=None
         if opts.network is None
         else f"{opts.network.name}, {opts.network.codec}, seed {opts.network.seed}",

@@ -64,3 +64,19 @@ def test_an_unknown_codec_or_a_livekit_server_is_refused_with_exit_2(
     assert "unknown codec 'amr'" in capsys.readouterr().err
     assert main(["calibrate", "--livekit-url", "ws://127.0.0.1:1"]) == 2
     assert "embedded transport" in capsys.readouterr().err
+
+
+def test_the_transit_floors_come_from_the_probes_buffers_else_the_configured_delay(
+    tmp_path: Path,
+) -> None:
+    from autortc.calibrate import transit_floors
+
+    assert transit_floors(tmp_path, 40.0) == (40.0, 40.0)  # no probe_result.json
+    body = {
+        "user_track_network": {"min_transit_ms": 40.61},
+        "agent_track_network": {"min_transit_ms": 40.27},
+    }
+    (tmp_path / "probe_result.json").write_text(json.dumps(body))
+    assert transit_floors(tmp_path, 40.0) == (40.61, 40.27)
+    (tmp_path / "probe_result.json").write_text(json.dumps({"agent_track_network": None}))
+    assert transit_floors(tmp_path, 0.0) == (0.0, 0.0)

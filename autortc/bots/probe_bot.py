@@ -170,6 +170,7 @@ async def run_probe(
         result.message_counters = flt.counters()
         if result.agent_identity is not None:
             result.agent_track_network = conn.receive_stats(result.agent_identity)
+        result.user_track_network = conn.receive_stats(USER_IDENTITY)
         result.final_reply_end_t_ns = stop.final_reply_end_t_ns
         write_wav(out / "post_rtc_full.wav", agent_rec.pcm())
         write_wav(out / "post_rtc_user.wav", user_rec.pcm())

@@ -59,6 +59,7 @@ class ProbeResult(_Result):
     # the agent track's jitter buffer at the probe (a room with a network; base.py
     # RoomConnection.receive_stats): concealment, late packets, RFC 3550 jitter
     agent_track_network: ReceiveStats | None = None
+    user_track_network: ReceiveStats | None = None  # the user track's, at the probe
     final_reply_end_t_ns: int | None = None
     warnings: list[str] = []
 

@@ -230,7 +230,7 @@ async def run_user(
             pcm = np.concatenate(feeder.sent_pcm) if feeder.sent_pcm else np.zeros(0, np.int16)
             write_wav(out / "input.wav", pcm)
             result.turns = [
-                _turn_timing(t, feeder.frame_log_by_turn[t.turn_index], feeder.pub.sent_t_ns)
+                _turn_timing(t, feeder.frame_log_by_turn[t.turn_index], _left_at(feeder.pub))
                 for t in job.turns
                 if t.turn_index in feeder.frame_log_by_turn
             ]
@@ -238,6 +238,22 @@ async def run_user(
         await conn.aclose()
         await transport.aclose()
     return 0 if result.status == "OK" else 3
+
+
+def _left_at(pub: AudioPublisher) -> Callable[[int], int | None]:
+    """When a frame left: its time on the publisher's 10 ms schedule where it keeps one
+    (the embedded transport: the media time its packet carries, which receivers play
+    against, so the bot's own wake-up jitter is not in the measurement), else when it
+    was sent."""
+    scheduled = getattr(pub, "scheduled_t_ns", None)
+    if not callable(scheduled):
+        return pub.sent_t_ns
+
+    def left(index: int) -> int | None:
+        t = scheduled(index)
+        return t if isinstance(t, int) else pub.sent_t_ns(index)
+
+    return left
 
 
 async def _play_turns(

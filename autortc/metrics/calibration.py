@@ -3,19 +3,22 @@
 The calibration agent (agent/calibration.py) answers a turn with a tone whose first
 sample leaves D ms after the turn's EoT sample reached it, and reports the D it
 achieved on its own clock (`agent_eot_to_first_audio_ms`: its trace points `user_eot`
-and `first_frame_published`). On the embedded transport every other delay on the
-path is configured, so the true EoT -> first audio is
+and `first_frame_published`). On the embedded transport every other delay on the path
+is configured or measured by the transport itself, so the true EoT -> first audio is
 
-    true = achieved D + 2 x one_way_path_ms
+    true = achieved D + one_way_path_ms(uplink) + one_way_path_ms(downlink)
 
-and one direction of the path (`one_way_path_ms`) is
+and one direction of the path is
 
     packetization 10 ms  (a 20 ms packet leaves when its second 10 ms frame is in; the
                           EoT sample, in either half, and the tone, which starts a talk
                           spurt and so the first half, both wait 10 ms net of the
                           per-sample time convention)
-  + the link's one-way delay
-  + the receiver's jitter-buffer playout delay
+  + the link's transit  (its floor as the receiving jitter buffer measured it: the
+                          configured one-way delay and the loopback hops and timers of
+                          the embedded room server, a fraction of a millisecond; the
+                          configured delay alone when no floor was recorded)
+  + the receiver's jitter-buffer playout delay (counted from that floor)
   + the codec's algorithmic delay (Opus: its 6.5 ms lookahead; PCM: 0).
 
 The harness's error is measured - true; over a set of turns its bias is the mean error
@@ -36,8 +39,8 @@ BIAS_BOUND_MS = 1.0
 P95_ABS_BOUND_MS = 2.0
 
 
-def one_way_path_ms(*, one_way_delay_ms: float, playout_delay_ms: float, codec: str) -> float:
-    return PACKETIZATION_MS + one_way_delay_ms + playout_delay_ms + CODEC_DELAY_MS[codec]
+def one_way_path_ms(*, transit_ms: float, playout_delay_ms: float, codec: str) -> float:
+    return PACKETIZATION_MS + transit_ms + playout_delay_ms + CODEC_DELAY_MS[codec]
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,9 @@ Figures (`stats()`):
 - `packet_jitter_ms`: RFC 3550 inter-arrival jitter, before the buffer: J += (|D| - J)
   / 16 with D = (R_i - R_j) - (S_i - S_j) over consecutive arrivals;
 - `concealed_frames` and `conceal_events`, `late` and `duplicates`;
-- `buffer_delay_ms`: the mean time a played packet waited (playout - arrival).
+- `buffer_delay_ms`: the mean time a played packet waited (playout - arrival);
+- `min_transit_ms`: the least arrival - send seen, the path's floor (its configured
+  one-way delay and what the transport itself adds).
 """
 
 from __future__ import annotations
@@ -62,13 +64,18 @@ class JitterStats:
     stretches: int
     packet_jitter_ms: float
     buffer_delay_ms: float | None
+    min_transit_ms: float | None = None  # the network's floor: least arrival - send
 
     @classmethod
     def from_dict(cls, body: Mapping[str, object]) -> JitterStats | None:
         """From `asdict` (a probe_result.json), extra keys ignored; None when unreadable."""
-        names = [f.name for f in fields(cls)]
+        names = [f.name for f in fields(cls) if f.name != "min_transit_ms"]
         try:
-            return cls(**{k: body[k] for k in names})  # type: ignore[arg-type]
+            floor = body.get("min_transit_ms")
+            return cls(
+                **{k: body[k] for k in names},  # type: ignore[arg-type]
+                min_transit_ms=float(floor) if isinstance(floor, int | float) else None,
+            )
         except (KeyError, TypeError):
             return None
 
@@ -228,4 +235,5 @@ class JitterBuffer(Generic[P]):
             stretches=self._stretches,
             packet_jitter_ms=self._jitter_ms,
             buffer_delay_ms=self._waited_ms / self._played if self._played else None,
+            min_transit_ms=None if self._min_transit_ms == float("inf") else self._min_transit_ms,
         )

@@ -73,6 +73,23 @@ def skipped(listening: bool, heard: bool) -> list[str]:
     return out
 
 
+def describe(listening: bool, heard: bool) -> str:
+    """One line for the report: which model figures ran, with what, and what was skipped."""
+    if not (listening or heard):
+        return "none asked for (--listening, --heard-wer)"
+    parts = []
+    if listening:
+        parts.append("ViSQOL (speech mode, 16 kHz), STOI, DNSMOS, PLCMOS (--listening)")
+    if heard:
+        import autortc.quality.heard as hq
+
+        parts.append(
+            f"heard WER by {hq.RECOGNISER}, general vocabulary, English only (--heard-wer)"
+        )
+    gone = skipped(listening, heard)
+    return "; ".join(parts) + (f"; skipped: {'; '.join(gone)}" if gone else "")
+
+
 def reply_figures(pair: ReplyPair, listening: bool, heard: bool) -> dict[str, float | None]:
     """Every asked-for figure of one reply (in a worker process)."""
     out: dict[str, float | None] = {}

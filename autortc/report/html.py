@@ -137,6 +137,7 @@ def kpi_block(s: SuiteSummary) -> str:
         f"{s.n_attempts} attempts, retry rate {fmt((s.retry_rate or 0) * 100, 0)} %; "
         f"wall time {fmt(s.wall_s)} s</li>"
     )
+    items.append(f"<li>Model figures: {escape(s.model_figures or 'none asked for')}</li>")
     return f'<section id="kpi" class="kpi"><ul>{"".join(items)}</ul></section>'
 
 

@@ -117,6 +117,7 @@ def render_report(s: SuiteSummary, rows: Sequence[AttemptRow]) -> str:
         f"retry rate {fmt((s.retry_rate or 0) * 100, 0)} %; wall time {fmt(s.wall_s)} s "
         f"(stack start-up {fmt(s.startup_s)} s; real-time floor {fmt(s.realtime_floor_s)} s "
         f"at --jobs {s.jobs})",
+        f"- Model figures: {s.model_figures or 'none asked for'}",
         "",
         "## Gates",
         "",

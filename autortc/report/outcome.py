@@ -43,6 +43,7 @@ class RunInfo(BaseModel):
     # the harness's measured error on eot_to_first_audio_ms (golden/calibration.json)
     kpi_error: str | None = None
     network: str | None = None  # embedded transport: the rooms' network and codec
+    model_figures: str | None = None  # which model figures ran (--listening, --heard-wer)
 
 
 class SuiteSummary(RunInfo, KpiSummary):

@@ -7,9 +7,9 @@ import pytest
 from autortc.metrics.calibration import CalibrationTurn, one_way_path_ms, summarise
 
 
-def test_one_way_path_adds_packetization_delay_playout_and_codec() -> None:
-    assert one_way_path_ms(one_way_delay_ms=0, playout_delay_ms=40, codec="pcm") == 50.0
-    assert one_way_path_ms(one_way_delay_ms=40, playout_delay_ms=40, codec="opus") == 96.5
+def test_one_way_path_adds_packetization_transit_playout_and_codec() -> None:
+    assert one_way_path_ms(transit_ms=0, playout_delay_ms=40, codec="pcm") == 50.0
+    assert one_way_path_ms(transit_ms=40.25, playout_delay_ms=40, codec="opus") == 96.75
 
 
 def _turns(errors: list[float], *, aim: float = 0.0) -> list[CalibrationTurn]:

@@ -29,8 +29,12 @@ def test_every_gate_is_made_to_fire_by_some_row():
     gated = {g.name for g in SUITE_GATES} | {"audio_valid_rate", "reply_complete", "infrastructure"}
     gated |= {"primary_kpi_regression", "fp_distortion", "fp_speed_drift"}
     assert gated - fired_by_rows == set()
-    # the boom fingerprint fires on the input (boom_trigger's clicks), not on an agent defect
-    assert {fp.name for fp in FINGERPRINTS} - fired_by_rows == set()
+    # the boom fingerprint fires on the input (boom_trigger's clicks), not on an agent
+    # defect; the model fingerprints fire on figures that only --listening and
+    # --heard-wer compute: tests/e2e/test_network.py shows them firing on a heavy-loss
+    # network and quiet on a clean one
+    models = {"fp_heard_wer", "fp_visqol_floor"}
+    assert {fp.name for fp in FINGERPRINTS} - fired_by_rows == models
     assert len({(r.defect, r.label) for r in MATRIX}) == len(MATRIX)  # rows are distinct
 
 

@@ -195,3 +195,30 @@ def test_module_imports_and_skips_without_the_recogniser() -> None:
     ).stdout.splitlines()
     assert out[0] == "pocketsphinx not installed (pip install 'autortc[heard]')"
     assert out[1] == out[0]
+
+
+def test_the_vocabulary_is_the_replys_own_normalised_words() -> None:
+    assert heard.vocabulary("Book it for 7, at the river!") == (
+        "at",
+        "book",
+        "for",
+        "it",
+        "river",
+        "seven",
+        "the",
+    )
+
+
+def test_a_restricted_transcript_hears_the_clean_reply_and_loses_words_to_dropouts(
+    speech: np.ndarray,
+) -> None:
+    words = heard.vocabulary(TEXT)
+    clean = heard.transcribe(speech, sample_rate_hz=RATE_HZ, words=words)
+    assert set(clean.split()) <= set(words)  # nothing outside the reply's words is heard
+    wer_clean = heard.error_rate(TEXT, clean)
+    assert wer_clean is not None
+    assert wer_clean <= 0.2
+    gated = heard.transcribe(_gate(speech), sample_rate_hz=RATE_HZ, words=words)
+    wer_gated = heard.error_rate(TEXT, gated)
+    assert wer_gated is not None
+    assert wer_gated > wer_clean + 0.2

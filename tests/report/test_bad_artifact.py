@@ -66,7 +66,7 @@ def test_the_bad_attempt_is_infra_and_the_run_still_reports(tmp_path: Path) -> N
         _attempt(job.dir, CaseSpec(case_id), 1, "OK")
         if bad:
             write_wav(job.dir / "pre_rtc.wav", np.zeros(16_000, np.int16), sample_rate_hz=16_000)
-        row, view = analyze(ctx, job, None)
+        row, view, _ = analyze(ctx, job, None)
         rows.append(row)
         views.append(view)
     good, bad_row = rows
