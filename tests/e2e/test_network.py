@@ -3,7 +3,8 @@
 One case (endpoint_long_sentence: a 20-word reply) over six runs:
 - `opus`: the default, Opus over `clean`; `pcm`: `--codec pcm` over `clean`;
 - `lossy` and `lossy_again`: `lossy_20` with the same seed; `jitter`: `jitter_80`;
-- `heavy`: half the packets lost in bursts (a custom profile file).
+- `heavy`: 70 % of the agent's packets lost in bursts (a custom profile file; the
+  caller's uplink stays clean, so the agent hears the same turn every run).
 All but `lossy_again` and `jitter` also compute the listening figures and the heard WER.
 """
 
@@ -32,9 +33,8 @@ RUNS: dict[str, tuple[str, ...]] = {
     "jitter": ("--network", "jitter_80"),
     "heavy": ("--network", "heavy_loss", *MODELS),
 }
-HEAVY = """heavy_loss:  # half the packets lost, in bursts of 4 on average
-  uplink: {one_way_delay_ms: 10, loss_model: gilbert, p_good_to_bad: 0.25, p_bad_to_good: 0.25}
-  downlink: {one_way_delay_ms: 10, loss_model: gilbert, p_good_to_bad: 0.25, p_bad_to_good: 0.25}
+HEAVY = """heavy_loss:  # 70 % of the agent's packets lost, in bursts (a call breaking up)
+  downlink: {one_way_delay_ms: 10, loss_model: gilbert, p_good_to_bad: 0.35, p_bad_to_good: 0.15}
   playout_delay_ms: 60
 """
 
