@@ -204,6 +204,7 @@ class Packetizer:
         if self._half is None:
             return []
         pcm_le, self._half = self._half + bytes(len(self._half)), None
+        self._resumed_next = True  # it waited for a second half: the sender paused
         return [self._packet(pcm_le, now_ns)]
 
     def _packet(self, pcm_le: bytes, now_ns: int) -> bytes:

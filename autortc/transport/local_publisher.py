@@ -18,7 +18,10 @@ from autortc.transport.local_media import Packetizer
 from autortc.transport.paced_publisher import PacedPublisher
 
 DRAIN_ABOVE_BYTES = 256 * 1024
-HALF_WAIT_S = 0.015  # a packet's second 10 ms frame is due 10 ms after its first
+# a packet's first half waits this long for its second before it leaves padded: long
+# enough that a stall inside a reply (a TTS underrun between sentences) never changes
+# how its audio is cut into packets, so the same seed meets the same audio
+HALF_WAIT_S = 0.2
 _AUDIO_HEADER = wire.HEADER.pack(SAMPLES_PER_FRAME * 2, wire.KIND_AUDIO)
 
 
