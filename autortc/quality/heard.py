@@ -76,6 +76,7 @@ def _recogniser_name() -> str:
 # loop over the reply's words a lossless copy scores 0.0 and lossy_20 about +0.3. The
 # figure then ranks degradations: it is not an ASR accuracy.
 RESTRICTED_VOCABULARY = True
+MAX_REPLY_S = 20.0  # longer replies are skipped, with the reason
 RECOGNISER: str = _recogniser_name() + ", vocabulary restricted to each reply's own words"
 
 _LOCK = threading.Lock()
@@ -269,6 +270,11 @@ def score_reply(
     reason = available()
     if reason is not None:
         return done(reason)
+    if sample_rate_hz > 0 and len(post) > MAX_REPLY_S * sample_rate_hz:
+        return done(
+            f"reply longer than {MAX_REPLY_S:g} s: the restricted search grows with its "
+            "length (a 30 s reply took minutes of CPU)"
+        )
     words = vocabulary(text) if RESTRICTED_VOCABULARY else None
     try:
         hyp_post = transcribe(post, sample_rate_hz=sample_rate_hz, words=words)

@@ -284,4 +284,6 @@ MIXED = [
 @pytest.fixture
 def mixed_run(tmp_path: Path) -> tuple[Path, SuiteOutcome]:
     """A run with PASS/FAIL/WARN/SKIP/INFRA gates, a retry, a black-box and a silent case."""
-    return make_run(tmp_path / "output", MIXED, run_id="20260101T000000Z-mixed")
+    # the latency gate at 800 ms, so that this run's P95 (875 ms) fails it
+    config = GatesConfig(eot_to_first_audio_p95_ms=800.0)
+    return make_run(tmp_path / "output", MIXED, run_id="20260101T000000Z-mixed", config=config)
