@@ -13,13 +13,19 @@ Semantics every implementation must honour (mirroring LiveKit's rtc SDK):
 - A subscription yields `ReceivedFrame`s in order, each stamped with
   `recv_t_ns = time.monotonic_ns()` when the frame was handed to us.
 - Messages are reliable and ordered per sender; payloads are bytes (UTF-8 JSON).
-- Participant events report joins, leaves and audio-track publications.
+- Participant events report joins, leaves, audio-track publications and attribute
+  changes of the *other* participants (never this connection's own).
+- Participant attributes follow LiveKit (attributes.py): `set_attributes` merges, a
+  key set to "" is deleted, keys and values are str; others see the new attributes
+  and one `attributes_changed` event naming what changed ("" for a deleted key). A
+  participant joining later sees the attributes already set. Only the agent role may
+  set its own (LiveKit: the canUpdateOwnMetadata grant).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
@@ -30,6 +36,7 @@ if TYPE_CHECKING:
     from autortc.network.room import RoomNetwork
 
 Role = Literal["user", "probe", "agent", "admin"]
+ParticipantEventKind = Literal["joined", "left", "track_published", "attributes_changed"]
 
 
 @dataclass(frozen=True)
@@ -74,10 +81,13 @@ class DataMessage:
 
 @dataclass(frozen=True)
 class ParticipantEvent:
-    kind: Literal["joined", "left", "track_published"]
+    kind: ParticipantEventKind
     identity: str
     is_agent: bool
     t_ns: int
+    # "attributes_changed" only: each changed key with its new value, "" when deleted
+    # (LiveKit's `changed_attributes`); the full set is `RoomConnection.attributes`.
+    changed_attributes: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
 class AudioPublisher(Protocol):
@@ -168,7 +178,21 @@ class RoomConnection(Protocol):
         ...
 
     def participant_events(self) -> AsyncIterator[ParticipantEvent]:
-        """Joins, leaves and track publications from now on (one consumer)."""
+        """Joins, leaves, track publications and attribute changes of the other
+        participants, from now on (one consumer)."""
+        ...
+
+    async def set_attributes(self, attributes: Mapping[str, str]) -> None:
+        """Merge `attributes` into this participant's own (LiveKit's
+        `LocalParticipant.set_attributes`): a key set to "" is deleted, others are kept.
+        Everyone else in the room sees them, and so does anyone who joins later.
+        UsageError unless keys and values are str; TransportError when closed or when
+        this role may not set attributes (only the agent may)."""
+        ...
+
+    def attributes(self, identity: str) -> dict[str, str]:
+        """`identity`'s attributes as this connection last saw them (a copy); this
+        connection's own identity gives its own, as set. {} when not in the room."""
         ...
 
     async def aclose(self) -> None:

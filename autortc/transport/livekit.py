@@ -25,6 +25,7 @@ from livekit import api, rtc
 
 from autortc.errors import TransportError, UsageError
 from autortc.network.room import RoomNetwork
+from autortc.transport.attributes import ATTRIBUTE_ROLES
 from autortc.transport.base import Role
 from autortc.transport.livekit_config import (
     ENV_API_KEY,
@@ -302,7 +303,8 @@ class LiveKitTransport:
 
     # --- participants ---------------------------------------------------------
     def token_for(self, room: str, identity: str, *, role: Role) -> str:
-        """The participant token `connect` uses (exposed for tests and external bots)."""
+        """The participant token `connect` uses (exposed for tests and external bots);
+        the roles that may set their own attributes also get canUpdateOwnMetadata."""
         return participant_token(
             api_key=self._creds.api_key,
             api_secret=self._creds.api_secret,
@@ -310,6 +312,7 @@ class LiveKitTransport:
             identity=identity,
             role=role,
             ttl_s=self.token_ttl_s,
+            can_update_own_metadata=role in ATTRIBUTE_ROLES,
         )
 
     async def connect(self, room: str, identity: str, *, role: Role) -> LiveKitRoomConnection:

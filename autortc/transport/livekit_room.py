@@ -7,7 +7,11 @@
 - audio in: `rtc.AudioStream(track, sample_rate=48000, num_channels=1,
   frame_size_ms=10)`, the SDK resamples and re-frames for us;
 - messages: `publish_data(reliable=True, topic=...)` and the `data_received` event;
-- events: participant_connected / participant_disconnected / track_published.
+- attributes: `local_participant.set_attributes` (the server merges; "" deletes),
+  `Participant.attributes`, and the `participant_attributes_changed` event;
+- events: participant_connected / participant_disconnected / track_published /
+  participant_attributes_changed (of remote participants; the SDK also reports the
+  local one's, which the seam leaves out).
 
 Event handlers run on the SDK's listen task and must not block: they only put
 into bounded queues. Overflow policy: a message or event arriving at a full queue
@@ -20,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from livekit import rtc
@@ -29,6 +33,7 @@ from autortc.audio import SAMPLE_RATE_HZ, SAMPLES_PER_FRAME
 from autortc.errors import TransportError
 from autortc.network.jitter_buffer import ReceiveStats
 from autortc.protocol import is_agent_identity
+from autortc.transport.attributes import ATTRIBUTE_ROLES, merge_attributes, validate_attributes
 from autortc.transport.base import (
     AudioEncoding,
     DataMessage,
@@ -47,6 +52,7 @@ MESSAGE_QUEUE_MAX = 4096
 EVENT_QUEUE_MAX = 1024
 FRAME_QUEUE_MAX_FRAMES = 3000  # 30 s of 10 ms frames; the SDK ring drops the oldest beyond it
 PUBLISH_TIMEOUT_S = 12.0  # the SDK gives up at 10 s (TRACK_PUBLISH_TIMEOUT) with its own error
+ATTRIBUTES_TIMEOUT_S = 7.0  # rust-sdks waits 5 s (REQUEST_TIMEOUT) for the server's answer
 CLOSE_TIMEOUT_S = 5.0
 
 
@@ -73,6 +79,7 @@ class LiveKitRoomConnection:
         self._tasks: set[asyncio.Task[None]] = set()
         self._publisher: LiveKitAudioPublisher | None = None
         self._publish_lock = asyncio.Lock()
+        self._own_attributes: dict[str, str] | None = None  # None: not set through us yet
         self._closed = False
         self._close_done = asyncio.Event()
         self.dropped_messages = 0
@@ -84,6 +91,7 @@ class LiveKitRoomConnection:
             "track_subscribed": self._on_track_subscribed,
             "track_unsubscribed": self._on_track_unsubscribed,
             "data_received": self._on_data_received,
+            "participant_attributes_changed": self._on_attributes_changed,
             "disconnected": self._on_disconnected,
         }
         for event, handler in self._handlers.items():
@@ -250,6 +258,50 @@ class LiveKitRoomConnection:
                 f"LiveKit refused a data message on topic '{topic}' from '{self.identity}': {reason}."
             ) from None
 
+    # --- attributes -----------------------------------------------------------
+    async def set_attributes(self, attributes: Mapping[str, str]) -> None:
+        """`LocalParticipant.set_attributes`: the server merges (a key set to "" is
+        deleted). The SDK (1.1.21) does not raise when the server refuses, so a room we
+        joined with our own token is checked against the role's grant first."""
+        update = validate_attributes(attributes)
+        if self._owns_room and self._role not in ATTRIBUTE_ROLES:
+            raise TransportError(
+                f"role '{self._role}' may not set its attributes: its token has no "
+                "canUpdateOwnMetadata (only the agent's has)."
+            )
+        if self.closed:
+            raise TransportError("set_attributes on a closed LiveKit connection (not in a room).")
+        local = self._room.local_participant
+        try:
+            async with asyncio.timeout(ATTRIBUTES_TIMEOUT_S):
+                await local.set_attributes(update)
+        except TimeoutError:
+            raise TransportError(
+                f"LiveKit did not confirm the attributes of '{self.identity}' within "
+                f"{ATTRIBUTES_TIMEOUT_S:g} s."
+            ) from None
+        except Exception as exc:  # FFI errors
+            reason = getattr(exc, "message", None) or str(exc)
+            raise TransportError(
+                f"LiveKit refused the attributes of '{self.identity}': {reason}."
+            ) from None
+        current = local.attributes if self._own_attributes is None else self._own_attributes
+        self._own_attributes, _ = merge_attributes(current, update)
+
+    def attributes(self, identity: str) -> dict[str, str]:
+        """Own: as set through this connection (the SDK's copy of the local participant
+        follows only when the server's echo arrives). Others: `Participant.attributes`."""
+        participant = self._room.remote_participants.get(identity)
+        if participant is not None:
+            return dict(participant.attributes)
+        try:
+            local = self._room.local_participant
+        except Exception:  # the SDK's plain Exception: this room never connected
+            return {}
+        if identity != local.identity:
+            return {}
+        return dict(local.attributes if self._own_attributes is None else self._own_attributes)
+
     async def messages(self) -> AsyncIterator[DataMessage]:
         while (msg := await self._messages.get()) is not None:
             yield msg
@@ -265,12 +317,15 @@ class LiveKitRoomConnection:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
-    def _put_event(self, kind: Any, participant: rtc.Participant) -> None:
+    def _put_event(
+        self, kind: Any, participant: rtc.Participant, changed: Mapping[str, str] | None = None
+    ) -> None:
         event = ParticipantEvent(
             kind=kind,
             identity=participant.identity,
             is_agent=is_agent_participant(participant),
             t_ns=time.monotonic_ns(),
+            changed_attributes=dict(changed or {}),
         )
         try:
             self._events.put_nowait(event)
@@ -296,6 +351,15 @@ class LiveKitRoomConnection:
 
     def _on_track_subscribed(self, *_args: Any) -> None:
         self._notify()
+
+    def _on_attributes_changed(
+        self, changed_attributes: dict[str, str], participant: rtc.Participant
+    ) -> None:
+        """The SDK has already stored the participant's new attributes; `changed_attributes`
+        names each changed key, "" for a deleted one (rust-sdks `calculate_changed_attributes`)."""
+        if isinstance(participant, rtc.LocalParticipant) or not changed_attributes:
+            return  # our own: the seam reports the others only
+        self._put_event("attributes_changed", participant, changed_attributes)
 
     def _on_track_unsubscribed(
         self,

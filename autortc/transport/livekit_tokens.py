@@ -36,6 +36,12 @@ roomList, roomAdmin or roomRecord (the admin API signs its own per-call tokens).
   `ParticipantKind.PARTICIPANT_KIND_AGENT` to everyone else.
 - The TTL is capped by the caller's case timeout. LiveKit checks `exp` only at the
   initial connection, so a short TTL never cuts a running case.
+- `canUpdateOwnMetadata` lets a participant set its own attributes (server
+  `UpdateMetadata`: without it the answer is NOT_ALLOWED, which the Python SDK 1.1.21
+  does not raise). `participant_token` adds it only when asked
+  (`can_update_own_metadata=True`); `LiveKitTransport.token_for` asks for it for the
+  roles in `attributes.ATTRIBUTE_ROLES` (the agent, which publishes `lk.agent.state`,
+  as livekit-agents' server-minted agent tokens allow by default).
 """
 
 from __future__ import annotations
@@ -93,8 +99,11 @@ def role_grants(role: Role | str) -> RoleGrants:
         raise UsageError(f"unknown role {role!r}; expected one of {sorted(ROLE_GRANTS)}") from None
 
 
-def video_grants(room: str, role: Role | str) -> api.VideoGrants:
-    """The exact `VideoGrants` for `role` in `room` (and nothing else)."""
+def video_grants(
+    room: str, role: Role | str, *, can_update_own_metadata: bool = False
+) -> api.VideoGrants:
+    """The exact `VideoGrants` for `role` in `room` (and nothing else); with
+    `can_update_own_metadata`, also that grant (to set its own attributes)."""
     if not room:
         raise UsageError("room must be a non-empty room name")
     g = role_grants(role)
@@ -105,6 +114,7 @@ def video_grants(room: str, role: Role | str) -> api.VideoGrants:
         can_publish_sources=g.publish_sources,
         can_subscribe=g.can_subscribe,
         can_publish_data=g.can_publish_data,
+        can_update_own_metadata=True if can_update_own_metadata else None,  # None: absent
     )
 
 
@@ -117,8 +127,10 @@ def participant_token(
     role: Role | str,
     ttl_s: float,
     name: str | None = None,
+    can_update_own_metadata: bool = False,
 ) -> str:
-    """A signed JWT that lets `identity` join only `room`, with `role`'s grants.
+    """A signed JWT that lets `identity` join only `room`, with `role`'s grants
+    (plus canUpdateOwnMetadata when asked).
 
     `ttl_s` is the case timeout (or less): the token is never valid for longer.
     """
@@ -131,7 +143,7 @@ def participant_token(
         api.AccessToken(api_key, api_secret)
         .with_identity(identity)
         .with_name(name or identity)
-        .with_grants(video_grants(room, role))
+        .with_grants(video_grants(room, role, can_update_own_metadata=can_update_own_metadata))
         .with_ttl(ttl)
     )
     kind = role_grants(role).kind

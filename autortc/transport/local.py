@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import asdict
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +31,12 @@ from autortc.network.jitter_buffer import ReceiveStats
 from autortc.network.room import RoomNetwork
 from autortc.protocol import is_agent_identity
 from autortc.transport import local_wire as wire
+from autortc.transport.attributes import (
+    ATTRIBUTE_ROLES,
+    attributes_from_wire,
+    merge_attributes,
+    validate_attributes,
+)
 from autortc.transport.base import DataMessage, ParticipantEvent, ReceivedFrame, Role
 from autortc.transport.inbox import AudioSubscription, Inbox
 from autortc.transport.local_media import MediaSettings, Packetizer, Playout
@@ -80,6 +86,10 @@ class LocalRoomConnection:
         self._remote: dict[str, dict[str, Any]] = {
             p["identity"]: dict(p) for p in join_reply.get("participants", [])
         }
+        self._attributes: dict[str, dict[str, str]] = {  # by identity; an older server: {}
+            i: attributes_from_wire(p.get("attributes", {})) for i, p in self._remote.items()
+        }
+        self._own_attributes: dict[str, str] = {}
         self._messages: Inbox[DataMessage] = Inbox(MESSAGE_INBOX_MAX, "messages")
         self._events: Inbox[ParticipantEvent] = Inbox(EVENT_INBOX_MAX, "events")
         self._subs: dict[str, list[Inbox[ReceivedFrame]]] = {}
@@ -191,6 +201,31 @@ class LocalRoomConnection:
         except ConnectionError as e:
             raise TransportError("connection to the local room server lost") from e
 
+    async def set_attributes(self, attributes: Mapping[str, str]) -> None:
+        update = validate_attributes(attributes)
+        if self._role not in ATTRIBUTE_ROLES:
+            raise TransportError(
+                f"role '{self._role}' may not set its attributes (only the agent may; "
+                "LiveKit: its token has no canUpdateOwnMetadata)"
+            )
+        if self._closed or self._writer.is_closing():
+            raise TransportError("set_attributes on a closed connection")
+        try:
+            packet = wire.pack_control({"op": "set_attributes", "attributes": update})
+        except wire.WireError as e:
+            raise UsageError(f"participant attributes cannot be sent: {e}") from e
+        self._own_attributes, _ = merge_attributes(self._own_attributes, update)
+        self._send(packet)
+        try:
+            await self._writer.drain()
+        except ConnectionError as e:
+            raise TransportError("connection to the local room server lost") from e
+
+    def attributes(self, identity: str) -> dict[str, str]:
+        if identity == self._identity:
+            return dict(self._own_attributes)
+        return dict(self._attributes.get(identity, {}))
+
     async def messages(self) -> AsyncIterator[DataMessage]:
         while (msg := await self._messages.get()) is not None:
             yield msg
@@ -293,13 +328,21 @@ class LocalRoomConnection:
         """Apply one server event. Returns True when the connection is over."""
         ev, identity = msg.get("ev"), str(msg.get("identity", ""))
         role = str(msg.get("role", ""))
+        changed: dict[str, str] = {}
         if ev == "joined":
             self._remote[identity] = {"identity": identity, "role": role, "has_audio": False}
+            self._attributes[identity] = attributes_from_wire(msg.get("attributes", {}))
         elif ev == "track_published":
             self._remote.setdefault(identity, {"identity": identity, "role": role})
             self._remote[identity]["has_audio"] = True
+        elif ev == "attributes_changed":
+            if identity not in self._remote:
+                return False  # it left already
+            changed = attributes_from_wire(msg.get("changed"))
+            self._attributes[identity] = attributes_from_wire(msg.get("attributes"))
         elif ev == "left":
             info = self._remote.pop(identity, {})
+            self._attributes.pop(identity, None)
             role = str(info.get("role", ""))
             inboxes = self._subs.pop(identity, [])
             self._stop_playout(identity)
@@ -310,7 +353,7 @@ class LocalRoomConnection:
         else:
             return ev in ("room_deleted", "disconnected")
         is_agent = role == "agent" or is_agent_identity(identity)
-        self._events.put(ParticipantEvent(ev, identity, is_agent, t_ns))
+        self._events.put(ParticipantEvent(ev, identity, is_agent, t_ns, changed_attributes=changed))
         return False
 
 

@@ -7,6 +7,12 @@ connection's first control packet decides what it is:
 - `register_worker`: the connection receives `job` events for an agent name
   (round-robin among workers registered under the same name).
 
+A participant's control ops: `publish`, `subscribe`/`unsubscribe` (identity) and
+`set_attributes` (attributes: a JSON object of strings, merged as LiveKit does, see
+attributes.py). The room keeps each participant's attributes, sends them with the
+participant list of the join reply, and tells the others `attributes_changed`
+(identity, role, changed, attributes: the full set) when something changed.
+
 Overflow policy: the server never waits on a slow receiver. Audio to a client
 whose socket buffer holds more than AUDIO_DROP_BYTES is dropped (and counted);
 a client whose buffer exceeds HARD_LIMIT_BYTES is disconnected. Control and
@@ -31,6 +37,7 @@ from typing import Any
 
 from autortc.network.room import RoomNetwork
 from autortc.transport import local_wire as wire
+from autortc.transport.attributes import attributes_from_wire, merge_attributes
 from autortc.transport.local_media import MediaSettings, media_position
 from autortc.transport.local_server_state import Client, Peer, Room
 from autortc.transport.local_wire import WireError
@@ -307,6 +314,28 @@ class LocalRoomServer:
                 peer.subscriptions.add(target)
             elif op == "unsubscribe" and isinstance(target, str):
                 peer.subscriptions.discard(target)
+            elif op == "set_attributes":
+                _set_attributes(peer, msg.get("attributes"))
+
+
+def _set_attributes(peer: Peer, raw: object) -> None:
+    """Merge a participant's attribute update and tell the others what changed."""
+    try:
+        update = attributes_from_wire(raw)
+    except WireError:
+        logger.warning("bad set_attributes from a participant: ignored")
+        return
+    merged, changed = merge_attributes(peer.attributes, update)
+    if not changed:
+        return
+    event = {"ev": "attributes_changed", "identity": peer.identity, "role": peer.role}
+    try:
+        packet = wire.pack_control({**event, "changed": changed, "attributes": merged})
+    except WireError:
+        logger.warning("participant attributes over the packet limit: update ignored")
+        return
+    peer.attributes = merged
+    peer.room.broadcast(packet, exclude=peer)
 
 
 def _forward(peer: Peer, packet: bytes) -> None:

@@ -48,9 +48,16 @@ class Peer:
     prefix: bytes
     has_audio: bool = False
     subscriptions: set[str] = field(default_factory=set)
+    attributes: dict[str, str] = field(default_factory=dict)  # LiveKit's, see attributes.py
 
     def info(self) -> dict[str, Any]:
-        return {"identity": self.identity, "role": self.role, "has_audio": self.has_audio}
+        """What a joining participant learns about this one (the join reply's list)."""
+        return {
+            "identity": self.identity,
+            "role": self.role,
+            "has_audio": self.has_audio,
+            "attributes": dict(self.attributes),
+        }
 
 
 @dataclass(eq=False)

@@ -20,9 +20,8 @@ counted (`dropped`). A publisher's queue is bounded by `queue_size_ms`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
@@ -32,9 +31,11 @@ from autortc.network.jitter_buffer import ReceiveStats
 from autortc.network.room import RoomNetwork
 from autortc.protocol import is_agent_identity
 from autortc.transport import pacing
+from autortc.transport.attributes import ATTRIBUTE_ROLES, merge_attributes, validate_attributes
 from autortc.transport.base import (
     DataMessage,
     ParticipantEvent,
+    ParticipantEventKind,
     ReceivedFrame,
     Role,
 )
@@ -58,6 +59,7 @@ class MemoryRoomConnection:
         self._events: Inbox[ParticipantEvent] = Inbox(INBOX_MAX)
         self._subs: dict[str, list[Inbox[ReceivedFrame]]] = {}
         self.publisher: MemoryPublisher | None = None
+        self.own_attributes: dict[str, str] = {}
         self._closed = False
 
     @property
@@ -136,6 +138,23 @@ class MemoryRoomConnection:
             raise TransportError("send_message on a closed connection")
         self.room.deliver_message(self._identity, topic, bytes(payload))
 
+    async def set_attributes(self, attributes: Mapping[str, str]) -> None:
+        update = validate_attributes(attributes)
+        if self._role not in ATTRIBUTE_ROLES:
+            raise TransportError(
+                f"role '{self._role}' may not set its attributes (only the agent may; "
+                "LiveKit: its token has no canUpdateOwnMetadata)"
+            )
+        if self._closed:
+            raise TransportError("set_attributes on a closed connection")
+        self.own_attributes, changed = merge_attributes(self.own_attributes, update)
+        if changed:
+            self.room.broadcast_event(self._identity, "attributes_changed", changed=changed)
+
+    def attributes(self, identity: str) -> dict[str, str]:
+        conn = self.room.conns.get(identity)
+        return {} if conn is None else dict(conn.own_attributes)
+
     def messages(self) -> AsyncIterator[DataMessage]:
         return self._messages.iterate()
 
@@ -190,17 +209,21 @@ class MemoryRoom:
             for inbox in other._subs.pop(conn.identity, []):
                 inbox.close()
 
-    def _event(
-        self, identity: str, kind: Literal["joined", "left", "track_published"]
-    ) -> ParticipantEvent:
-        return ParticipantEvent(
-            kind, identity, is_agent_identity(identity), self.hub.clock.now_ns()
-        )
-
     def broadcast_event(
-        self, identity: str, kind: Literal["joined", "left", "track_published"]
+        self,
+        identity: str,
+        kind: ParticipantEventKind,
+        *,
+        changed: Mapping[str, str] | None = None,
     ) -> None:
-        ev = self._event(identity, kind)
+        """`kind` about `identity` to everyone else; `changed`: attributes_changed's."""
+        ev = ParticipantEvent(
+            kind,
+            identity,
+            is_agent_identity(identity),
+            self.hub.clock.now_ns(),
+            changed_attributes=dict(changed or {}),
+        )
         for ident, conn in self.conns.items():
             if ident != identity:
                 conn._events.put(ev)
