@@ -41,6 +41,12 @@ def _add_agent_options(p: argparse.ArgumentParser, *, agent_name_default: str) -
         help="scripted (default), vad, or livekit-eot (livekit-agents' offline audio model)",
     )
     p.add_argument(
+        "--duplex",
+        default=AgentOptions.duplex,
+        choices=("controller", "livekit"),
+        help="who decides a barge-in: the duplex controller (default) or livekit-agents",
+    )
+    p.add_argument(
         "--defect",
         default=None,
         metavar="NAME[=VALUE]",
@@ -136,6 +142,7 @@ def _agent_options(args: argparse.Namespace) -> AgentOptions:
         turn_detector=args.turn_detector,
         defect=args.defect,
         noise_gate=not args.no_noise_gate,
+        duplex=args.duplex,
     )
 
 

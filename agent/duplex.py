@@ -26,7 +26,8 @@ lasted at least `DuplexOptions.min_barge_in_ms`; shorter speech (a cough, a "mm-
 ignored. Only the part of the speech after the reply began (the move to THINKING)
 counts. As the machine reads no clock, it checks that duration only when told the time:
 
-- on `UserSpeechEnded`: duration = end - start;
+- on `UserSpeechEnded`: duration = end - start (each event may say when the speech
+  really began / ended, `speech_t_ns`, earlier than it is told: a VAD's delays);
 - on `tick(now_ns)`: duration = now - start, for speech still going on. The caller
   invokes `tick` periodically (e.g. every audio frame) so that long speech interrupts
   the reply after `min_barge_in_ms` instead of at its end; the barge-in is decided, and
@@ -57,12 +58,20 @@ class DuplexState(StrEnum):
 
 @dataclass(frozen=True)
 class UserSpeechStarted:
+    """Told at `t_ns`; the speech began at `speech_t_ns` (<= t_ns; default t_ns): a VAD
+    says so only after some speech."""
+
     t_ns: int
+    speech_t_ns: int | None = None
 
 
 @dataclass(frozen=True)
 class UserSpeechEnded:
+    """Told at `t_ns`; the speech ended at `speech_t_ns` (<= t_ns; default t_ns): a VAD
+    says so only after its hangover of silence."""
+
     t_ns: int
+    speech_t_ns: int | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +152,14 @@ class DuplexOptions:
             raise ValueError(f"min_barge_in_ms must be >= 0, not {self.min_barge_in_ms}")
 
 
+def _at(speech_t_ns: int | None, t_ns: int) -> int:
+    if speech_t_ns is None:
+        return t_ns
+    if speech_t_ns > t_ns:
+        raise ValueError(f"speech_t_ns={speech_t_ns} is after the event's t_ns={t_ns}")
+    return speech_t_ns
+
+
 class Transition(NamedTuple):
     t_ns: int
     from_state: DuplexState
@@ -184,10 +201,11 @@ class DuplexController:
         match event:
             case UserSpeechStarted():
                 if self._speech_start_ns is None:
-                    self._speech_start_ns = t
+                    self._speech_start_ns = _at(event.speech_t_ns, t)
             case UserSpeechEnded():
                 started, self._speech_start_ns = self._speech_start_ns, None
-                if started is not None and self._speech_long_enough(started, t):
+                ended = _at(event.speech_t_ns, t)
+                if started is not None and self._speech_long_enough(started, ended):
                     return self._barge_in(t, "barge_in:user_speech")
             case EndOfTurn() if state is DuplexState.LISTENING:
                 self._reply_start_ns = t

@@ -61,6 +61,8 @@ class TransportAudioInput(io.AudioInput):
         self.last_rms = 0.0  # of the latest frame as received, full scale 1.0
         # each frame as received, with its receive time (the hooks' agent_in record)
         self.on_frame: Callable[[np.ndarray, int], None] | None = None
+        # each frame as the agent's VAD gets it (after the noise gate), with that time
+        self.on_gated_frame: Callable[[np.ndarray, int], None] | None = None
 
     async def __anext__(self) -> rtc.AudioFrame:
         received = await self._frames.__anext__()  # StopAsyncIteration ends the input
@@ -71,6 +73,8 @@ class TransportAudioInput(io.AudioInput):
         self.last_rms = float(np.sqrt(np.mean((pcm / 32768.0) ** 2))) if len(pcm) else 0.0
         if self._gate is not None:
             pcm = self._gate.process(pcm)
+        if self.on_gated_frame is not None:
+            self.on_gated_frame(pcm, received.recv_t_ns)
         return rtc.AudioFrame(
             data=pcm.tobytes(),
             sample_rate=SAMPLE_RATE_HZ,
@@ -165,6 +169,7 @@ class TransportAudioOutput(io.AudioOutput):
         self.current_playout: PlayoutRecord | None = None
         self.frames_published = 0
         self.silence_frames_published = 0
+        self._after_next: list[Callable[[], None]] = []
 
     # -- livekit-agents AudioOutput contract ---------------------------------
 
@@ -219,6 +224,10 @@ class TransportAudioOutput(io.AudioOutput):
             if seg.flushed:
                 self._finish(seg)
 
+    def after_next_frame(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (once) when the pump has handed the publisher its next frame."""
+        self._after_next.append(callback)
+
     # -- the pump ---------------------------------------------------------------
 
     async def run(self) -> None:
@@ -243,6 +252,10 @@ class TransportAudioOutput(io.AudioOutput):
                     return
                 t_ns = self._clock.now_ns()
                 self.frames_published += 1
+                if self._after_next:
+                    callbacks, self._after_next = self._after_next, []
+                    for callback in callbacks:
+                        callback()
                 if seg is None:
                     self.silence_frames_published += 1
                 else:

@@ -29,8 +29,11 @@ from livekit.agents import inference
 from livekit.agents.voice import Agent, AgentSession
 
 from agent import defect_actions
+from agent.agent_state import AgentStatePublisher
 from agent.calibration import run_calibration_job
 from agent.defects import NO_DEFECT, Defect, parse_defect
+from agent.duplex import DuplexController, DuplexOptions, DuplexState
+from agent.duplex_driver import LIVEKIT_MIN_DURATION_S, DuplexDriver
 from agent.fault_messenger import FaultyMessenger
 from agent.io_adapters import DEFAULT_PUMP_LEAD_MS, TransportAudioInput, TransportAudioOutput
 from agent.noise_gate import NoiseGate
@@ -47,6 +50,7 @@ from autortc.transport.base import RoomConnection
 
 logger = logging.getLogger(__name__)
 
+DUPLEX_MODES = ("controller", "livekit")
 AGENT_INSTRUCTIONS = "You are the AutoRTC reference agent. Your replies are scripted."
 VAD_MIN_SPEECH_S = 0.05
 
@@ -63,6 +67,9 @@ class AgentOptions:
     noise_gate: bool = True  # attenuate stationary background noise before the VAD
     defect: str | None = None  # one defect for every room (agent/defects.py)
     min_interruption_ms: int = 300  # user speech that barges in on a reply
+    # who decides a barge-in: the duplex controller (agent/duplex_driver.py), or
+    # livekit-agents' own audio-activity interruption (the controller then mirrors it)
+    duplex: str = "controller"
     publish_queue_ms: int = 100  # AudioPublisher queue bound
     pump_lead_ms: int = DEFAULT_PUMP_LEAD_MS  # audio the output keeps queued ahead
     # LiveKit: the Opus bitrate cap of our track. Below 64 kbps libopus takes about half
@@ -90,6 +97,8 @@ class AgentOptions:
             raise InputError(
                 f"turn detector {self.turn_detector!r}: one of {', '.join(TURN_DETECTORS)}"
             )
+        if self.duplex not in DUPLEX_MODES:
+            raise InputError(f"duplex {self.duplex!r}: one of {', '.join(DUPLEX_MODES)}")
         parse_defect(self.defect)  # refuses an unknown defect before the worker starts
 
 
@@ -171,7 +180,9 @@ def build_session(
             "interruption": {
                 "enabled": not defect.is_("ignore_barge_in"),
                 "mode": "vad",
-                "min_duration": options.min_interruption_ms / 1000.0,
+                "min_duration": LIVEKIT_MIN_DURATION_S
+                if options.duplex == "controller"
+                else options.min_interruption_ms / 1000.0,
                 "resume_false_interruption": False,
                 "false_interruption_timeout": None,
             },
@@ -221,6 +232,29 @@ async def _wait_until_bots_leave(conn: RoomConnection) -> None:
 
 
 SESSION_CLOSE_TRANSCRIPT_S = 0.1
+
+
+def attach_duplex(
+    options: AgentOptions,
+    *,
+    session: AgentSession[None],
+    output: TransportAudioOutput,
+    defect: Defect,
+    relay: Callable[[str, int], None],
+    on_state: Callable[[DuplexState], None] | None = None,
+) -> DuplexDriver:
+    """The duplex controller on this session: it decides barge-ins (`duplex=controller`)
+    or mirrors livekit-agents' (`duplex=livekit`); see agent/duplex_driver.py."""
+    controller = DuplexController(DuplexOptions(min_barge_in_ms=options.min_interruption_ms))
+    return DuplexDriver(
+        controller,
+        session=session,
+        output=output,
+        trace_mark=relay,
+        on_state=on_state,
+        act=not defect.is_("ignore_barge_in"),
+        decides=options.duplex == "controller",
+    ).attach()
 
 
 class TraceRelay:
@@ -283,6 +317,17 @@ async def run_agent_job(
     audio_in = TransportAudioInput(
         conn, USER_IDENTITY, noise_gate=NoiseGate() if options.noise_gate else None
     )
+    states = AgentStatePublisher(conn)
+    states.initializing()
+    driver = attach_duplex(
+        options,
+        session=session,
+        output=output,
+        defect=defect,
+        relay=relay,
+        on_state=states.on_state,
+    )
+    audio_in.on_gated_frame = driver.heard_frame
     hooks: AutortcHooks | None = None
     faulty: FaultyMessenger | None = None
     log_extra = {"room": conn.room_name, "trace_id": meta.trace_id if meta else None}
@@ -298,6 +343,7 @@ async def run_agent_job(
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(output.run(), name=f"agent-output-pump-{conn.room_name}")
+            states.start()
             session.input.audio = audio_in
             session.output.audio = output
             if options.autortc_hooks:
@@ -320,6 +366,7 @@ async def run_agent_job(
                 relay.target = hooks.trace_mark
                 audio_in.on_frame = hooks.heard_frame
             await session.start(Agent(instructions=AGENT_INSTRUCTIONS), record=False)
+            states.on_state(driver.controller.state)  # started: listening
             defect_actions.start(
                 defect,
                 tg,
@@ -344,6 +391,7 @@ async def run_agent_job(
     finally:
         try:
             await _close_session_and_hooks(session, hooks)
+            await states.aclose()
         finally:
             try:
                 with contextlib.suppress(Exception):

@@ -43,6 +43,9 @@ TRACE_POINTS = (
     "first_frame_published",
     "reply_done",
 )
+# the two points of a reply the agent interrupted (its cancel latency): not every turn's
+BARGE_IN_POINTS = ("barge_in", "cancel_done")
+ALL_TRACE_POINTS = TRACE_POINTS + BARGE_IN_POINTS
 TracePointName = Literal[
     "user_speech_start",
     "user_eot",
@@ -54,6 +57,8 @@ TracePointName = Literal[
     "output_first_frame",
     "first_frame_published",
     "reply_done",
+    "barge_in",
+    "cancel_done",
 ]
 
 

@@ -177,7 +177,7 @@ class AutortcHooks:
 
     def mark(self, point: str, *, t_ns: int | None = None, turn_id: int | None = None) -> None:
         """Report a trace point (agent's monotonic clock). First value per (turn, point) wins."""
-        if point not in P.TRACE_POINTS:
+        if point not in P.ALL_TRACE_POINTS:
             raise UsageError(f"unknown trace point {point!r}")
         if not self.active or self._closed:
             return

@@ -190,6 +190,13 @@ def null_reasons(
     why[M.BARGE_IN_STOP] = (
         "agent not audible at the barge-in" if has_barge else "no barge-in turn in this case"
     )
+    why[M.AGENT_CANCEL] = (
+        "the agent traced no barge_in / cancel_done for the interrupted reply (it did not "
+        "decide the barge-in, ignored it, or is black-box)"
+        if has_barge
+        else "no barge-in turn in this case"
+    )
+    why[M.PRE_RTC_END] = why.get(M.MEL_DISTANCE, pre_why)  # the same pairing as Ring 1
     return {m.name: text for m, text in why.items() if figures.get(m.name) is None}
 
 

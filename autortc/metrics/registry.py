@@ -297,6 +297,21 @@ HF_RATIO_DROP = _m(
         shown_digits=3,
     )
 )
+PRE_RTC_END = _m(
+    Metric(
+        name="pre_rtc_end_ms",
+        unit="ms",
+        ring=Ring.QUALITY,
+        level=Level.REPLY,
+        definition="the reply's last audible sample in post - in its aligned pre_rtc reply: "
+        "about 0 when pre_rtc ends where the audio the caller heard stopped (an "
+        "interrupted reply included); below 0 when pre_rtc holds audio never sent",
+        aggregation=Agg.MAX,
+        tolerance=1.0,
+        promote=Promote.FIRST,
+        label="pre_rtc end ms",
+    )
+)
 DRIFT_RATIO = _m(
     Metric(
         name="drift_ratio",
@@ -617,6 +632,22 @@ BARGE_IN_STOP = _m(
         label="barge-in stop ms",
     )
 )
+AGENT_CANCEL = _m(
+    Metric(
+        name="agent_cancel_ms",
+        unit="ms",
+        ring=Ring.LATENCY,
+        level=Level.TURN,
+        definition="cancel_done - barge_in on the agent's clock, for a barge-in turn: the "
+        "agent's barge-in decision -> its output handing the transport the first frame "
+        "after the interrupted reply (none when the agent does not decide, e.g. a "
+        "livekit-agents interruption mirrored, or an agent that ignores the caller)",
+        aggregation=Agg.MAX,
+        tolerance=0.001,
+        promote=Promote.FIRST_BARGE_IN,
+        label="agent cancel ms",
+    )
+)
 # -- Ring 3: turn-taking, per user turn ----------------------------------------------------
 FALSE_ENDPOINT = _m(
     Metric(
@@ -788,6 +819,8 @@ CASE_TABLE = (
     MEL_DISTANCE,
     HF_RATIO_DROP,
     BARGE_IN_STOP,
+    AGENT_CANCEL,
+    PRE_RTC_END,
 )
 CASE_BRIEF = (
     EOT_TO_FIRST_AUDIO,
@@ -807,6 +840,7 @@ CASE_BRIEF = (
     MEL_DISTANCE,
     HF_RATIO_DROP,
     BARGE_IN_STOP,
+    AGENT_CANCEL,
     POST_RMS,
 )
 

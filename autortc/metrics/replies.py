@@ -106,6 +106,7 @@ def reply_rows(work: Sequence[ReplyWork], *, capture_status: str, sr: int) -> li
             M.MEL_DISTANCE: None,
             M.HF_RATIO_DROP: None,
             M.DRIFT_RATIO: None,
+            M.PRE_RTC_END: None,
         }
         if capture_status == status.OK and w.pre_on_slice is not None:
             values[M.MEL_DISTANCE] = ring1.mel_distance_db(
@@ -114,6 +115,7 @@ def reply_rows(work: Sequence[ReplyWork], *, capture_status: str, sr: int) -> li
             values[M.HF_RATIO_DROP] = ring1.hf_ratio_drop(
                 w.pre_on_slice, w.audio, sample_rate_hz=sr
             )
+            values[M.PRE_RTC_END] = ring1.pre_rtc_end_ms(w.pre_on_slice, w.audio, sample_rate_hz=sr)
         if w.pre_reply is not None and w.pre_on_slice is not None and not w.sl.interrupted:
             values[M.DRIFT_RATIO] = fingerprints.drift_ratio(
                 w.pre_reply, w.audio, sample_rate_hz=sr, added_gap_total_ms=w.r0.added_gap_total_ms

@@ -9,6 +9,7 @@
 - agent_eot_to_first_audio_ms = first_frame_published - user_eot (agent clock).
 - tts_first_to_publish_ms = first_frame_published - tts_first_audio.
 - fast_lane_ttft_ms = llm_first_token - llm_request.
+- agent_cancel_ms = cancel_done - barge_in, on the interrupted reply's trace turn.
 - barge_in_stop_ms, for a barge-in turn: from its speech_start_left_t_ns to the arrival
   of the last audible sample (mirror rule, `levels.refine_offset`) of the interrupted
   reply (the previous turn's reply). With an event slice the reply's span is
@@ -70,6 +71,11 @@ class TraceLatencies:
     tts_first_to_publish_ms: float | None
     output_wait_ms: float | None
     fast_lane_ttft_ms: float | None
+
+
+def agent_cancel_ms(points: dict[str, int]) -> float | None:
+    """The agent's cancel latency of a reply it interrupted (its trace turn's points)."""
+    return _diff_ms(points, "cancel_done", "barge_in")
 
 
 def trace_latencies(points: dict[str, int]) -> TraceLatencies:

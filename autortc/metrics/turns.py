@@ -74,6 +74,7 @@ def turn_rows(
         sig.rms_frames, sig.recv_t_ns, sample_rate_hz=sig.sample_rate_hz
     )
     out: list[TurnRow] = []
+    prev_points: dict[str, int] = {}
     for i, ans in enumerate(turn_answers):
         turn = ans.turn
         fe, early = ring3.false_endpoint(
@@ -127,8 +128,10 @@ def turn_rows(
         values[M.OUTPUT_WAIT] = points.output_wait_ms
         values[M.FAST_LANE_TTFT] = points.fast_lane_ttft_ms
         values[M.BARGE_IN_STOP] = None
+        values[M.AGENT_CANCEL] = None
         exclude = None
         if turn.is_barge_in and i > 0:
+            values[M.AGENT_CANCEL] = ring2.agent_cancel_ms(prev_points)
             prev = turn_answers[i - 1].work
             stop_ms = ring2.barge_in_stop_ms(
                 sig.post,
@@ -144,6 +147,7 @@ def turn_rows(
                 start = turn.speech_start_left_t_ns
                 exclude = (float(start), start + stop_ms * 1e6)
         values[M.OVERLAP] = ring3.overlap_ms(turn.speech_ns, audible, exclude_ns=exclude)
+        prev_points = turn_points
         followed_by_barge_in = i + 1 < len(turn_answers) and turn_answers[i + 1].turn.is_barge_in
         values[M.FALSE_INTERRUPTION] = (
             _false_interruption(ans.work, sig.sample_rate_hz)

@@ -52,6 +52,16 @@ class Probe:
         self.frames: list[tuple[int, np.ndarray]] = []
         self.messages: list[tuple[int, dict]] = []
         self.agent_ready = asyncio.Event()
+        self.agent_states: list[str] = []  # lk.agent.state as it changed
+        self.duplex_states: list[str] = []
+
+    async def watch_attributes(self) -> None:
+        async for ev in self.conn.participant_events():
+            if ev.kind == "attributes_changed" and ev.identity == AGENT_ID:
+                if "lk.agent.state" in ev.changed_attributes:
+                    self.agent_states.append(ev.changed_attributes["lk.agent.state"])
+                if "autortc.duplex_state" in ev.changed_attributes:
+                    self.duplex_states.append(ev.changed_attributes["autortc.duplex_state"])
 
     async def record(self) -> None:
         async for f in self.conn.subscribe_audio(AGENT_ID):
@@ -124,6 +134,7 @@ async def run_case(engines: AgentEngines, tmp_path: Path, meta: RoomMeta, scenar
     async with asyncio.TaskGroup() as tg:
         rec = tg.create_task(probe.record())
         lis = tg.create_task(probe.listen())
+        att = tg.create_task(probe.watch_attributes())
         async with asyncio.timeout(5):
             await probe.barrier()
         user = room.join(USER_IDENTITY, "user")
@@ -135,6 +146,7 @@ async def run_case(engines: AgentEngines, tmp_path: Path, meta: RoomMeta, scenar
             await job
         rec.cancel()
         lis.cancel()
+        att.cancel()
     return probe
 
 
@@ -173,6 +185,9 @@ async def test_reference_agent_replies_with_protocol_events_trace_and_pre_rtc(en
 
     pts = trace_points(probe, 0)
     assert set(pts) == set(TRACE_POINTS), sorted(pts)
+    # the agent's state as participant attributes, as livekit-agents publishes it
+    assert probe.agent_states[-3:] == ["thinking", "speaking", "listening"], probe.agent_states
+    assert probe.agent_states[0] in ("initializing", "listening")
     # the causal chain of one turn, on the agent's clock
     assert (
         pts["user_speech_start"] < pts["user_eot"] <= pts["llm_request"] <= pts["llm_first_token"]
@@ -256,6 +271,13 @@ async def test_barge_in_interrupts_the_reply_and_the_track_goes_silent(engines, 
     assert rms(probe.audio_between(t_next, t_next + 300_000_000)) > 0.01
     # the barge-in is turn 1, with its own trace points
     assert trace_points(probe, 1)["user_speech_start"] < trace_points(probe, 1)["user_eot"]
+    # the duplex controller decided it: barge_in -> cancel_done on the interrupted turn
+    t0 = trace_points(probe, 0)
+    cancel_ms = (t0["cancel_done"] - t0["barge_in"]) / 1e6
+    assert 0 <= cancel_ms < 50, cancel_ms
+    assert "interrupting" in probe.duplex_states, probe.duplex_states
+    i = probe.duplex_states.index("interrupting")
+    assert probe.duplex_states[i - 1 : i + 2] == ["speaking", "interrupting", "listening"]
 
     body = json.loads((tmp_path / "pre_rtc" / "t-e2e-2" / "pre_rtc.json").read_text())
     assert [(r["reply_seq"], r["interrupted"]) for r in body["replies"]] == [(0, True), (1, False)]
