@@ -14,7 +14,9 @@ import signal
 import sys
 
 from agent.job_pool import JobProcessPool
+from agent.llm_engines import LLM_ENGINES
 from agent.session import AgentOptions
+from agent.stt_engines import STT_ENGINES
 from agent.turn_model import TURN_DETECTORS
 from agent.worker import run_local_job, run_local_worker
 from autortc.errors import InputError
@@ -39,6 +41,21 @@ def _add_agent_options(p: argparse.ArgumentParser, *, agent_name_default: str) -
         default=AgentOptions.turn_detector,
         choices=TURN_DETECTORS,
         help="scripted (default), vad, or livekit-eot (livekit-agents' offline audio model)",
+    )
+    p.add_argument(
+        "--llm",
+        default=AgentOptions.llm,
+        choices=LLM_ENGINES,
+        help="scripted (default: the room's script) or openai (any OpenAI-compatible "
+        "endpoint; key from $AUTORTC_LLM_API_KEY or $OPENAI_API_KEY)",
+    )
+    p.add_argument("--llm-base-url", default=None, help="openai: else $AUTORTC_LLM_BASE_URL")
+    p.add_argument("--llm-model", default=None, help="openai: else $AUTORTC_LLM_MODEL")
+    p.add_argument(
+        "--stt",
+        default=AgentOptions.stt,
+        choices=STT_ENGINES,
+        help="scripted (default) or pocketsphinx (offline English); a case may pick its own",
     )
     p.add_argument(
         "--duplex",
@@ -143,6 +160,10 @@ def _agent_options(args: argparse.Namespace) -> AgentOptions:
         defect=args.defect,
         noise_gate=not args.no_noise_gate,
         duplex=args.duplex,
+        llm=args.llm,
+        llm_base_url=args.llm_base_url,
+        llm_model=args.llm_model,
+        stt=args.stt,
     )
 
 

@@ -35,10 +35,13 @@ from agent.defects import NO_DEFECT, Defect, parse_defect
 from agent.duplex import DuplexController, DuplexOptions, DuplexState
 from agent.duplex_driver import LIVEKIT_MIN_DURATION_S, DuplexDriver
 from agent.fault_messenger import FaultyMessenger
+from agent.gpu_lanes import GpuLanes
 from agent.io_adapters import DEFAULT_PUMP_LEAD_MS, TransportAudioInput, TransportAudioOutput
+from agent.llm_engines import LlmChoice, make_llm
 from agent.noise_gate import NoiseGate
 from agent.output_faults import AfterTee
-from agent.scripted import ScriptedLLM, ScriptedSTT, ScriptState
+from agent.scripted import ScriptState
+from agent.stt_engines import STT_ENGINES, make_stt
 from agent.tts_espeak import EspeakTTS
 from agent.turn_model import TURN_DETECTORS, ScriptedTurnDetector, SpeechMeter
 from autortc.errors import InputError
@@ -75,6 +78,10 @@ class AgentOptions:
     # LiveKit: the Opus bitrate cap of our track. Below 64 kbps libopus takes about half
     # the 4-8 kHz share of an espeak voice (golden/README.md, "Opus and the 4-8 kHz band")
     opus_max_bitrate_bps: int = 64_000
+    llm: str = "scripted"  # scripted | openai (agent/llm_engines.py)
+    llm_base_url: str | None = None  # openai: else $AUTORTC_LLM_BASE_URL
+    llm_model: str | None = None  # openai: else $AUTORTC_LLM_MODEL
+    stt: str = "scripted"  # scripted | pocketsphinx (agent/stt_engines.py); a case may pick
     llm_first_token_delay_ms: float = 0.0
     llm_inter_token_delay_ms: float = 0.0
     voice: str = "en-us"
@@ -99,7 +106,15 @@ class AgentOptions:
             )
         if self.duplex not in DUPLEX_MODES:
             raise InputError(f"duplex {self.duplex!r}: one of {', '.join(DUPLEX_MODES)}")
+        if self.stt not in STT_ENGINES:
+            raise InputError(f"STT engine {self.stt!r}: one of {', '.join(STT_ENGINES)}")
+        choice = self.llm_choice()
+        if choice.name == "openai":
+            choice.openai_settings()  # refuses a missing base URL / model at start
         parse_defect(self.defect)  # refuses an unknown defect before the worker starts
+
+    def llm_choice(self) -> LlmChoice:
+        return LlmChoice(self.llm, base_url=self.llm_base_url, model=self.llm_model)
 
 
 @dataclass
@@ -108,6 +123,7 @@ class AgentEngines:
 
     vad: inference.VAD
     synth: EspeakSynth
+    lanes: GpuLanes  # the one engine (a GPU) the LLM and TTS calls share
 
     @classmethod
     def create(cls, options: AgentOptions) -> AgentEngines:
@@ -118,7 +134,7 @@ class AgentEngines:
         )
         synth = EspeakSynth(voice=options.voice)
         synth.synthesize("ready", rate_wpm=options.rate_wpm)  # warm the library once
-        return cls(vad=vad, synth=synth)
+        return cls(vad=vad, synth=synth, lanes=GpuLanes())
 
 
 def _turn_detection(
@@ -150,17 +166,20 @@ def build_session(
     meter: SpeechMeter,
     defect: Defect = NO_DEFECT,
     trace_mark: Callable[[str, int], None] | None = None,
+    stt_name: str | None = None,
 ) -> AgentSession[None]:
     """A fresh AgentSession for one room (its scripted engines are per room too)."""
     llm_ttft_ms = defect.number("llm_ttft_ms")
     return AgentSession(
         vad=engines.vad,
-        stt=ScriptedSTT(script),
-        llm=ScriptedLLM(
+        stt=make_stt(stt_name or options.stt, script),
+        llm=make_llm(
+            options.llm_choice(),
             script,
+            trace_mark=trace_mark,
+            lane=engines.lanes.fast,
             first_token_delay_ms=llm_ttft_ms or options.llm_first_token_delay_ms,
             inter_token_delay_ms=options.llm_inter_token_delay_ms,
-            trace_mark=trace_mark,
             silent=defect.is_("no_reply"),
         ),
         tts=EspeakTTS(
@@ -217,6 +236,16 @@ def feed_meter(session: AgentSession[None], meter: SpeechMeter) -> None:
 
     session.on("user_state_changed", on_user_state)
     session.on("conversation_item_added", on_item)
+
+
+def log_transcripts(session: AgentSession[None], *, stt_name: str) -> None:
+    """Each final transcript into the agent's log, with the engine that made it."""
+
+    def on_transcribed(ev: Any) -> None:
+        if ev.is_final:
+            logger.info("user transcript", extra={"engine": stt_name, "text": ev.transcript})
+
+    session.on("user_input_transcribed", on_transcribed)
 
 
 async def _wait_until_bots_leave(conn: RoomConnection) -> None:
@@ -312,8 +341,17 @@ async def run_agent_job(
     relay = TraceRelay()
     script = ScriptState(meta)
     meter = meter_for(options)
-    session = build_session(engines, options, script, meter=meter, defect=defect, trace_mark=relay)
+    session = build_session(
+        engines,
+        options,
+        script,
+        meter=meter,
+        defect=defect,
+        trace_mark=relay,
+        stt_name=meta.stt if meta is not None else None,
+    )
     feed_meter(session, meter)
+    log_transcripts(session, stt_name=(meta.stt if meta else None) or options.stt)
     audio_in = TransportAudioInput(
         conn, USER_IDENTITY, noise_gate=NoiseGate() if options.noise_gate else None
     )

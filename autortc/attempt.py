@@ -152,6 +152,7 @@ def build_job(
         voice=case.agent.voice or case.turns[0].voice,
         defect=ctx.defect or case.agent.defect,
         calibration_delay_ms=case.agent.calibration_delay_ms,
+        stt=case.agent.stt,
     )
     bot_job = BotJob(
         transport_url=ctx.transport_url,

@@ -101,6 +101,9 @@ class AgentSpec(_Strict):
     # the reference agent becomes the calibration agent (agent/calibration.py): it
     # answers every turn with a tone this many ms after the EoT sample reached it
     calibration_delay_ms: int | None = Field(default=None, ge=0, le=5000)
+    # the reference agent's recogniser in this case: scripted (the room's script, the
+    # default) or pocketsphinx (offline, its model in the package; agent/stt_engines.py)
+    stt: Literal["scripted", "pocketsphinx"] | None = None
 
     @field_validator("reply_text")
     @classmethod

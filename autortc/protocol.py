@@ -291,6 +291,7 @@ class _AgentHints(BaseModel):
     voice: str | None = None
     defect: str | None = None
     calibration_delay_ms: int | None = None
+    stt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -310,6 +311,7 @@ class RoomMeta:
     voice: str | None = None
     defect: str | None = None  # a defect for the reference agent to inject (selftest)
     calibration_delay_ms: int | None = None  # the reference agent calibrates (issue 13)
+    stt: str | None = None  # the reference agent's recogniser for this room (scripted default)
 
     def to_json(self) -> str:
         hints = _AgentHints(
@@ -321,6 +323,7 @@ class RoomMeta:
             voice=self.voice,
             defect=self.defect,
             calibration_delay_ms=self.calibration_delay_ms,
+            stt=self.stt,
         )
         body = {
             "autortc": {
@@ -364,6 +367,7 @@ def parse_room_meta(text: str | None) -> RoomMeta | None:
         voice=hints.voice,
         defect=hints.defect,
         calibration_delay_ms=hints.calibration_delay_ms,
+        stt=hints.stt,
     )
 
 

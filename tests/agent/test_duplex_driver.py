@@ -145,7 +145,8 @@ def test_a_reply_moves_thinking_speaking_listening() -> None:
     rig.advance_ms(800)
     rig.output.emit("playback_finished", Playback(interrupted=False))
     assert rig.states == [DuplexState.THINKING, DuplexState.SPEAKING, DuplexState.LISTENING]
-    assert rig.marks == [] and rig.session.interrupts == 0
+    assert rig.marks == []
+    assert rig.session.interrupts == 0
 
 
 def test_speech_over_the_reply_cancels_it_at_the_minimum_and_times_the_cancel() -> None:
@@ -157,7 +158,8 @@ def test_speech_over_the_reply_cancels_it_at_the_minimum_and_times_the_cancel() 
     rig.frames(VOICED, 230)
     assert rig.session.interrupts == 0  # 290 ms of speech: not yet
     rig.frames(VOICED, 10)
-    assert rig.session.interrupts == 1 and rig.output.cleared == 1
+    assert rig.session.interrupts == 1
+    assert rig.output.cleared == 1
     assert rig.driver.controller.state is DuplexState.INTERRUPTING
     decided = rig.clock.t_ns
     rig.advance_ms(7)
@@ -177,7 +179,8 @@ def test_a_cough_shorter_than_the_minimum_is_ignored_through_the_vad_hangover() 
     rig.frames(QUIET, 350)  # the VAD's hangover: still "speaking" to livekit-agents
     end = rig.clock.wall_s() - 0.35
     rig.session.emit("user_state_changed", UserState("speaking", "listening", end))
-    assert rig.session.interrupts == 0 and rig.marks == []
+    assert rig.session.interrupts == 0
+    assert rig.marks == []
     assert rig.driver.controller.state is DuplexState.SPEAKING
 
 
@@ -197,7 +200,8 @@ def test_ignoring_the_caller_decides_but_does_nothing() -> None:
     rig.frames(VOICED, 60)
     rig.user_speaks()
     rig.frames(VOICED, 400)
-    assert rig.session.interrupts == 0 and rig.output.cleared == 0
+    assert rig.session.interrupts == 0
+    assert rig.output.cleared == 0
     assert [p for p, _ in rig.marks] == ["barge_in"]  # decided, never cancelled
     assert rig.driver.controller.state is DuplexState.LISTENING
 
@@ -212,7 +216,8 @@ def test_livekit_mode_only_mirrors_an_interruption_it_did_not_ask_for() -> None:
     rig.output.emit("playback_finished", Playback(interrupted=True))
     causes = [t.cause for t in rig.driver.controller.transitions]
     assert causes[-2:] == ["barge_in:turn_detector", "cancel_done"]
-    assert rig.marks == [] and rig.session.interrupts == 0
+    assert rig.marks == []
+    assert rig.session.interrupts == 0
 
 
 def test_a_reply_that_ends_before_any_audio_returns_to_listening() -> None:
