@@ -17,6 +17,7 @@ from agent.job_pool import JobProcessPool
 from agent.llm_engines import LLM_ENGINES
 from agent.session import AgentOptions
 from agent.stt_engines import STT_ENGINES
+from agent.tts_engines import TTS_ENGINES
 from agent.turn_model import TURN_DETECTORS
 from agent.worker import run_local_job, run_local_worker
 from autortc.errors import InputError
@@ -56,6 +57,23 @@ def _add_agent_options(p: argparse.ArgumentParser, *, agent_name_default: str) -
         default=AgentOptions.stt,
         choices=STT_ENGINES,
         help="scripted (default) or pocketsphinx (offline English); a case may pick its own",
+    )
+    p.add_argument(
+        "--tts",
+        default=AgentOptions.tts,
+        choices=tuple(TTS_ENGINES),
+        help="espeak (default) or tone (deterministic bursts, for tests)",
+    )
+    p.add_argument(
+        "--no-text-bridge",
+        action="store_true",
+        help="hand TTS whole sentences (livekit-agents' sentence tokenizer), not the bridge's "
+        "starter and segments (espeak only)",
+    )
+    p.add_argument(
+        "--no-starter-cache",
+        action="store_true",
+        help="synthesise every reply's opener instead of taking it from the cache",
     )
     p.add_argument(
         "--duplex",
@@ -164,6 +182,9 @@ def _agent_options(args: argparse.Namespace) -> AgentOptions:
         llm_base_url=args.llm_base_url,
         llm_model=args.llm_model,
         stt=args.stt,
+        tts=args.tts,
+        text_bridge=not args.no_text_bridge,
+        starter_cache=not args.no_starter_cache,
     )
 
 

@@ -42,7 +42,8 @@ from agent.noise_gate import NoiseGate
 from agent.output_faults import AfterTee
 from agent.scripted import ScriptState
 from agent.stt_engines import STT_ENGINES, make_stt
-from agent.tts_espeak import EspeakTTS
+from agent.tts_engines import TTS_ENGINES
+from agent.tts_select import TtsWorkerState, make_tts
 from agent.turn_model import TURN_DETECTORS, ScriptedTurnDetector, SpeechMeter
 from autortc.errors import InputError
 from autortc.espeak import EspeakSynth
@@ -84,7 +85,10 @@ class AgentOptions:
     stt: str = "scripted"  # scripted | pocketsphinx (agent/stt_engines.py); a case may pick
     llm_first_token_delay_ms: float = 0.0
     llm_inter_token_delay_ms: float = 0.0
-    voice: str = "en-us"
+    voice: str = "en-us"  # a room's own voice (its case's) wins
+    tts: str = "espeak"  # espeak | tone (agent/tts_engines.py)
+    text_bridge: bool = True  # LLM text -> TTS through the text bridge (else sentences)
+    starter_cache: bool = True  # common openers synthesised at start-up
     rate_wpm: int = 175
     autortc_hooks: bool = True
     pre_rtc_dir: str = "output/pre_rtc"
@@ -106,6 +110,8 @@ class AgentOptions:
             )
         if self.duplex not in DUPLEX_MODES:
             raise InputError(f"duplex {self.duplex!r}: one of {', '.join(DUPLEX_MODES)}")
+        if self.tts not in TTS_ENGINES:
+            raise InputError(f"TTS engine {self.tts!r}: one of {', '.join(TTS_ENGINES)}")
         if self.stt not in STT_ENGINES:
             raise InputError(f"STT engine {self.stt!r}: one of {', '.join(STT_ENGINES)}")
         choice = self.llm_choice()
@@ -124,6 +130,7 @@ class AgentEngines:
     vad: inference.VAD
     synth: EspeakSynth
     lanes: GpuLanes  # the one engine (a GPU) the LLM and TTS calls share
+    tts: TtsWorkerState
 
     @classmethod
     def create(cls, options: AgentOptions) -> AgentEngines:
@@ -134,7 +141,10 @@ class AgentEngines:
         )
         synth = EspeakSynth(voice=options.voice)
         synth.synthesize("ready", rate_wpm=options.rate_wpm)  # warm the library once
-        return cls(vad=vad, synth=synth, lanes=GpuLanes())
+        tts_state = TtsWorkerState.create(
+            options.tts, synth=synth, rate_wpm=options.rate_wpm, starter_cache=options.starter_cache
+        )
+        return cls(vad=vad, synth=synth, lanes=GpuLanes(), tts=tts_state)
 
 
 def _turn_detection(
@@ -167,6 +177,7 @@ def build_session(
     defect: Defect = NO_DEFECT,
     trace_mark: Callable[[str, int], None] | None = None,
     stt_name: str | None = None,
+    voice: str | None = None,
 ) -> AgentSession[None]:
     """A fresh AgentSession for one room (its scripted engines are per room too)."""
     llm_ttft_ms = defect.number("llm_ttft_ms")
@@ -182,10 +193,12 @@ def build_session(
             inter_token_delay_ms=options.llm_inter_token_delay_ms,
             silent=defect.is_("no_reply"),
         ),
-        tts=EspeakTTS(
-            engines.synth,
-            voice=options.voice,
+        tts=make_tts(
+            engines.tts,
+            voice=voice or options.voice,
             rate_wpm=options.rate_wpm,
+            lanes=engines.lanes,
+            text_bridge=options.text_bridge,
             trace_mark=trace_mark,
             gain_db=defect.number("clip_db") or 0.0,
         ),
@@ -349,6 +362,7 @@ async def run_agent_job(
         defect=defect,
         trace_mark=relay,
         stt_name=meta.stt if meta is not None else None,
+        voice=meta.voice if meta is not None else None,
     )
     feed_meter(session, meter)
     log_transcripts(session, stt_name=(meta.stt if meta else None) or options.stt)

@@ -155,6 +155,42 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         help="reference agent's turn detection (default scripted; see README)",
     )
     p.add_argument(
+        "--llm",
+        choices=("scripted", "openai"),
+        default=None,
+        help="reference agent's LLM: scripted (default) or openai, any OpenAI-compatible "
+        "endpoint (--llm-base-url or $AUTORTC_LLM_BASE_URL; key from $AUTORTC_LLM_API_KEY)",
+    )
+    p.add_argument("--llm-base-url", default=None, help="reference agent's LLM endpoint")
+    p.add_argument("--llm-model", default=None, help="reference agent's LLM model name")
+    p.add_argument(
+        "--stt",
+        choices=("scripted", "pocketsphinx"),
+        default=None,
+        help="reference agent's recogniser: scripted (default) or pocketsphinx (offline); "
+        "a case's agent.stt wins",
+    )
+    p.add_argument(
+        "--tts", choices=("espeak", "tone"), default=None, help="reference agent's TTS engine"
+    )
+    p.add_argument(
+        "--no-text-bridge",
+        action="store_true",
+        help="reference agent: whole sentences to TTS instead of the text bridge (A/B)",
+    )
+    p.add_argument(
+        "--no-starter-cache",
+        action="store_true",
+        help="reference agent: no cached openers (A/B of the starter cache)",
+    )
+    p.add_argument(
+        "--duplex",
+        choices=("controller", "livekit"),
+        default=None,
+        help="who decides a barge-in in the reference agent: its duplex controller "
+        "(default) or livekit-agents (mirrored)",
+    )
+    p.add_argument(
         "--defect",
         type=defect_spec,
         default=None,
@@ -318,6 +354,19 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--out", type=Path, default=None, help="where calibration.{json,md} go")
 
     sub.add_parser("make-audio", help="regenerate the committed case audio under cases/audio/")
+
+    tts = sub.add_parser(
+        "tts-regress", help="gate a TTS engine on a fixed text set (hashes, streaming, TTFA)"
+    )
+    tts.add_argument("--engine", default="espeak", help="espeak (default) or tone")
+    tts.add_argument("--out", type=Path, required=True, help="where summary.json and wavs go")
+    tts.add_argument("--runs", type=positive_int, default=3, help="syntheses per text and mode")
+    tts_base = tts.add_mutually_exclusive_group()
+    tts_base.add_argument(
+        "--baseline", type=Path, default=None, help="default: golden/tts_regress/"
+    )
+    tts_base.add_argument("--no-baseline", action="store_true", help="compare with no baseline")
+    tts.add_argument("--update-baseline", action="store_true", help="write it if all gates pass")
     return parser
 
 
@@ -380,6 +429,12 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         agent_args += ["--turn-detector", args.turn_detector]
     if args.opus_kbps is not None:
         agent_args += ["--opus-kbps", str(args.opus_kbps)]
+    for flag in ("llm", "llm_base_url", "llm_model", "stt", "tts", "duplex"):
+        if getattr(args, flag, None) is not None:
+            agent_args += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
+    for switch in ("no_text_bridge", "no_starter_cache"):
+        if getattr(args, switch, False):
+            agent_args.append("--" + switch.replace("_", "-"))
     if args.blackbox and args.agent_dispatch is None:
         agent_args.append("--no-autortc-hooks")
     start_agent = not args.no_start_agent and args.agent_dispatch is None
@@ -536,6 +591,19 @@ def _cmd_make_audio(args: argparse.Namespace) -> int:
     return int(make_audio_main() or 0)
 
 
+def _cmd_tts_regress(args: argparse.Namespace) -> int:
+    from agent.tts_regress import run_cli
+
+    return run_cli(
+        engine=args.engine,
+        out=args.out,
+        runs=args.runs,
+        baseline=args.baseline,
+        no_baseline=args.no_baseline,
+        update_baseline=args.update_baseline,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -557,6 +625,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "load": _cmd_load,
         "make-audio": _cmd_make_audio,
         "calibrate": _cmd_calibrate,
+        "tts-regress": _cmd_tts_regress,
     }
     try:
         return handlers[args.cmd](args)

@@ -15,6 +15,11 @@ initialises it, synthesises and unloads it again (dlclose). That costs ~3 ms a c
     pcm_48k = resample_to_48k(pcm_i16, synth.sample_rate_hz)
 
 Synthesis is deterministic: the same text, voice, rate and pitch give the same samples.
+
+Streaming: espeak-ng hands its synth callback one buffer (about 60 ms) at a time while
+it synthesises. `EspeakSynth.synthesize_chunks(text, on_chunk=...)` passes each buffer
+on as soon as it is made (the engine's own incremental output); `synthesize` is the
+same call collecting every buffer, so the chunks concatenate to exactly its samples.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import _ctypes
 import ctypes
 import logging
 import threading
+from collections.abc import Callable
 from math import gcd
 
 import numpy as np
@@ -55,15 +61,27 @@ _SYNTH_CALLBACK = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
 )
 
+ChunkSink = Callable[[np.ndarray], bool]
+"""`on_chunk(pcm_i16) -> keep_going`: takes one buffer of int16 samples as espeak makes
+it; returning False stops the synthesis early."""
+
 _LOCK = threading.RLock()
 _STATE: dict[str, object] = {}
-_CHUNKS: list[np.ndarray] = []
+# the running synthesis's sink and the error it raised (one synthesis at a time, under _LOCK)
+_SINK: list[ChunkSink] = []
+_SINK_ERRORS: list[BaseException] = []
 
 
 def _c_callback(wav: ctypes._Pointer, numsamples: int, _events: int) -> int:  # type: ignore[type-arg]
-    if wav and numsamples > 0:
-        _CHUNKS.append(np.ctypeslib.as_array(wav, shape=(numsamples,)).astype(np.int16).copy())
-    return 0  # 0 = continue synthesis
+    if not (wav and numsamples > 0 and _SINK):
+        return 0  # 0 = continue synthesis
+    chunk = np.ctypeslib.as_array(wav, shape=(numsamples,)).astype(np.int16).copy()
+    try:
+        keep_going = _SINK[0](chunk)
+    except BaseException as e:  # raised again by synthesize_chunks, outside the C call
+        _SINK_ERRORS.append(e)
+        return 1  # 1 = abort synthesis
+    return 0 if keep_going else 1
 
 
 _CALLBACK_REF = _SYNTH_CALLBACK(_c_callback)  # kept alive for the life of the process
@@ -157,10 +175,45 @@ class EspeakSynth:
 
         Raises InputError for an unknown voice. Empty text gives an empty array.
         """
+        chunks: list[np.ndarray] = []
+
+        def collect(chunk: np.ndarray) -> bool:
+            chunks.append(chunk)
+            return True
+
+        self.synthesize_chunks(text, on_chunk=collect, voice=voice, rate_wpm=rate_wpm, pitch=pitch)
+        if not chunks:
+            return np.zeros(0, dtype=np.int16)
+        return np.concatenate(chunks).astype(np.int16)
+
+    def synthesize_chunks(
+        self,
+        text: str,
+        *,
+        on_chunk: ChunkSink,
+        voice: str | None = None,
+        rate_wpm: int = DEFAULT_RATE_WPM,
+        pitch: int | None = None,
+    ) -> bool:
+        """Synthesize `text`, handing each int16 buffer (22050 Hz) to `on_chunk` as espeak
+        makes it; blocks until the text is done. Returns False when `on_chunk` stopped it.
+
+        `on_chunk` runs in the calling thread while the library lock is held: keep it
+        quick (a queue put). An error it raises stops the synthesis and is raised here.
+        The chunks concatenate to exactly `synthesize`'s samples (a fresh library
+        instance per call, as there). Raises InputError for an unknown voice.
+        """
         voice_name = voice or self.voice
         if not text.strip():
-            return np.zeros(0, dtype=np.int16)
+            return True
         data = text.encode("utf-8") + b"\0"
+        stopped = False
+
+        def sink(chunk: np.ndarray) -> bool:
+            nonlocal stopped
+            stopped = not on_chunk(chunk)
+            return not stopped
+
         with _LOCK:
             clib = _open()
             try:
@@ -172,21 +225,23 @@ class EspeakSynth:
                 )
                 clib.espeak_SetParameter(_ESPEAK_VOLUME, 100, 0)
                 clib.espeak_SetParameter(_ESPEAK_RANGE, 50, 0)
-                _CHUNKS.clear()
+                _SINK[:] = [sink]
+                _SINK_ERRORS.clear()
                 buf = ctypes.create_string_buffer(data)
                 err = clib.espeak_Synth(
                     buf, len(data), 0, _POS_CHARACTER, 0, _ESPEAK_CHARS_UTF8, None, None
                 )
                 clib.espeak_Synchronize()
-                chunks = list(_CHUNKS)
-                _CHUNKS.clear()
+                errors = list(_SINK_ERRORS)
             finally:
+                _SINK.clear()
+                _SINK_ERRORS.clear()
                 _close(clib)
-        if err != _EE_OK:
+        if errors:
+            raise errors[0]
+        if err != _EE_OK and not stopped:
             raise RuntimeError(f"espeak_Synth failed with code {err}")
-        if not chunks:
-            return np.zeros(0, dtype=np.int16)
-        return np.concatenate(chunks).astype(np.int16)
+        return not stopped
 
 
 def resample_to_48k(pcm_i16: np.ndarray, from_rate_hz: int) -> np.ndarray:

@@ -45,7 +45,9 @@ TRACE_POINTS = (
 )
 # the two points of a reply the agent interrupted (its cancel latency): not every turn's
 BARGE_IN_POINTS = ("barge_in", "cancel_done")
-ALL_TRACE_POINTS = TRACE_POINTS + BARGE_IN_POINTS
+# a turn whose first audio came from the agent's starter cache
+STARTER_POINTS = ("starter_cache_hit",)
+ALL_TRACE_POINTS = TRACE_POINTS + BARGE_IN_POINTS + STARTER_POINTS
 TracePointName = Literal[
     "user_speech_start",
     "user_eot",
@@ -59,6 +61,7 @@ TracePointName = Literal[
     "reply_done",
     "barge_in",
     "cancel_done",
+    "starter_cache_hit",
 ]
 
 
