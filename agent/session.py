@@ -85,7 +85,9 @@ class AgentOptions:
     stt: str = "scripted"  # scripted | pocketsphinx (agent/stt_engines.py); a case may pick
     llm_first_token_delay_ms: float = 0.0
     llm_inter_token_delay_ms: float = 0.0
-    voice: str = "en-us"  # a room's own voice (its case's) wins
+    # every room is spoken in this voice, the case's own too: espeak's cmn voice loses
+    # half its level in places through Opus at 64 kbps (README, "The reference agent")
+    voice: str = "en-us"
     tts: str = "espeak"  # espeak | tone (agent/tts_engines.py)
     text_bridge: bool = True  # LLM text -> TTS through the text bridge (else sentences)
     starter_cache: bool = True  # common openers synthesised at start-up
@@ -177,7 +179,6 @@ def build_session(
     defect: Defect = NO_DEFECT,
     trace_mark: Callable[[str, int], None] | None = None,
     stt_name: str | None = None,
-    voice: str | None = None,
 ) -> AgentSession[None]:
     """A fresh AgentSession for one room (its scripted engines are per room too)."""
     llm_ttft_ms = defect.number("llm_ttft_ms")
@@ -195,7 +196,7 @@ def build_session(
         ),
         tts=make_tts(
             engines.tts,
-            voice=voice or options.voice,
+            voice=options.voice,
             rate_wpm=options.rate_wpm,
             lanes=engines.lanes,
             text_bridge=options.text_bridge,
@@ -362,7 +363,6 @@ async def run_agent_job(
         defect=defect,
         trace_mark=relay,
         stt_name=meta.stt if meta is not None else None,
-        voice=meta.voice if meta is not None else None,
     )
     feed_meter(session, meter)
     log_transcripts(session, stt_name=(meta.stt if meta else None) or options.stt)

@@ -547,6 +547,21 @@ FAST_LANE_TTFT = _m(
         promote=Promote.FIRST,
     )
 )
+STARTER_HIT = _m(
+    Metric(
+        name="starter_cache_hit",
+        unit="count",
+        ring=Ring.LATENCY,
+        level=Level.TURN,
+        definition="1 when the agent traced starter_cache_hit for the turn (its first audio "
+        "came from a cache of pre-synthesised openers), 0 when it traced the turn "
+        "without one",
+        aggregation=Agg.NONE,
+        tolerance=0.0,
+        promote=Promote.FIRST,
+        label="starter hit",
+    )
+)
 USER_TO_AGENT = _m(
     Metric(
         name="user_to_agent_ms",
@@ -832,6 +847,7 @@ CASE_BRIEF = (
     AGENT_EOT_TO_FIRST_AUDIO,
     TTS_FIRST_TO_PUBLISH,
     FAST_LANE_TTFT,
+    STARTER_HIT,
     MAX_GAP,
     ADDED_GAP,
     AUDIBLE_DROPOUT,

@@ -78,6 +78,13 @@ def agent_cancel_ms(points: dict[str, int]) -> float | None:
     return _diff_ms(points, "cancel_done", "barge_in")
 
 
+def starter_cache_hit(points: dict[str, int]) -> int | None:
+    """1 when the turn's first audio came from the agent's starter cache; None untraced."""
+    if not points:
+        return None
+    return int("starter_cache_hit" in points)
+
+
 def trace_latencies(points: dict[str, int]) -> TraceLatencies:
     return TraceLatencies(
         agent_eot_to_first_audio_ms=_diff_ms(points, "first_frame_published", "user_eot"),

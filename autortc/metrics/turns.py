@@ -127,6 +127,7 @@ def turn_rows(
         values[M.TTS_FIRST_TO_PUBLISH] = points.tts_first_to_publish_ms
         values[M.OUTPUT_WAIT] = points.output_wait_ms
         values[M.FAST_LANE_TTFT] = points.fast_lane_ttft_ms
+        values[M.STARTER_HIT] = ring2.starter_cache_hit(turn_points)
         values[M.BARGE_IN_STOP] = None
         values[M.AGENT_CANCEL] = None
         exclude = None

@@ -35,3 +35,9 @@ def test_pre_rtc_end_is_negative_when_pre_rtc_holds_audio_never_sent() -> None:
 def test_pre_rtc_end_is_none_without_sound() -> None:
     silent = np.zeros(SR)
     assert ring1.pre_rtc_end_ms(silent, tone(SR), sample_rate_hz=SR) is None
+
+
+def test_a_starter_cache_hit_is_read_from_the_turns_trace() -> None:
+    assert ring2.starter_cache_hit({"user_eot": 1, "starter_cache_hit": 2}) == 1
+    assert ring2.starter_cache_hit({"user_eot": 1}) == 0
+    assert ring2.starter_cache_hit({}) is None  # no trace: unknown, not a miss
