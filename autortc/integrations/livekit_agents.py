@@ -188,6 +188,7 @@ class AutortcHooks:
         self._points_sent.add((turn_id, point))
         t = self._clock.now_ns() if t_ns is None else int(t_ns)
         self._send(P.TOPIC_TRACE, "trace", t_ns=t, turn_id=turn_id, point=point)
+        self._record.traced(turn_id, point, t)
 
     def trace_mark(self, point: str, t_ns: int) -> None:
         """`mark` as a plain `(point, t_ns)` callback, for engines."""

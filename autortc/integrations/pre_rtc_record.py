@@ -2,6 +2,8 @@
 
 - pre_rtc.wav + pre_rtc.json: the agent's replies before the network, after every
   reply and once more, `complete`, when the hooks close;
+- trace.json: every trace point the agent sent (`turn_id`, `point`, `t_ns` on its
+  monotonic clock), beside pre_rtc, written with it;
 - agent_in.wav + agent_in.json: the user track as the agent received it, with each
   frame's receive time, written once before the complete pre_rtc.json. The harness
   finds the EoT sample in it: the user bot -> agent hop.
@@ -12,6 +14,7 @@ the JSON first and the WAV second always gets a WAV covering what the JSON lists
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -32,6 +35,10 @@ class PreRtcRecord:
         self._samples = 0
         self._heard: list[np.ndarray] = []
         self._heard_t_ns: list[int] = []
+        self._trace: list[dict[str, object]] = []
+
+    def traced(self, turn_id: int, point: str, t_ns: int) -> None:
+        self._trace.append({"turn_id": turn_id, "point": point, "t_ns": t_ns})
 
     def add_reply(self, reply_seq: int, pcm: np.ndarray, *, interrupted: bool) -> None:
         start = self._samples
@@ -68,6 +75,10 @@ class PreRtcRecord:
             sample_rate_hz=SAMPLE_RATE_HZ, replies=self._replies, complete=complete
         )
         _write_json(self.out_dir / "pre_rtc.json", manifest)
+        if self._trace:
+            tmp = self.out_dir / f".trace.json.{os.getpid()}.tmp"
+            tmp.write_text(json.dumps({"points": self._trace}, indent=1))
+            os.replace(tmp, self.out_dir / "trace.json")
         return self.out_dir
 
 

@@ -191,7 +191,10 @@ CONCEAL_EVENTS = _m(
         level=Level.ATTEMPT,
         definition=f"runs of 20 ms packets concealed (lost, or later than their playout): {_AT_PROBE}",
         aggregation=Agg.NONE,
-        tolerance=0.0,
+        # the same seed gives the same packet fates, but a packet that reaches the buffer
+        # after its playout under CPU load is concealed too: one event of scheduling
+        # that no seed fixes (two same-seed lossy_20 runs on a fresh clone: 45 and 46)
+        tolerance=1.0,
         digits=None,
         label="conceal events",
     )
@@ -204,7 +207,7 @@ CONCEALED_MS = _m(
         level=Level.ATTEMPT,
         definition=f"audio concealed, 20 ms per packet (Opus PLC or FEC, silence for PCM): {_AT_PROBE}",
         aggregation=Agg.NONE,
-        tolerance=0.0,
+        tolerance=80.0,  # conceal_events' one late event, up to 4 packets long
     )
 )
 CONCEAL_RATE = _m(
@@ -549,7 +552,7 @@ FAST_LANE_TTFT = _m(
 )
 STARTER_HIT = _m(
     Metric(
-        name="starter_cache_hit",
+        name="starter_hit",
         unit="count",
         ring=Ring.LATENCY,
         level=Level.TURN,

@@ -214,6 +214,15 @@ async def test_reference_agent_replies_with_protocol_events_trace_and_pre_rtc(en
     assert rms(probe.audio_between(0, t0 - 100_000_000)) < 1e-4  # silence before the reply
 
     pre_dir = tmp_path / "pre_rtc" / "t-e2e-1"
+    # the trace is saved beside pre_rtc: the same points as sent, in the causal order
+    saved = json.loads((pre_dir / "trace.json").read_text())["points"]
+    assert {p["point"]: p["t_ns"] for p in saved if p["turn_id"] == 0} == pts
+    chain = [
+        "user_speech_start", "stt_final", "user_eot", "llm_request", "llm_first_token",
+        "tts_request", "tts_first_audio", "output_first_frame", "first_frame_published",
+        "reply_done",
+    ]  # fmt: skip
+    assert [pts[p] for p in chain] == sorted(pts[p] for p in chain)
     pcm, sr = read_wav(pre_dir / "pre_rtc.wav")
     body = json.loads((pre_dir / "pre_rtc.json").read_text())
     assert sr == 48000

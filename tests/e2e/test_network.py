@@ -143,10 +143,10 @@ def test_the_same_seed_gives_the_same_ring_0_and_1_figures(
     a, b = runs["lossy"], runs["lossy_again"]
     # the same fates; yet under CPU load one packet can reach the buffer after its turn
     # (a scheduling hiccup, not the network), which a seed cannot fix: the concealment
-    # counts agree within one event (a fresh-clone CI run gave 45 and 46)
-    assert abs(_f(a, M.CONCEAL_EVENTS) - _f(b, M.CONCEAL_EVENTS)) <= 1
-    assert abs(_f(a, M.CONCEALED_MS) - _f(b, M.CONCEALED_MS)) <= 4 * 20.0
+    # figures' declared tolerance is one event (a fresh-clone CI run gave 45 and 46)
     for m in (
+        M.CONCEAL_EVENTS,
+        M.CONCEALED_MS,
         M.AUDIBLE_DROPOUT,
         M.ADDED_GAP,
         M.MAX_GAP,
