@@ -15,6 +15,7 @@ from autortc.calibrate import kpi_error_note
 from autortc.errors import AutortcError, CaseError, InputError
 from autortc.gates import load_gates
 from autortc.kpi import Baseline
+from autortc.metrics.pooled import pooled_heard_wer
 from autortc.orchestrator import RunOptions, RunProgress, SuiteRun, preflight, run_cases
 from autortc.quality.run import describe
 from autortc.report.outcome import RunInfo, SuiteOutcome, summarize
@@ -81,6 +82,10 @@ def outcome_for(
         else f"{opts.network.name}, {opts.network.codec}, seed {opts.network.seed}",
     )
     rows = [r.row for r in run.records]
+    if (pooled := pooled_heard_wer(rows)) is not None:
+        run_info = run_info.model_copy(
+            update={"model_figures": f"{run_info.model_figures}; {pooled.line()}"}
+        )
     return summarize(
         rows, config=config, baseline=baseline, baseline_version=version, run_info=run_info
     )

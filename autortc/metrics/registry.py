@@ -471,6 +471,19 @@ HEARD_WER_DELTA = _m(
         label="heard WER +",
     )
 )
+HEARD_WORDS = _m(
+    Metric(
+        name="heard_words",
+        unit="count",
+        ring=Ring.QUALITY,
+        level=Level.ATTEMPT,
+        definition="words of the reply text the heard WER was scored against: each reply's "
+        "weight in the suite's pooled heard WER (errors over all replies / their words)",
+        aggregation=Agg.NONE,
+        tolerance=0.0,
+        digits=None,
+    )
+)
 # -- Ring 2: latency, per user turn --------------------------------------------------------
 EOT_TO_FIRST_AUDIO = _m(
     Metric(

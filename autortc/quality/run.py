@@ -107,6 +107,8 @@ def reply_figures(pair: ReplyPair, listening: bool, heard: bool) -> dict[str, fl
             out[M.HEARD_WER_PRE.name] = score.wer_pre
             out[M.HEARD_WER_POST.name] = score.wer_post
             out[M.HEARD_WER_DELTA.name] = score.wer_delta
+            if score.wer_post is not None:
+                out[M.HEARD_WORDS.name] = float(len(hq.normalise(pair.text).split()))
     return out
 
 
