@@ -13,9 +13,11 @@ carries out its actions. Who decides what (README, "The duplex controller"):
   no tick counts the hangover's silence (a 100 ms cough is not a 450 ms barge-in).
   livekit-agents' own audio-activity interruption is pushed out of the way
   (`LIVEKIT_MIN_DURATION_S`), and the driver carries out the cascade through the
-  public API: `session.interrupt(force=True)` cancels the speech's TTS and LLM tasks
-  (`CancelTts`, `CancelLlm`), and `output.clear_buffer()` drops the queued audio at once
-  (`ClearOutputQueue`: the transport's `clear_queue`).
+  public API: `session.interrupt()` cancels the speech's TTS and LLM tasks (`CancelTts`,
+  `CancelLlm`), and `output.clear_buffer()` drops the queued audio at once
+  (`ClearOutputQueue`: the transport's `clear_queue`). A speech its maker declared
+  uninterruptible (`say(..., allow_interruptions=False)`) is left to play: livekit-agents
+  refuses the interrupt, and the driver clears nothing.
 - **livekit-agents keeps** the end of the user's turn (its endpointing and turn
   detector start the reply: `speech_created`), and the interruption of a reply by a
   newly committed user turn (it interrupts the speech itself before it creates the
@@ -228,9 +230,13 @@ class DuplexDriver:
         if acting:
             if any(isinstance(a, (CancelTts, CancelLlm)) for a in actions):
                 try:
-                    self._session.interrupt(force=True)
+                    self._session.interrupt()
                 except RuntimeError:
-                    logger.warning("session.interrupt failed: no speech to interrupt")
+                    # the speech was made uninterruptible (say(allow_interruptions=False)):
+                    # the agent chose to talk on, and its audio is left to play
+                    logger.info("barge-in on an uninterruptible speech: it plays on")
+                    self.controller.handle(CancelDone(self._clock.now_ns()))
+                    return
             if any(isinstance(a, ClearOutputQueue) for a in actions):
                 self._output.clear_buffer()
                 # the reply's last frame is out once the pump hands its next one

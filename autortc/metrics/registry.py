@@ -302,13 +302,13 @@ HF_RATIO_DROP = _m(
 )
 PRE_RTC_END = _m(
     Metric(
-        name="pre_rtc_end_ms",
+        name="pre_rtc_end_mismatch_ms",
         unit="ms",
         ring=Ring.QUALITY,
         level=Level.REPLY,
-        definition="the reply's last audible sample in post - in its aligned pre_rtc reply: "
-        "about 0 when pre_rtc ends where the audio the caller heard stopped (an "
-        "interrupted reply included); below 0 when pre_rtc holds audio never sent",
+        definition="|the reply's last audible sample in post - in its aligned pre_rtc "
+        "reply|: about 0 when pre_rtc ends where the audio the caller heard stopped (an "
+        "interrupted reply included); large when pre_rtc holds audio never sent",
         aggregation=Agg.MAX,
         tolerance=1.0,
         promote=Promote.FIRST,

@@ -115,7 +115,9 @@ def reply_rows(work: Sequence[ReplyWork], *, capture_status: str, sr: int) -> li
             values[M.HF_RATIO_DROP] = ring1.hf_ratio_drop(
                 w.pre_on_slice, w.audio, sample_rate_hz=sr
             )
-            values[M.PRE_RTC_END] = ring1.pre_rtc_end_ms(w.pre_on_slice, w.audio, sample_rate_hz=sr)
+            values[M.PRE_RTC_END] = ring1.pre_rtc_end_mismatch_ms(
+                w.pre_on_slice, w.audio, sample_rate_hz=sr
+            )
         if w.pre_reply is not None and w.pre_on_slice is not None and not w.sl.interrupted:
             values[M.DRIFT_RATIO] = fingerprints.drift_ratio(
                 w.pre_reply, w.audio, sample_rate_hz=sr, added_gap_total_ms=w.r0.added_gap_total_ms

@@ -181,15 +181,15 @@ def last_audible_sample(x: np.ndarray, *, sample_rate_hz: int) -> int | None:
     return levels.refine_offset(x, int(hits[-1]), sample_rate_hz=sample_rate_hz)
 
 
-def pre_rtc_end_ms(
+def pre_rtc_end_mismatch_ms(
     pre_on_slice: np.ndarray, post_slice: np.ndarray, *, sample_rate_hz: int
 ) -> float | None:
-    """Where the reply's sound ends in post minus where it ends in its aligned pre_rtc,
-    in ms: about 0 when pre_rtc holds exactly what was sent (an interrupted reply's
-    pre_rtc ends where the caller stopped hearing it); below 0 when pre_rtc holds audio
-    that never arrived, above 0 when the caller heard more than pre_rtc holds."""
+    """How far apart, in ms, the reply's sound ends in post and in its aligned pre_rtc:
+    about 0 when pre_rtc holds exactly what was sent (an interrupted reply's pre_rtc ends
+    where the caller stopped hearing it); large when pre_rtc holds audio that never
+    arrived, or the caller heard more than pre_rtc holds."""
     pre_end = last_audible_sample(pre_on_slice, sample_rate_hz=sample_rate_hz)
     post_end = last_audible_sample(post_slice, sample_rate_hz=sample_rate_hz)
     if pre_end is None or post_end is None:
         return None
-    return (post_end - pre_end) * 1000.0 / sample_rate_hz
+    return abs(post_end - pre_end) * 1000.0 / sample_rate_hz

@@ -52,12 +52,17 @@ class FakeHandle:
 
 
 class FakeSession(Emitter):
+    """livekit-agents' contract: interrupt() refuses an uninterruptible speech."""
+
     def __init__(self) -> None:
         super().__init__()
         self.interrupts = 0
+        self.uninterruptible = False
 
     def interrupt(self, *, force: bool = False) -> None:
-        assert force
+        assert not force
+        if self.uninterruptible:
+            raise RuntimeError("the speech disallows interruptions")
         self.interrupts += 1
 
 
@@ -228,3 +233,16 @@ def test_a_reply_that_ends_before_any_audio_returns_to_listening() -> None:
     handle.done()
     assert rig.driver.controller.state is DuplexState.LISTENING
     assert rig.driver.controller.transitions[-1].cause == "reply_done_silent"
+
+
+def test_an_uninterruptible_speech_plays_on() -> None:
+    rig = Rig()
+    rig.session.uninterruptible = True  # say(..., allow_interruptions=False)
+    rig.reply_playing()
+    rig.frames(VOICED, 60)
+    rig.user_speaks()
+    rig.frames(VOICED, 400)
+    assert rig.session.interrupts == 0
+    assert rig.output.cleared == 0
+    assert rig.driver.cancel_latencies_ms == []
+    assert rig.driver.controller.state is DuplexState.LISTENING

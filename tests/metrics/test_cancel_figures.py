@@ -1,4 +1,4 @@
-"""agent_cancel_ms (ring2) and pre_rtc_end_ms (ring1), on synthetic signals."""
+"""agent_cancel_ms (ring2) and pre_rtc_end_mismatch_ms (ring1), on synthetic signals."""
 
 from __future__ import annotations
 
@@ -23,18 +23,20 @@ def test_agent_cancel_is_cancel_done_minus_barge_in() -> None:
 
 def test_pre_rtc_end_is_zero_when_pre_rtc_ends_where_the_sound_stopped() -> None:
     post = np.concatenate([tone(SR), np.zeros(SR // 2)])
-    assert ring1.pre_rtc_end_ms(post.copy(), post, sample_rate_hz=SR) == pytest.approx(0.0)
+    assert ring1.pre_rtc_end_mismatch_ms(post.copy(), post, sample_rate_hz=SR) == pytest.approx(0.0)
 
 
-def test_pre_rtc_end_is_negative_when_pre_rtc_holds_audio_never_sent() -> None:
+def test_pre_rtc_end_mismatch_is_large_when_pre_rtc_holds_audio_never_sent() -> None:
     post = np.concatenate([tone(SR), np.zeros(SR // 2)])
     pre = np.concatenate([tone(SR + SR // 5), np.zeros(SR // 2 - SR // 5)])  # 200 ms more
-    assert ring1.pre_rtc_end_ms(pre, post, sample_rate_hz=SR) == pytest.approx(-200.0, abs=1.0)
+    assert ring1.pre_rtc_end_mismatch_ms(pre, post, sample_rate_hz=SR) == pytest.approx(
+        200.0, abs=1.0
+    )
 
 
 def test_pre_rtc_end_is_none_without_sound() -> None:
     silent = np.zeros(SR)
-    assert ring1.pre_rtc_end_ms(silent, tone(SR), sample_rate_hz=SR) is None
+    assert ring1.pre_rtc_end_mismatch_ms(silent, tone(SR), sample_rate_hz=SR) is None
 
 
 def test_a_starter_cache_hit_is_read_from_the_turns_trace() -> None:
