@@ -40,7 +40,7 @@ from autortc.metrics.inputs import AttemptInputs
 from autortc.metrics.ring3 import DEFAULT_WITHIN_MS
 from autortc.metrics.rows import AttemptRow, attempt_tag
 from autortc.metrics.status import BAD_ARTIFACT, should_retry
-from autortc.network.profiles import profile_named
+from autortc.network.profiles import NETWORK_OFF, profile_named
 from autortc.network.room import RoomNetwork, room_seed
 from autortc.phases import attempt_phases_ms
 from autortc.protocol import RoomMeta, room_name
@@ -192,7 +192,9 @@ async def run_bots(
     network = None
     if ctx.network is not None:  # each case (and repeat) meets the same packet fates
         network = ctx.network.for_room(room_seed(ctx.network.seed, job.case.id, job.repeat))
-        if job.case.network is not None:  # the case pins its own (a shipped profile)
+        if job.case.network == NETWORK_OFF:  # the case pins the raw path
+            network = None
+        elif job.case.network is not None:  # the case pins its own (a shipped profile)
             network = RoomNetwork(
                 profile_named(job.case.network), network.codec, network.seed, job.case.network
             )

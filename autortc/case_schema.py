@@ -136,7 +136,8 @@ class Case(_Strict):
     room_wait_s: float = Field(default=0.0, ge=0)  # wait before this case's room opens
     source_case: str | None = None  # generated cases (nightly): the case whose audio is reused
     # the embedded transport's network for this case (a profile of
-    # autortc/network/profiles.yaml), whatever the run's --network; LiveKit's is real
+    # autortc/network/profiles.yaml, or "off": raw frames), whatever the run's --network;
+    # LiveKit's is real
     network: str | None = Field(default=None, pattern=r"^[a-z0-9_]+$")
 
     @field_validator("turns")
@@ -167,9 +168,9 @@ class Case(_Strict):
     @field_validator("network")
     @classmethod
     def _a_shipped_profile(cls, v: str | None) -> str | None:
-        from autortc.network.profiles import load_profiles
+        from autortc.network.profiles import NETWORK_OFF, load_profiles
 
-        if v is not None and v not in (names := load_profiles()):
+        if v is not None and v != NETWORK_OFF and v not in (names := load_profiles()):
             raise ValueError(f"no network profile '{v}' (choose from {', '.join(sorted(names))})")
         return v
 

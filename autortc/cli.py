@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from autortc.errors import EXIT_INFRA, AutortcError, InputError
+from autortc.network.profiles import NETWORK_OFF
 
 # the harness analyses attempts while others run (--jobs): BLAS threads would only fight
 # over the cores the bots and the agent need (and triple the analysis's CPU time)
@@ -368,9 +369,6 @@ def build_parser() -> argparse.ArgumentParser:
     tts_base.add_argument("--no-baseline", action="store_true", help="compare with no baseline")
     tts.add_argument("--update-baseline", action="store_true", help="write it if all gates pass")
     return parser
-
-
-NETWORK_OFF = "off"
 
 
 def default_jobs() -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from autortc.errors import EXIT_FAIL, EXIT_INFRA, EXIT_PASS
+from autortc.errors import EXIT_FAIL, EXIT_INFRA, EXIT_PASS, InputError
 from autortc.gates import GateResult, Verdict
 from autortc.metrics import registry as M
 from autortc.metrics.rows import AttemptRow, final_attempts
@@ -95,8 +95,8 @@ MATRIX: tuple[Row, ...] = (
     ),
     Row(
         "pace_jitter_ms=50",
-        "endpoint_short_hello",
-        "inter_arrival FAIL",
+        "pace_jitter_raw",
+        "inter_arrival FAIL (raw path: over a network the jitter buffer re-paces frames)",
         gates=("inter_arrival_p95",),
     ),
     Row(
@@ -180,7 +180,10 @@ MATRIX: tuple[Row, ...] = (
     ),
 )
 SHORT = ("none", "gap_ms", "no_reply_end", "talk_over")
-SELFTEST_ONLY_CASES = ("network_lossy",)  # run by a row, in no suite  # the subset `make test` runs
+SELFTEST_ONLY_CASES = (
+    "network_lossy",
+    "pace_jitter_raw",
+)  # run by a row, in no suite  # the subset `make test` runs
 DROP_METRICS = {"stale": M.DROPPED_STALE, "duplicate": M.DROPPED_DUPLICATE, "bad": M.DROPPED_BAD}
 SAME_AS_CLEAN = (M.MAX_GAP, M.AUDIBLE_DROPOUT, M.CLIPPING_RATIO, M.MEL_DISTANCE, M.HF_RATIO_DROP)
 
@@ -326,6 +329,12 @@ def rows_named(names: Sequence[str] | None) -> tuple[Row, ...]:
     """The rows whose defect name is in `names` (all without names); the clean row first."""
     wanted = set(names or ())
     picked = tuple(r for r in MATRIX if r.name in wanted or (not r.label and r.defect in wanted))
+    known = {r.name for r in MATRIX} | {r.defect for r in MATRIX if not r.label}
+    if unknown := sorted(wanted - known):
+        raise InputError(
+            f"--rows: no self-test row named {', '.join(unknown)} "
+            f"(choose from {', '.join(dict.fromkeys(r.name for r in MATRIX))})"
+        )
     rows = picked if wanted else MATRIX
     if not any(r.check == "clean" for r in rows) and any(r.check for r in rows):
         rows = (MATRIX[0], *rows)

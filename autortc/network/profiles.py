@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from autortc.errors import CaseError, InputError
 
 PROFILES_PATH = Path(__file__).with_name("profiles.yaml")
+NETWORK_OFF = "off"  # no network at all: raw PCM frames over loopback (`--network off`)
 
 
 class LinkProfile(BaseModel):

@@ -3,6 +3,8 @@ produce fired, the clean row fires nothing, and anything else that fired is list
 
 from __future__ import annotations
 
+import pytest
+
 from autortc.gates import GateResult
 from autortc.metrics.rows import AttemptRow
 from autortc.selftest_matrix import MATRIX, SHORT, RowOutcome, judge_row, rows_named, table
@@ -106,3 +108,12 @@ def test_the_short_subset_starts_with_the_clean_row():
     rows = rows_named(list(SHORT))
     assert rows[0].defect == "none"
     assert sorted(r.name for r in rows) == sorted(SHORT)
+
+
+def test_an_unknown_row_name_is_refused_naming_the_choices() -> None:
+    from autortc.errors import InputError
+    from autortc.selftest_matrix import rows_named
+
+    with pytest.raises(InputError, match=r"no self-test row named pace_jitter .*pace_jitter_ms"):
+        rows_named(["pace_jitter"])
+    assert [r.name for r in rows_named(["pace_jitter_ms"])] == ["pace_jitter_ms"]
