@@ -23,7 +23,7 @@ import numpy as np
 from autortc.metrics import fingerprints, levels, ring1, status
 from autortc.metrics import registry as M
 from autortc.metrics.inputs import AttemptInputs, TurnTiming
-from autortc.metrics.network_figures import conceal_rate_per_s, network_figures
+from autortc.metrics.network_figures import network_figures, reply_conceals
 from autortc.metrics.registry import Metric, Promote
 from autortc.metrics.replies import (
     RING0,
@@ -73,13 +73,15 @@ def attempt_figures(
         M.DROPPED_WRONG_SENDER: inputs.message_counters.get("wrong_sender"),
         **network_figures(inputs.agent_track_network),
     }
-    if M.CONCEAL_EVENTS in own:  # a network: its events per second of reply
-        own[M.CONCEAL_RATE] = conceal_rate_per_s(
+    if M.CONCEAL_EVENTS in own:  # a network: its events in the replies, and per second
+        got = reply_conceals(
             inputs.agent_track_network,
             slices,
             np.zeros(0) if recv_t_ns is None else recv_t_ns,
             sample_rate_hz=sr,
         )
+        own[M.REPLY_CONCEAL_EVENTS] = None if got is None else got[0]
+        own[M.CONCEAL_RATE] = None if got is None else got[0] / got[1]
     if capture_status == status.OK and first is not None and first.pre_on_slice is not None:
         own.update(ring1.optional_extras(first.pre_on_slice, first.audio, sample_rate_hz=sr))
     figures: Figures = {}

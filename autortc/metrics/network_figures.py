@@ -1,7 +1,8 @@
 """Ring 0's network figures: the agent track's jitter buffer at the probe (pure).
 
 - `network_figures`: the buffer's own counts and delays (empty without a network);
-- `conceal_rate_per_s`: concealment events whose first concealed frame was played
+- `reply_conceals` / `conceal_rate_per_s`: concealment events whose first concealed
+  frame was played
   inside a reply slice, per second of reply slices (the event times are playout times
   on the probe's clock, the same clock as the recording's frame receive times, so an
   event maps to the recording's frame it was played as). Events in the silence between
@@ -37,13 +38,14 @@ def network_figures(stats: Mapping[str, object]) -> dict[Metric, Value]:
     }
 
 
-def conceal_rate_per_s(
+def reply_conceals(
     stats: Mapping[str, object],
     slices: Sequence[ReplySlice],
     recv_t_ns: np.ndarray,
     *,
     sample_rate_hz: int,
-) -> float | None:
+) -> tuple[int, float] | None:
+    """(concealment events played inside a reply slice, seconds of reply slices)."""
     events = stats.get("conceal_event_t_ns") if stats else None
     if not isinstance(events, list) or not slices or len(recv_t_ns) == 0:
         return None
@@ -52,5 +54,15 @@ def conceal_rate_per_s(
     if total_s <= 0:
         return None
     at = [time_to_sample(float(t), recv_t_ns, sample_rate_hz=sample_rate_hz) for t in events]
-    inside = sum(1 for n in at if any(a <= n < b for a, b in spans))
-    return inside / total_s
+    return sum(1 for n in at if any(a <= n < b for a, b in spans)), total_s
+
+
+def conceal_rate_per_s(
+    stats: Mapping[str, object],
+    slices: Sequence[ReplySlice],
+    recv_t_ns: np.ndarray,
+    *,
+    sample_rate_hz: int,
+) -> float | None:
+    got = reply_conceals(stats, slices, recv_t_ns, sample_rate_hz=sample_rate_hz)
+    return None if got is None else got[0] / got[1]

@@ -191,10 +191,11 @@ CONCEAL_EVENTS = _m(
         level=Level.ATTEMPT,
         definition=f"runs of 20 ms packets concealed (lost, or later than their playout): {_AT_PROBE}",
         aggregation=Agg.NONE,
-        # the same seed gives the same packet fates, but a packet that reaches the buffer
-        # after its playout under CPU load is concealed too: one event of scheduling
-        # that no seed fixes (two same-seed lossy_20 runs on a fresh clone: 45 and 46)
-        tolerance=1.0,
+        # over the whole track: the silence after the last reply lasts until the call
+        # ends, which is scheduling, so its packets (and their fates) vary in number;
+        # two same-seed lossy_20 runs on fresh clones gave 45/46 and 44/46 with no late
+        # packet. reply_conceal_events is the repeatable figure
+        tolerance=2.0,
         digits=None,
         label="conceal events",
     )
@@ -207,7 +208,22 @@ CONCEALED_MS = _m(
         level=Level.ATTEMPT,
         definition=f"audio concealed, 20 ms per packet (Opus PLC or FEC, silence for PCM): {_AT_PROBE}",
         aggregation=Agg.NONE,
-        tolerance=80.0,  # conceal_events' one late event, up to 4 packets long
+        tolerance=100.0,  # conceal_events' tail (see there): 2740 vs 2840 ms seen
+    )
+)
+REPLY_CONCEAL_EVENTS = _m(
+    Metric(
+        name="reply_conceal_events",
+        unit="count",
+        ring=Ring.TRANSPORT,
+        level=Level.ATTEMPT,
+        definition="concealment events whose first concealed frame played inside a reply "
+        f"slice (what the caller could hear): {_AT_PROBE}. A reply's packets meet their "
+        "fates by talk spurt and offset, so one seed gives the same count in every run",
+        aggregation=Agg.NONE,
+        tolerance=0.0,
+        digits=None,
+        label="reply conceals",
     )
 )
 CONCEAL_RATE = _m(
