@@ -4,7 +4,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv lint clean
+# The Qwen3-TTS engine (agent/tts_qwen) lives in a venv of its own: torch is large, and
+# qwen-tts goes in with --no-deps (its dependencies pull a torchaudio that does not load
+# next to this torch; agent/tts_qwen/shim.py stands in). TORCH_INDEX_URL: e.g. the CPU
+# wheels, https://download.pytorch.org/whl/cpu (default: PyPI's CUDA build).
+QWEN_PY ?= python3.11
+QWEN_VENV := .venv-qwen
+QWEN_BIN := $(QWEN_VENV)/bin
+QWEN_STAMP := $(QWEN_VENV)/.installed
+QWEN_TORCH := 2.13.0
+TORCH_INDEX_URL ?=
+
+.PHONY: run test venv lint clean qwen-venv test-qwen
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,5 +37,20 @@ lint: $(STAMP)
 	$(BIN)/mypy --strict autortc agent
 	$(BIN)/lint-imports
 
+$(QWEN_STAMP): pyproject.toml
+	test -x $(QWEN_BIN)/python || $(QWEN_PY) -m venv $(QWEN_VENV)
+	$(QWEN_BIN)/python -m pip install -q --upgrade pip
+	$(QWEN_BIN)/python -m pip install -q torch==$(QWEN_TORCH) $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
+	$(QWEN_BIN)/python -m pip install -q torch==$(QWEN_TORCH) transformers==4.57.3 accelerate==1.12.0 einops librosa soundfile onnxruntime sox
+	$(QWEN_BIN)/python -m pip install -q --no-deps qwen-tts==0.1.1
+	$(QWEN_BIN)/python -m pip install -q -e '.[dev]'
+	$(QWEN_BIN)/python -c "import torch; v = torch.__version__; assert v.split('+')[0] == '$(QWEN_TORCH)', v"
+	touch $(QWEN_STAMP)
+
+qwen-venv: $(QWEN_STAMP)
+
+test-qwen: $(QWEN_STAMP)
+	$(QWEN_BIN)/python -m pytest -q tests/agent/test_tts_qwen.py tests/agent/test_tts_qwen_core.py
+
 clean:
-	rm -rf $(VENV) output/autortc output/pre_rtc
+	rm -rf $(VENV) $(QWEN_VENV) output/autortc output/pre_rtc

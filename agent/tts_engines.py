@@ -69,9 +69,22 @@ def _make_tone(**kw: Any) -> TtsEngine:
     return ToneEngine(**kw)
 
 
+def _make_qwen(**kw: Any) -> TtsEngine:
+    from agent.tts_qwen.engine import make_qwen_engine
+
+    try:
+        return make_qwen_engine(**kw)
+    except ModuleNotFoundError as e:  # torch and qwen_tts are imported when it is made
+        raise InputError(
+            f"TTS engine 'qwen' needs torch and qwen-tts (no module '{e.name}' here): "
+            "run `make qwen-venv` and use .venv-qwen/bin/"
+        ) from e
+
+
 TTS_ENGINES: dict[str, Callable[..., TtsEngine]] = {
     "espeak": _make_espeak,  # espeak-ng (en-us, cmn), 22050 Hz resampled to 48 kHz
     "tone": _make_tone,  # deterministic tone bursts, one per syllable: for tests
+    "qwen": _make_qwen,  # Qwen3-TTS 12 Hz, incremental decode (torch: make qwen-venv)
 }
 
 

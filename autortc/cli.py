@@ -172,7 +172,10 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         "a case's agent.stt wins",
     )
     p.add_argument(
-        "--tts", choices=("espeak", "tone"), default=None, help="reference agent's TTS engine"
+        "--tts",
+        choices=("espeak", "tone", "qwen"),
+        default=None,
+        help="reference agent's TTS engine (qwen: make qwen-venv)",
     )
     p.add_argument(
         "--no-text-bridge",
@@ -359,7 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
     tts = sub.add_parser(
         "tts-regress", help="gate a TTS engine on a fixed text set (hashes, streaming, TTFA)"
     )
-    tts.add_argument("--engine", default="espeak", help="espeak (default) or tone")
+    tts.add_argument(
+        "--engine", default="espeak", help="espeak (default), tone, or qwen (make qwen-venv)"
+    )
     tts.add_argument("--out", type=Path, required=True, help="where summary.json and wavs go")
     tts.add_argument("--runs", type=positive_int, default=3, help="syntheses per text and mode")
     tts_base = tts.add_mutually_exclusive_group()

@@ -29,7 +29,7 @@ def espeak() -> EspeakEngine:
 
 
 def test_the_registry_makes_espeak_by_default_and_tone_by_name() -> None:
-    assert list(TTS_ENGINES) == ["espeak", "tone"]
+    assert list(TTS_ENGINES) == ["espeak", "tone", "qwen"]
     assert make_tts_engine().name == "espeak"
     tone: TtsEngine = make_tts_engine("tone")
     assert (tone.name, tone.sample_rate_hz, tone.languages) == ("tone", 48_000, ("en", "zh"))
@@ -38,7 +38,7 @@ def test_the_registry_makes_espeak_by_default_and_tone_by_name() -> None:
 def test_an_unknown_engine_is_one_input_error_line_listing_the_choices() -> None:
     with pytest.raises(InputError) as e:
         make_tts_engine("qwen9")
-    assert str(e.value) == "unknown TTS engine 'qwen9' (choose from espeak, tone)"
+    assert str(e.value) == "unknown TTS engine 'qwen9' (choose from espeak, tone, qwen)"
 
 
 # -- tone engine ----------------------------------------------------------------------
