@@ -219,9 +219,13 @@ REPLY_CONCEAL_EVENTS = _m(
         level=Level.ATTEMPT,
         definition="concealment events whose first concealed frame played inside a reply "
         f"slice (what the caller could hear): {_AT_PROBE}. A reply's packets meet their "
-        "fates by talk spurt and offset, so one seed gives the same count in every run",
+        "fates by talk spurt and offset, so one seed gives the same count in every run "
+        "whose reply left the agent alike",
         aggregation=Agg.NONE,
-        tolerance=0.0,
+        # 20/20/20 over three same-seed lossy_20 runs on an idle machine, 19/20 in a
+        # fresh-clone CI run: a reply that left the agent differently (a TTS segment late
+        # under load pads the reply with silence, shifting its audio to other packets)
+        tolerance=1.0,
         digits=None,
         label="reply conceals",
     )
