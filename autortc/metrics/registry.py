@@ -223,8 +223,8 @@ REPLY_CONCEAL_EVENTS = _m(
         "whose reply left the agent alike",
         aggregation=Agg.NONE,
         # 20/20/20 over three same-seed lossy_20 runs on an idle machine, 19/20 in a
-        # fresh-clone CI run: a reply that left the agent differently (a TTS segment late
-        # under load pads the reply with silence, shifting its audio to other packets)
+        # fresh-clone CI run; why is not verified (likely a reply that left the agent
+        # differently under load: a late TTS segment pads it, moving its audio)
         tolerance=1.0,
         digits=None,
         label="reply conceals",

@@ -145,8 +145,8 @@ def test_the_same_seed_gives_the_same_ring_0_and_1_figures(
 ) -> None:
     a, b = runs["lossy"], runs["lossy_again"]
     # the same fates: the reply's packets meet the same ones (by talk spurt and offset),
-    # so what the caller could hear is concealed alike, within one event (a TTS segment
-    # late under CI load shifts the reply's audio: 19/20 seen); the whole track's count
+    # so what the caller could hear is concealed alike, within one event (19/20 seen in
+    # a CI run, cause not verified: see the registry); the whole track's count
     # also covers the silence after the reply, whose length is scheduling (conceal_events'
     # declared tolerance: 44/46 and 45/46 seen on fresh clones, with no late packet)
     for m in (
