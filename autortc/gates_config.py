@@ -22,7 +22,7 @@ class GatesConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    eot_to_first_audio_p95_ms: float = Field(default=920.0, gt=0)
+    eot_to_first_audio_p95_ms: float = Field(default=780.0, gt=0)
     tts_first_to_publish_p95_ms: float = Field(default=120.0, gt=0)
     audible_dropout_max: int = Field(default=0, ge=0)
     max_gap_limit_ms: float = Field(default=350.0, gt=0)

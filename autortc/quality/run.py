@@ -83,9 +83,7 @@ def describe(listening: bool, heard: bool) -> str:
     if heard:
         import autortc.quality.heard as hq
 
-        parts.append(
-            f"heard WER by {hq.RECOGNISER}, general vocabulary, English only (--heard-wer)"
-        )
+        parts.append(f"heard WER by {hq.RECOGNISER}, English only (--heard-wer)")
     gone = skipped(listening, heard)
     return "; ".join(parts) + (f"; skipped: {'; '.join(gone)}" if gone else "")
 

@@ -72,7 +72,7 @@ def test_stability_md_lists_metrics_proposals_and_current_gates(tmp_path):
     md = (tmp_path / "st" / "baseline_stability.md").read_text()
     assert "| eot_to_first_audio_ms | 10 |" in md
     assert (
-        "| eot_to_first_audio_p95_ms | 920.0 |" in md
+        "| eot_to_first_audio_p95_ms | 780.0 |" in md
     )  # current gate default next to the proposal
     assert "verdict flips between consecutive runs: **2**" in md
     assert "`run0`, `run1`, `run2`" in md
