@@ -162,6 +162,11 @@ def hop_budget(
         # a frame cannot arrive before it was handed over: the pacing assumption failed
         # (frames handed in a burst); the split is not known, only its two ends
         return HopBudget(endpointing, None, None, inbound)
+    if processing < 0:
+        # the first frame went out within a frame of the decision (a starter-cache hit):
+        # the per-sample convention dates its first sample before the decision. The
+        # split is not known to better than a frame: only its two ends
+        return HopBudget(endpointing, None, None, inbound)
     return HopBudget(endpointing, processing, outbound, inbound)
 
 

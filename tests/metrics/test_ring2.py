@@ -170,6 +170,31 @@ def test_an_agent_that_decided_before_the_eot_has_no_hop_budget_never_a_negative
     assert hops == ring2.NO_HOPS
 
 
+def test_a_reply_handed_within_a_frame_of_the_decision_has_no_negative_processing_hop():
+    # a starter-cache hit: the first frame went out 9 ms after user_eot; the per-sample
+    # convention dates its first sample 9.98 ms before that hand-over (a fresh-clone
+    # stability run read agent_processing_ms = -1.026)
+    hops = ring2.hop_budget(
+        {"user_eot": 500_000_000, "first_frame_published": 509_000_000},
+        eot_left_t_ns=100_000_000,
+        onset_t_ns=600_000_000.0,
+        first_audible_offset_s=0.0,
+    )
+    assert (hops.endpointing_ms, hops.agent_processing_ms, hops.agent_to_probe_ms) == (
+        400.0,
+        None,
+        None,
+    )
+    later = ring2.hop_budget(
+        {"user_eot": 500_000_000, "first_frame_published": 511_000_000},
+        eot_left_t_ns=100_000_000,
+        onset_t_ns=600_000_000.0,
+        first_audible_offset_s=0.0,
+    )
+    assert later.agent_processing_ms is not None
+    assert later.agent_processing_ms >= 0
+
+
 def test_a_frame_stamped_before_its_hand_over_leaves_the_split_unknown():
     hops = ring2.hop_budget(
         {"user_eot": 500_000_000, "first_frame_published": 600_000_000},
