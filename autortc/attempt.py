@@ -314,6 +314,7 @@ def analyze(
             first.pre_on_slice,
             sample_rate_hz=inputs.sample_rate_hz,
             text=job.case.agent.reply_for_turn(0),
+            interrupted=bool(first.sl.interrupted),
         )
     reply = reply_slice_audio(inputs, row)
     if reply is not None and len(reply):

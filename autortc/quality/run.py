@@ -38,6 +38,8 @@ class ReplyPair:
     post: np.ndarray  # float32
     pre: np.ndarray | None  # float32, same length
     text: str
+    # an interrupted reply said only part of its text: no heard WER against all of it
+    interrupted: bool = False
 
 
 def to_16k(x: np.ndarray, sample_rate_hz: int) -> np.ndarray:
@@ -49,12 +51,18 @@ def to_16k(x: np.ndarray, sample_rate_hz: int) -> np.ndarray:
 
 
 def reply_pair(
-    post: np.ndarray, pre_on_slice: np.ndarray | None, *, sample_rate_hz: int, text: str
+    post: np.ndarray,
+    pre_on_slice: np.ndarray | None,
+    *,
+    sample_rate_hz: int,
+    text: str,
+    interrupted: bool = False,
 ) -> ReplyPair:
     return ReplyPair(
         post=to_16k(post, sample_rate_hz),
         pre=None if pre_on_slice is None else to_16k(pre_on_slice, sample_rate_hz),
         text=text,
+        interrupted=interrupted,
     )
 
 
@@ -97,7 +105,7 @@ def reply_figures(pair: ReplyPair, listening: bool, heard: bool) -> dict[str, fl
         if pair.pre is not None:
             out.update(lq.full_reference(pair.pre, pair.post, sample_rate_hz=RATE_HZ))
         out.update(lq.no_reference(pair.post, sample_rate_hz=RATE_HZ))
-    if heard:
+    if heard and not pair.interrupted:
         import autortc.quality.heard as hq
 
         if hq.available() is None:

@@ -38,3 +38,12 @@ def test_figures_are_rounded_by_the_registry_and_unknown_keys_dropped() -> None:
     assert got.figures[M.VISQOL.name] == M.VISQOL.round(4.123456789)
     assert got.figures[M.MEL_DISTANCE.name] == 1.5
     assert "not_a_metric" not in got.figures
+
+
+def test_an_interrupted_reply_gets_no_heard_wer_against_its_whole_text() -> None:
+    from autortc.quality.run import reply_figures
+
+    x = np.zeros(48_000, dtype=np.float64)
+    pair = reply_pair(x, x, sample_rate_hz=48_000, text="hello there", interrupted=True)
+    assert pair.interrupted
+    assert reply_figures(pair, listening=False, heard=True) == {}
