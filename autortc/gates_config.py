@@ -41,7 +41,7 @@ class GatesConfig(BaseModel):
     warn_drift_fraction: float = Field(default=0.02, gt=0, lt=1)
     warn_hf_ratio_drop: float = Field(default=0.5, gt=0, le=1)
     warn_input_spike_count: int = Field(default=0, ge=0)
-    warn_heard_wer_increase: float = Field(default=0.2, ge=0, le=1)
+    warn_heard_wer_increase: float = Field(default=0.3, ge=0, le=1)
     warn_visqol_floor: float = Field(default=4.0, ge=1, le=5)
 
 
