@@ -34,6 +34,7 @@ from agent.gpu_lanes import GpuLanes
 from agent.starter_cache import StarterCache
 from agent.text_bridge import BridgeOptions, TextBridge
 from agent.tts_engines import TtsEngine
+from agent.tts_espeak import louder
 from autortc.audio import SAMPLE_RATE_HZ, SAMPLES_PER_FRAME
 
 TraceMark = Callable[[str, int], None]
@@ -93,9 +94,7 @@ class BridgedTTS(tts.TTS[None]):
             self._trace_mark(point, time.monotonic_ns())
 
     def louder(self, pcm: np.ndarray) -> np.ndarray:
-        if self._gain == 1.0:
-            return pcm
-        return np.asarray(np.clip(pcm.astype(np.float64) * self._gain, -32768, 32767), np.int16)
+        return louder(pcm, self._gain)
 
 
 async def chunks_in_thread(make: Callable[[], Iterator[np.ndarray]]) -> AsyncIterator[np.ndarray]:

@@ -43,6 +43,13 @@ def synthesize_48k(synth: EspeakSynth, text: str, *, voice: str, rate_wpm: int) 
     return resample_to_48k(pcm, synth.sample_rate_hz)
 
 
+def louder(pcm: np.ndarray, gain: float) -> np.ndarray:
+    """int16 PCM times a linear `gain`, clipped (the clip_db defect: a hot output)."""
+    if gain == 1.0:
+        return pcm
+    return np.asarray(np.clip(pcm.astype(np.float64) * gain, -32768, 32767), dtype=np.int16)
+
+
 def pcm_to_frames(pcm_48k: np.ndarray) -> list[rtc.AudioFrame]:
     """Split 48 kHz int16 PCM into 10 ms frames; the last one is zero-padded."""
     pcm = np.asarray(pcm_48k, dtype=np.int16)
@@ -124,10 +131,7 @@ class EspeakTTS(tts.TTS[None]):
         pcm = await asyncio.to_thread(
             synthesize_48k, self._synth, text, voice=self._voice, rate_wpm=self._rate_wpm
         )
-        if self._gain == 1.0:
-            return pcm
-        loud = np.clip(pcm.astype(np.float64) * self._gain, -32768, 32767)
-        return np.asarray(loud, dtype=np.int16)
+        return louder(pcm, self._gain)
 
 
 class EspeakChunkedStream(tts.ChunkedStream):

@@ -151,7 +151,9 @@ def null_reasons(
             "the agent's agent_ready did not name the probe's clock (remote, black-box or an "
             "older integration): no hop budget"
             if not inputs.agent_on_host_clock
-            else "trace points or pre_rtc missing for turn 0's answer"
+            else "trace points or pre_rtc missing for turn 0's answer, or its split not "
+            "known to a frame (frames handed in a burst, or the first one within a frame "
+            "of the decision)"
         )
         why.update({m: hop_why for m in (M.ENDPOINTING, M.AGENT_PROCESSING, M.AGENT_TO_PROBE)})
         why[M.USER_TO_AGENT] = (
