@@ -23,7 +23,7 @@ import numpy as np
 from autortc.metrics import fingerprints, levels, ring1, status
 from autortc.metrics import registry as M
 from autortc.metrics.inputs import AttemptInputs, TurnTiming
-from autortc.metrics.network_figures import network_figures, reply_conceals
+from autortc.metrics.network_figures import network_figures, reply_conceals, speech_span
 from autortc.metrics.registry import Metric, Promote
 from autortc.metrics.replies import (
     RING0,
@@ -54,7 +54,7 @@ def attempt_figures(
     turns: Sequence[TurnRow],
     capture_status: str,
     full_rms: float,
-    slices: Sequence[ReplySlice] = (),
+    work: Sequence[ReplyWork] = (),
     recv_t_ns: np.ndarray | None = None,
 ) -> Figures:
     """Step 4: the attempt-level figures and the promoted first-reply / turn-0 view."""
@@ -76,7 +76,10 @@ def attempt_figures(
     if M.CONCEAL_EVENTS in own:  # a network: its events in the replies, and per second
         got = reply_conceals(
             inputs.agent_track_network,
-            slices,
+            [
+                speech_span(w.sl.start_sample, w.sl.end_sample, w.pre_on_slice, sample_rate_hz=sr)
+                for w in work
+            ],
             np.zeros(0) if recv_t_ns is None else recv_t_ns,
             sample_rate_hz=sr,
         )
@@ -269,7 +272,7 @@ def analyze_attempt_work(inputs: AttemptInputs) -> tuple[AttemptRow, ReplyWork |
         turns=t_rows,
         capture_status=cap,
         full_rms=full_rms,
-        slices=[w.sl for w in work],
+        work=work,
         recv_t_ns=sig.recv_t_ns,
     )
     incomplete = [

@@ -7,8 +7,9 @@ arrives at `recv_t_ns[i] - (spf - 1 - j) / sr`.
 
 Slices:
 - **events**: [reply_start recv time - 100 ms, reply_end recv time + 300 ms], both
-  mapped to samples (half-open [start, end) in `post_full` samples). The 100 ms head
-  keeps a first frame that outran its `reply_start` message.
+  mapped to samples (half-open [start, end) in `post_full` samples) and widened to
+  whole frames of the recording. The 100 ms head keeps a first frame that outran its
+  `reply_start` message.
 - **energy** (no or incomplete reply events): the first audible run at/after the
   turn's EoT, ended by >= 1.5 s of non-audible frames; the slice runs from the frame
   holding the refined onset to the end of the last audible frame + 300 ms.
@@ -125,7 +126,12 @@ def event_slice(
     end = time_to_sample(
         ev.end_recv_t_ns + TAIL_MS * 1_000_000, recv_t_ns, sample_rate_hz=sample_rate_hz
     )
-    start = min(max(start, 0), n_samples)
+    # on the recording's 10 ms frames: the slice's frames (Ring 0's dropouts and gaps)
+    # are then the frames the probe received, whatever the messages' own timing was,
+    # so the same audio gives the same figures
+    spf = levels.samples_per_frame(sample_rate_hz)
+    start = min(max(start // spf * spf, 0), n_samples)
+    end = -(-end // spf) * spf
     return start, min(max(end, start), n_samples)
 
 

@@ -210,6 +210,8 @@ class Packetizer:
     def _packet(self, pcm_le: bytes, now_ns: int) -> bytes:
         if self._spurt_next:
             self._spurt, self._offset, self._spurt_next = self._spurt + 1, 0, False
+            if self._encoder is not None:
+                self._encoder.reset()  # a spurt's packets depend on its audio alone
         else:
             self._offset += 1
         flags = FLAG_RESUMED if self._resumed_next else 0
@@ -240,9 +242,17 @@ class Depacketizer:
             playout_delay_ms=settings.playout_delay_ms, frame_ms=PACKET_MS
         )
         self.fec_recovered = 0
+        self._last_spurt = 0
+        self._spurt_first: set[int] = set()  # the first packet (seq) of each spurt seen
 
     def push(self, body: bytes, arrival_ns: int) -> None:
         _, seq, send_t_ns, payload = unpack_media(body)
+        spurt, offset = media_position(body)
+        if spurt > self._last_spurt and offset <= seq:
+            # a new talk spurt (whichever of its packets came first): its first frame
+            # starts from a reset decoder, as the sender's encoder did
+            self._last_spurt = spurt
+            self._spurt_first.add(seq - offset)
         self.buffer.push(
             seq,
             payload,
@@ -269,7 +279,17 @@ class Depacketizer:
             out.append((due_ns, self._pcm(seq, payload)))
         return out
 
+    def _reset_at(self, seq: int) -> None:
+        """Reset the decoder before the frame of a spurt's first packet; a spurt whose
+        first frame was played before any of its packets came keeps the old state."""
+        if not self._spurt_first:
+            return
+        if self._decoder is not None and seq in self._spurt_first:
+            self._decoder.reset()
+        self._spurt_first = {s for s in self._spurt_first if s > seq}
+
     def _pcm(self, seq: int, payload: bytes | None) -> np.ndarray:
+        self._reset_at(seq)
         if self._decoder is None:
             if payload is None:
                 return np.zeros(PACKET_SAMPLES, np.int16)

@@ -96,15 +96,27 @@ def test_latency_is_plausible_and_explained_by_the_agent_trace(run_dir: Path) ->
 
 def test_the_hop_budget_adds_up_to_the_latency_on_the_embedded_transport(run_dir: Path) -> None:
     hops = ("user_to_agent_ms", "endpointing_ms", "agent_processing_ms", "agent_to_probe_ms")
+    split = 0
     for case_id in ("endpoint_short_hello", "interrupt_once"):
         for turn in _metrics(run_dir, case_id)["turns"]:
             parts = [turn[h] for h in hops]
-            assert all(p is not None and p >= 0 for p in parts), (case_id, parts)
-            assert sum(parts) == pytest.approx(turn["eot_to_first_audio_ms"], abs=2.0)
             # the user track at the probe: one network hop, the same path as the agent's
             # inbound one on the embedded server (both are subscribers of the user track)
             assert turn["user_to_probe_ms"] is not None
             assert 0 <= turn["user_to_probe_ms"] < 100
+            # the first two hops are always known here (the agent records what it heard)
+            assert all(p is not None and p >= 0 for p in parts[:2]), (case_id, parts)
+            if parts[2] is None:
+                # the hand-over of the first audible sample is not known to a frame
+                # (frames handed in a burst, or the first within a frame of the
+                # decision: once in a CI run, for interrupt_once's second turn): the
+                # split is withheld, both hops together, never one of them
+                assert parts[3] is None, (case_id, parts)
+                continue
+            assert all(p is not None and p >= 0 for p in parts), (case_id, parts)
+            assert sum(parts) == pytest.approx(turn["eot_to_first_audio_ms"], abs=2.0)
+            split += 1
+    assert split >= 1  # 3 of 3 turns in every run on an idle machine
 
 
 def test_each_attempt_says_where_its_time_went(run_dir: Path) -> None:

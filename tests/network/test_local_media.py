@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from autortc.network.link import fates
+from autortc.network.opus import OpusDecoder, OpusEncoder
 from autortc.network.profiles import LinkProfile, load_profiles
 from autortc.network.room import RoomNetwork
 from autortc.transport.local_media import (
@@ -181,3 +182,52 @@ def test_the_same_audio_meets_the_same_fates_however_long_the_silence_before_it(
 
     assert lost_in_tone(10) == lost_in_tone(36)
     assert lost_in_tone(10)  # lossy_20 does lose some of them
+
+
+@pytest.mark.parametrize("reset", [True, False])
+def test_the_same_reply_is_heard_sample_for_sample_however_long_the_silence_before_it(
+    reset: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over Opus and lossy_20, a reply after 120 or after 250 silent frames (both over
+    a second: a talk spurt) meets the same fates (by spurt and offset) and, from a
+    reset encoder and decoder, is heard as the same samples. With the resets made
+    no-ops the codec's history shows."""
+    if not reset:
+        monkeypatch.setattr(OpusEncoder, "reset", lambda self: None)
+        monkeypatch.setattr(OpusDecoder, "reset", lambda self: None)
+    network = RoomNetwork(load_profiles()["lossy_20"], codec="opus", seed=3)
+    settings = MediaSettings(codec="opus", playout_delay_ms=60, fec=True)
+    t = np.arange(150 * FRAME) / 48_000
+    voice = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t)) * 16000).astype(
+        "<i2"
+    )
+    reply = [voice[k * FRAME : (k + 1) * FRAME].tobytes() for k in range(150)]
+
+    def heard(leading_silence_frames: int) -> np.ndarray:
+        room = Room(name="r", metadata="", max_participants=0, empty_timeout_s=0, network=network)
+        agent = Peer(client=None, identity="agent", role="agent", room=room, prefix=b"")  # type: ignore[arg-type]
+        # a sound first, as an agent that spoke before: its encoder and the receiver's
+        # decoder have a history, and the reply is the track's second talk spurt
+        frames = _tone(20) + [bytes(2 * FRAME)] * leading_silence_frames + reply
+        dp = Depacketizer(settings)
+        pcm: list[np.ndarray] = []
+        sent = _send(settings, frames)
+        arrivals = []
+        for t_ns, body in sent:
+            fate = room.fate_of(agent, *media_position(body))
+            if not fate.lost:
+                arrivals.append((t_ns + round(fate.delay_ms * MS), body))
+        k = 0
+        for now in range(0, sent[-1][0] + 1000 * MS, MS):
+            while k < len(arrivals) and arrivals[k][0] <= now:
+                dp.push(arrivals[k][1], arrivals[k][0])
+                k += 1
+            pcm.extend(p for _, p in dp.pop(now))
+        out = np.concatenate(pcm)
+        # from the reply's first sound: the end of the first spurt's silence is zeros
+        start = 20 * FRAME + leading_silence_frames * FRAME // 2
+        return out[start + int(np.flatnonzero(np.abs(out[start:]) > 50)[0]) :][: 100 * FRAME]
+
+    a, b = heard(120), heard(250)
+    assert len(a) == len(b) == 100 * FRAME
+    assert np.array_equal(a, b) is reset

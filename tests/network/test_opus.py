@@ -69,3 +69,39 @@ def test_fec_rebuilds_a_lost_frame_close_to_the_real_one_and_plc_does_worse() ->
 def test_a_frame_of_the_wrong_size_is_refused() -> None:
     with pytest.raises(ValueError, match="960 samples"):
         OpusEncoder().encode(np.zeros(480, np.int16))
+
+
+@pytest.mark.parametrize("reset", [True, False])
+def test_a_reset_forgets_the_silence_before_so_the_same_audio_gives_the_same_bytes(
+    reset: bool,
+) -> None:
+    """Without a reset, the encoder's and the decoder's state carries from frame to
+    frame: the same voice after 10 or after 77 silent frames encodes to other packets,
+    and the same packets after another history decode to other samples (what made two
+    same-seed runs differ, issue 13)."""
+    voice = _voice_like()
+    silence = np.zeros(FRAME_SAMPLES, np.int16)
+
+    def packets_after(n_silent: int) -> list[bytes]:
+        enc = OpusEncoder(bitrate_bps=64_000, fec=True, expected_loss_pct=10)
+        for _ in range(n_silent):
+            enc.encode(silence)
+        if reset:
+            enc.reset()
+        return _packets(voice, enc)
+
+    a, b = packets_after(10), packets_after(77)
+    assert (a == b) is reset
+
+    def decoded_after(n_silent: int) -> np.ndarray:
+        dec = OpusDecoder()
+        quiet = _packets(np.zeros(FRAME_SAMPLES * n_silent, np.int16), OpusEncoder())
+        for k, p in enumerate(quiet):
+            dec.decode(p) if k % 5 else dec.conceal()  # a lossy silence
+        if reset:
+            dec.reset()
+        return np.concatenate(
+            [dec.conceal() if k in (9, 10) else dec.decode(p) for k, p in enumerate(a)]
+        )
+
+    assert np.array_equal(decoded_after(10), decoded_after(77)) is reset
