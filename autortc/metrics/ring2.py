@@ -124,6 +124,7 @@ class HopBudget:
     agent_processing_ms: float | None
     agent_to_probe_ms: float | None
     user_to_agent_ms: float | None = None
+    withheld: str | None = None  # why the last two hops are None though both ends are known
 
 
 NO_HOPS = HopBudget(None, None, None)
@@ -161,12 +162,20 @@ def hop_budget(
     if outbound is not None and outbound < 0:
         # a frame cannot arrive before it was handed over: the pacing assumption failed
         # (frames handed in a burst); the split is not known, only its two ends
-        return HopBudget(endpointing, None, None, inbound)
+        why = (
+            f"split withheld: the first audible sample would arrive {-outbound:.1f} ms "
+            "before it was handed over (frames handed in a burst, not at real-time pace)"
+        )
+        return HopBudget(endpointing, None, None, inbound, withheld=why)
     if processing < 0:
         # the first frame went out within a frame of the decision (a starter-cache hit):
         # the per-sample convention dates its first sample before the decision. The
         # split is not known to better than a frame: only its two ends
-        return HopBudget(endpointing, None, None, inbound)
+        why = (
+            f"split withheld: the first audible sample is dated {-processing:.1f} ms before "
+            "the decision (its frame was handed over within a frame of it)"
+        )
+        return HopBudget(endpointing, None, None, inbound, withheld=why)
     return HopBudget(endpointing, processing, outbound, inbound)
 
 

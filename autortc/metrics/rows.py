@@ -73,6 +73,7 @@ class TurnRow:
     is_barge_in: bool
     reply_seq: int | None
     figures: Figures = field(default_factory=dict)
+    hop_note: str | None = None  # why the hop budget's split is withheld, when it is
 
     def get(self, metric: Metric) -> Value:
         return self.figures.get(metric.name)
@@ -83,6 +84,8 @@ class TurnRow:
             "is_barge_in": self.is_barge_in,
             "reply_seq": self.reply_seq,
         }
+        if self.hop_note is not None:
+            head["hop_note"] = self.hop_note
         return {**head, **self.figures}
 
     @classmethod
@@ -92,6 +95,7 @@ class TurnRow:
             is_barge_in=bool(d.get("is_barge_in")),
             reply_seq=_opt_int(d.get("reply_seq")),
             figures=_figures(d, M.TURN_METRICS),
+            hop_note=str(d["hop_note"]) if d.get("hop_note") is not None else None,
         )
 
 

@@ -161,6 +161,7 @@ def turn_rows(
                 is_barge_in=turn.is_barge_in,
                 reply_seq=ans.work.sl.reply_seq if ans.work else None,
                 figures=rounded(values),
+                hop_note=hops.withheld,
             )
         )
     return out

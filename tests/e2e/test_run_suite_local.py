@@ -112,6 +112,7 @@ def test_the_hop_budget_adds_up_to_the_latency_on_the_embedded_transport(run_dir
                 # decision: once in a CI run, for interrupt_once's second turn): the
                 # split is withheld, both hops together, never one of them
                 assert parts[3] is None, (case_id, parts)
+                assert str(turn.get("hop_note", "")).startswith("split withheld"), turn
                 continue
             assert all(p is not None and p >= 0 for p in parts), (case_id, parts)
             assert sum(parts) == pytest.approx(turn["eot_to_first_audio_ms"], abs=2.0)

@@ -185,6 +185,8 @@ def test_a_reply_handed_within_a_frame_of_the_decision_has_no_negative_processin
         None,
         None,
     )
+    assert hops.withheld is not None
+    assert "dated 1.0 ms before the decision" in hops.withheld
     later = ring2.hop_budget(
         {"user_eot": 500_000_000, "first_frame_published": 511_000_000},
         eot_left_t_ns=100_000_000,
@@ -193,6 +195,7 @@ def test_a_reply_handed_within_a_frame_of_the_decision_has_no_negative_processin
     )
     assert later.agent_processing_ms is not None
     assert later.agent_processing_ms >= 0
+    assert later.withheld is None
 
 
 def test_a_frame_stamped_before_its_hand_over_leaves_the_split_unknown():
@@ -207,6 +210,8 @@ def test_a_frame_stamped_before_its_hand_over_leaves_the_split_unknown():
         None,
         None,
     )
+    assert hops.withheld is not None
+    assert "arrive 40.0 ms before it was handed over" in hops.withheld
 
 
 def test_the_eots_arrival_at_the_agent_splits_off_the_inbound_hop():
@@ -226,3 +231,13 @@ def test_the_eots_arrival_at_the_agent_splits_off_the_inbound_hop():
         odd = ring2.hop_budget(points, eot_arrived_t_ns=bad, **kw)
         assert odd.user_to_agent_ms is None
         assert odd.endpointing_ms == pytest.approx(400.0)
+
+
+def test_a_turns_withheld_split_says_why_in_its_row_and_reads_back():
+    from autortc.metrics.rows import TurnRow
+
+    row = TurnRow(turn_index=1, is_barge_in=True, reply_seq=1, hop_note="split withheld: x")
+    body = row.to_dict()
+    assert body["hop_note"] == "split withheld: x"
+    assert TurnRow.from_dict(body).hop_note == "split withheld: x"
+    assert "hop_note" not in TurnRow(turn_index=0, is_barge_in=False, reply_seq=0).to_dict()
