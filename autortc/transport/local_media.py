@@ -151,6 +151,10 @@ class Packetizer:
             if settings.codec == "opus"
             else None
         )
+        if self._encoder is not None:
+            # its first reset primes it (about 8 ms of encoding): now, at join, not on the
+            # send path of the first reply's first packet
+            self._encoder.reset()
         self._half: bytes | None = None
         self._seq = 0
         self._spurt = 0
