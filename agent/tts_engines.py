@@ -93,7 +93,12 @@ def make_tts_engine(name: str = DEFAULT_TTS_ENGINE, **kw: Any) -> TtsEngine:
     factory = TTS_ENGINES.get(name)
     if factory is None:
         raise InputError(f"unknown TTS engine '{name}' (choose from {', '.join(TTS_ENGINES)})")
-    return factory(**kw)
+    try:
+        return factory(**kw)
+    except TypeError as e:  # an option this engine does not take (e.g. --engine-opt)
+        if "unexpected keyword argument" not in str(e):
+            raise
+        raise InputError(f"TTS engine '{name}': {e}") from e
 
 
 def check_language(engine: TtsEngine, language: str) -> None:

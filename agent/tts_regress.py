@@ -1,7 +1,7 @@
 """`tts-regress`: gate a TTS engine on a fixed text set (the runner: clock and files).
 
-    python -m agent.tts_regress --engine espeak|tone --out DIR [--runs 3]
-        [--baseline PATH | --no-baseline] [--update-baseline]
+    python -m agent.tts_regress --engine espeak|tone|qwen --out DIR [--runs 3]
+        [--baseline PATH | --no-baseline] [--update-baseline] [--engine-opt KEY=VALUE ...]
     autortc tts-regress ...   (the same)
 
 For each text of `cases/tts_regress/texts.yaml`, `runs` times: the offline synthesis
@@ -16,6 +16,12 @@ default baseline is SKIP; `--update-baseline` writes it when every other gate pa
 
 Exit codes: 0 every gate passes (WARN and SKIP included), 1 a gate failed, 2 bad input
 (one line naming the file and the field) or an engine error.
+
+An engine may also state how far its stream may differ from its offline output, offer
+a CUDA-graphs variant of itself and count things (`agent.tts_regress_engine`): each
+text then gets `stream_vs_offline_lsb` and `graphs_on_vs_off` (SKIP with the reason
+where it offers none) and its counters in summary.json. `--engine-opt` passes options
+to the engine's factory (e.g. qwen: `size=full device=cuda cuda_graphs=true`).
 """
 
 from __future__ import annotations
@@ -35,16 +41,23 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.tts_engines import TTS_ENGINES, TtsEngine, make_tts_engine
+from agent.tts_regress_engine import EngineFigures, evaluate_engine
 from agent.tts_regress_gates import (
-    HASH_VS_BASELINE,
     TextFigures,
-    TextRuns,
-    TtsThresholds,
     compare_with_baseline,
     evaluate_text,
     make_baseline,
     parse_baseline,
 )
+from agent.tts_regress_measure import (
+    NsClock,
+    TextCase,
+    engine_counters,
+    engine_runs,
+    graphs_variant,
+    measure_text,
+)
+from agent.tts_regress_registry import HASH_VS_BASELINE, TtsThresholds
 from agent.tts_regress_report import build_summary, progress_line, render_table
 from agent.tts_regress_signal import audio_problem
 from autortc.audio import write_wav
@@ -54,15 +67,6 @@ from autortc.gates import GateResult, Verdict
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TEXTS_PATH = REPO_ROOT / "cases" / "tts_regress" / "texts.yaml"
 BASELINE_DIR = REPO_ROOT / "golden" / "tts_regress"
-NsClock = Callable[[], int]
-
-
-class TextCase(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(pattern=r"^[A-Za-z0-9_]{1,40}$")
-    language: str = Field(pattern=r"^[a-z]{2}$")
-    text: str = Field(min_length=1)
 
 
 class TextSet(BaseModel):
@@ -129,52 +133,6 @@ def environment(engine: TtsEngine) -> dict[str, str]:
     }
 
 
-def measure_text(engine: TtsEngine, case: TextCase, *, runs: int, clock: NsClock) -> TextRuns:
-    """Synthesise one text `runs` times offline and streamed, timing both."""
-    offline: list[np.ndarray] = []
-    streamed: list[np.ndarray] = []
-    chunks: list[int] = []
-    ttfa_ms: list[float | None] = []
-    offline_rtf: list[float | None] = []
-    stream_rtf: list[float | None] = []
-    sr = engine.sample_rate_hz
-
-    def rtf(wall_ns: int, pcm: np.ndarray) -> float | None:
-        return wall_ns / 1e9 / (len(pcm) / sr) if len(pcm) else None
-
-    for _ in range(runs):
-        t0 = clock()
-        pcm = np.asarray(engine.synthesize(case.text, language=case.language))
-        offline_rtf.append(rtf(clock() - t0, pcm))
-        offline.append(pcm)
-
-        parts: list[np.ndarray] = []
-        first_ns: int | None = None
-        t0 = clock()
-        for chunk in engine.stream(case.text, language=case.language):
-            if first_ns is None:
-                first_ns = clock() - t0
-            parts.append(np.asarray(chunk))
-        wall_ns = clock() - t0
-        joined = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
-        streamed.append(joined)
-        chunks.append(len(parts))
-        ttfa_ms.append(None if first_ns is None else first_ns / 1e6)
-        stream_rtf.append(rtf(wall_ns, joined))
-    return TextRuns(
-        text_id=case.id,
-        language=case.language,
-        text=case.text,
-        sample_rate_hz=sr,
-        offline=offline,
-        streamed=streamed,
-        chunks=chunks,
-        ttfa_ms=ttfa_ms,
-        offline_rtf=offline_rtf,
-        stream_rtf=stream_rtf,
-    )
-
-
 @dataclass(frozen=True)
 class TtsRegressSummary:
     summary: dict[str, Any]  # what summary.json holds
@@ -204,19 +162,21 @@ def run_tts_regress(
     engine: TtsEngine | None = None,
     thresholds: TtsThresholds = TtsThresholds(),  # noqa: B008 (frozen)
     progress: Callable[[str], None] = print,
+    engine_options: dict[str, Any] | None = None,
 ) -> TtsRegressSummary:
     """Run the text set through the engine; write `<out_dir>/summary.json`.
 
     `baseline_path` None: `golden/tts_regress/<engine>.json` (SKIP when missing);
     `use_baseline` False: no comparison. `engine`: a ready engine instead of the
-    registry's (tests). Bad input raises InputError/CaseError.
+    registry's (tests); `engine_options`: keyword arguments for the registry's factory.
+    Bad input raises InputError/CaseError.
     """
     if runs < 1:
         raise InputError(f"--runs {runs}: must be >= 1")
     if update_baseline and not use_baseline:
         raise InputError("--update-baseline and --no-baseline exclude each other")
     cases = load_texts(texts_path)
-    eng = engine if engine is not None else make_tts_engine(engine_name)
+    eng = engine if engine is not None else make_tts_engine(engine_name, **(engine_options or {}))
     base_path = baseline_path or default_baseline_path(eng.name)
     base = None
     if use_baseline and not update_baseline and (baseline_path or base_path.exists()):
@@ -225,13 +185,20 @@ def run_tts_regress(
             problem = f"is '{base.engine}', not this run's engine '{eng.name}'"
             raise CaseError(_display(base_path), "engine", problem)
     env = environment(eng)
+    variant = graphs_variant(eng)
 
     figures: list[TextFigures] = []
+    engine_figures: dict[str, EngineFigures] = {}
     text_gates: dict[str, list[GateResult]] = {}
     out_dir.mkdir(parents=True, exist_ok=True)
     for i, case in enumerate(cases, start=1):
+        before = engine_counters(eng)
         measured = measure_text(eng, case, runs=runs, clock=clock)
         fig, gates = evaluate_text(measured, thresholds)
+        engine_figures[case.id], more = evaluate_engine(
+            engine_runs(eng, case, measured, variant, before)
+        )
+        gates += more
         figures.append(fig)
         text_gates[case.id] = gates
         for mode, pcm in (("offline", measured.offline[0]), ("stream", measured.streamed[0])):
@@ -251,6 +218,7 @@ def run_tts_regress(
         environment=env,
         runs=runs,
         figures=figures,
+        engine_figures=engine_figures,
         text_gates=text_gates,
         baseline_gates=overall,
         baseline_path=_display(base_path) if base is not None else None,
@@ -292,7 +260,35 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--baseline", type=Path, default=None, help="default: golden/tts_regress/")
     group.add_argument("--no-baseline", action="store_true", help="compare with no baseline")
     p.add_argument("--update-baseline", action="store_true", help="write the baseline if all pass")
+    p.add_argument(
+        "--engine-opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option for the engine's factory, repeatable (qwen: size=full device=cuda)",
+    )
     return p
+
+
+def parse_engine_opts(items: Sequence[str]) -> dict[str, Any]:
+    """`KEY=VALUE` strings as keyword arguments: true/false, an int or a float, else text."""
+    opts: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise InputError(f"--engine-opt '{item}': expected KEY=VALUE, e.g. device=cuda")
+        value: Any = raw
+        if raw.lower() in ("true", "false"):
+            value = raw.lower() == "true"
+        else:
+            for kind in (int, float):
+                try:
+                    value = kind(raw)
+                    break
+                except ValueError:
+                    continue
+        opts[key.strip()] = value
+    return opts
 
 
 def run_cli(
@@ -303,6 +299,7 @@ def run_cli(
     baseline: Path | None = None,
     no_baseline: bool = False,
     update_baseline: bool = False,
+    engine_opts: Sequence[str] = (),
 ) -> int:
     """Run, print the table (and where the baseline went); return the exit code."""
     result = run_tts_regress(
@@ -312,6 +309,7 @@ def run_cli(
         baseline_path=baseline,
         use_baseline=not no_baseline,
         update_baseline=update_baseline,
+        engine_options=parse_engine_opts(engine_opts),
     )
     print(result.table)
     print(f"summary: {_display(result.summary_path)}")
@@ -332,6 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             baseline=args.baseline,
             no_baseline=args.no_baseline,
             update_baseline=args.update_baseline,
+            engine_opts=args.engine_opt,
         )
     except AutortcError as e:
         print(f"tts-regress: error: {e}", file=sys.stderr)

@@ -36,100 +36,23 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agent.tts_regress_registry import (
+    AUDIO_OK,
+    DETERMINISTIC,
+    DURATION_DIFF,
+    HASH_VS_BASELINE,
+    REPEATED,
+    RTF_VS_BASELINE,
+    STREAM_SNR,
+    TTFA,
+    TTFA_VS_BASELINE,
+    TtsGate,
+    TtsThresholds,
+)
 from agent.tts_regress_signal import align, audio_problem, find_repeated_segment, pcm_sha256
 from autortc.errors import CaseError
 from autortc.gates import GateResult, Verdict
 from autortc.metrics import stats
-
-
-@dataclass(frozen=True)
-class TtsGate:
-    name: str
-    unit: str
-    definition: str
-    fix: str
-
-
-AUDIO_OK = TtsGate(
-    "audio_ok",
-    "outputs",
-    "outputs that are empty, NaN, not int16 or all zero",
-    "the engine returned no usable audio for this text: check its voice/language and its errors",
-)
-DETERMINISTIC = TtsGate(
-    "deterministic",
-    "hashes",
-    "distinct PCM hashes of one mode over the runs",
-    "the engine is not a pure function of the text: seed it or reset its state per call",
-)
-STREAM_SNR = TtsGate(
-    "stream_snr_db",
-    "dB",
-    "SNR of the streamed audio against the offline one, aligned",
-    "streamed audio differs from offline: check chunk boundaries and the streaming resampler",
-)
-DURATION_DIFF = TtsGate(
-    "stream_duration_diff_ms",
-    "ms",
-    "|streamed - offline| duration",
-    "streaming drops or adds audio: check the last chunk (resampler flush) and early stops",
-)
-REPEATED = TtsGate(
-    "repeated_segment_ms",
-    "ms",
-    "longest stretch immediately followed by a copy of itself",
-    "a chunk is emitted twice: check the stream's buffering and retry logic",
-)
-TTFA = TtsGate(
-    "ttfa_p95_ms",
-    "ms",
-    "time from the stream call to its first chunk, P95 over the runs",
-    "the engine's first audio is slow: stream smaller first chunks or warm the engine up",
-)
-HASH_VS_BASELINE = TtsGate(
-    "hash_vs_baseline",
-    "hashes",
-    "offline/streamed PCM hashes that differ from the baseline",
-    "the output changed: listen to it; if intended, rerun with --update-baseline",
-)
-TTFA_VS_BASELINE = TtsGate(
-    "ttfa_vs_baseline",
-    "ms",
-    "TTFA P95 over all texts and runs, against the baseline's",
-    "first audio got slower than the baseline: profile the engine's start",
-)
-RTF_VS_BASELINE = TtsGate(
-    "rtf_vs_baseline",
-    "ratio",
-    "offline RTF P50 over all texts and runs, against the baseline's",
-    "synthesis got slower than the baseline: profile the engine",
-)
-
-TTS_GATES = (
-    AUDIO_OK,
-    DETERMINISTIC,
-    STREAM_SNR,
-    DURATION_DIFF,
-    REPEATED,
-    TTFA,
-    HASH_VS_BASELINE,
-    TTFA_VS_BASELINE,
-    RTF_VS_BASELINE,
-)
-BASELINE_GATES = (HASH_VS_BASELINE, TTFA_VS_BASELINE, RTF_VS_BASELINE)
-
-
-@dataclass(frozen=True)
-class TtsThresholds:
-    stream_snr_min_db: float = 15.0
-    duration_diff_max_ms: float = 500.0
-    min_repeat_ms: int = 200
-    ttfa_p95_max_ms: float = 350.0
-    max_lag_ms: float = 500.0  # how far the alignment looks for the streamed audio's lag
-    ttfa_warn_ratio: float = 1.5  # WARN beyond baseline x ratio ...
-    ttfa_warn_floor_ms: float = 20.0  # ... and beyond baseline + floor
-    rtf_warn_ratio: float = 1.5
-    rtf_warn_floor: float = 0.02
 
 
 @dataclass(frozen=True)

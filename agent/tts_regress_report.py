@@ -1,7 +1,9 @@
 """`tts-regress`'s summary.json and its printed table (pure: builds dicts and text).
 
 The table's columns are declared once, in `COLUMNS`; summary.json carries every
-field of `TextFigures` plus each text's gates (name, observed, threshold, verdict).
+field of `TextFigures`, each text's engine figures (`EngineFigures`: the stream's max
+LSB against offline, the engine's counters) and its gates (name, observed, threshold,
+verdict).
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from agent.tts_regress_gates import HASH_VS_BASELINE, TextFigures, TtsThresholds
+from agent.tts_regress_engine import EngineFigures
+from agent.tts_regress_gates import TextFigures
+from agent.tts_regress_registry import HASH_VS_BASELINE, TtsThresholds
 from autortc.gates import GateResult, Verdict, overall_verdict
 from autortc.metrics import stats
 
@@ -59,9 +63,11 @@ def build_summary(
     baseline_gates: Sequence[GateResult],
     baseline_path: str | None,
     thresholds: TtsThresholds,
+    engine_figures: dict[str, EngineFigures] | None = None,
 ) -> dict[str, Any]:
     """summary.json: the engine, each text's figures and gates, the totals and verdict."""
     every = [g for gs in text_gates.values() for g in gs] + list(baseline_gates)
+    eng = engine_figures or {}
     verdict, exit_code = overall_verdict(every)
     ttfa = [t for f in figures for t in f.ttfa_ms]
     return {
@@ -78,7 +84,12 @@ def build_summary(
         "baseline": baseline_path,
         "thresholds": asdict(thresholds),
         "texts": [
-            {**asdict(f), "verdict": worst(text_gates[f.text_id]), "gates": _dicts(text_gates, f)}
+            {
+                **asdict(f),
+                "engine": asdict(eng[f.text_id]) if f.text_id in eng else None,
+                "verdict": worst(text_gates[f.text_id]),
+                "gates": _dicts(text_gates, f),
+            }
             for f in figures
         ],
         "baseline_gates": [g.to_dict() for g in baseline_gates],
@@ -105,6 +116,16 @@ def _gate_line(g: dict[str, Any]) -> str:
     line += f", threshold {_num(thr, '.4g')}" if thr is not None else ""
     line += f" ({g['detail']})" if g["detail"] else ""
     return line + (f"; fix: {g['fix']}" if g["fix"] else "")
+
+
+def _engine_line(text: dict[str, Any]) -> str:
+    """The engine's own figures for one text: stream vs offline in LSB, its counters."""
+    e = text["engine"]
+    lsb = "not comparable" if e["stream_max_lsb"] is None else f"max {e['stream_max_lsb']} LSB"
+    if e["stream_differing_samples"]:
+        lsb += f" ({e['stream_differing_samples']} of {e['samples']} samples)"
+    counted = ", ".join(f"{k} {v}" for k, v in e["counters"].items()) or "none"
+    return f"engine [{text['text_id']}]: stream vs offline {lsb}; counters: {counted}"
 
 
 def render_table(summary: dict[str, Any], figures: Sequence[TextFigures]) -> str:
@@ -135,6 +156,7 @@ def render_table(summary: dict[str, Any], figures: Sequence[TextFigures]) -> str
     if hashes:
         same = sum(g["verdict"] == Verdict.PASS for g in hashes)
         lines.append(f"hashes: {same} of {len(hashes)} texts as in the baseline")
+    lines += [_engine_line(t) for t in summary["texts"] if t.get("engine")]
     lines += [_gate_line(g) for g in per_text if g["verdict"] != Verdict.PASS]
     lines += [_gate_line(g) for g in summary["baseline_gates"]]  # TTFA/RTF vs the baseline
     lines.append(f"verdict: {summary['verdict']} (exit {summary['exit_code']})")

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from agent.tts_engines import check_language
+from agent.tts_regress_registry import StreamTolerance
 
 SAMPLE_RATE_HZ = 48_000
 SYLLABLE_MS = 120
@@ -115,6 +116,10 @@ class ToneEngine:
     def stream(self, text: str, *, language: str) -> Iterator[np.ndarray]:
         check_language(self, language)
         return self._chunks(plan(text))
+
+    def stream_tolerance(self, text: str, *, language: str) -> StreamTolerance:
+        """What tts-regress holds the stream to: `synthesize` is the stream joined."""
+        return StreamTolerance(0, "bit for bit: the offline output is the stream's chunks joined")
 
     def _chunks(self, items: list[Burst | Gap]) -> Iterator[np.ndarray]:
         pending: list[np.ndarray] = []  # one burst and the gaps after it

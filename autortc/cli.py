@@ -373,6 +373,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tts_base.add_argument("--no-baseline", action="store_true", help="compare with no baseline")
     tts.add_argument("--update-baseline", action="store_true", help="write it if all gates pass")
+    tts.add_argument(
+        "--engine-opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option for the engine's factory, repeatable (qwen: size=full device=cuda "
+        "cuda_graphs=true)",
+    )
     return parser
 
 
@@ -604,6 +612,7 @@ def _cmd_tts_regress(args: argparse.Namespace) -> int:
         baseline=args.baseline,
         no_baseline=args.no_baseline,
         update_baseline=args.update_baseline,
+        engine_opts=args.engine_opt,
     )
 
 

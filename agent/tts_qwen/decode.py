@@ -26,11 +26,15 @@ from typing import Any
 import numpy as np
 import soxr
 
+from agent.tts_regress_registry import StreamTolerance
+
 CODEC_SAMPLE_RATE_HZ = 24_000
 CODEC_SAMPLES_PER_FRAME = 1920  # one 80 ms codec frame (12.5 Hz) at 24 kHz
 OUTPUT_SAMPLE_RATE_HZ = 48_000
 SOXR_QUALITY = "HQ"
 INT16_SCALE = 32767.0
+FLOAT32_ROUNDING_LSB = 1  # streamed vs offline int16, up to 74 frames, float32 decoder
+WINDOWED_TOLERANCE_LSB = 5  # ... at 48 kHz up to 200 frames (tiny random weights)
 
 # frames (device tensors of 16 codes) -> 24 kHz float samples, CODEC_SAMPLES_PER_FRAME each
 DecodeFn = Callable[[Sequence[Any]], np.ndarray]
@@ -53,6 +57,30 @@ def packet_windows(
         PacketWindow(s, min(s + packet_tokens, n_frames), min(left_context_tokens, s))
         for s in range(0, n_frames, packet_tokens)
     ]
+
+
+def stream_tolerance(
+    n_frames: int, *, packet_tokens: int, left_context_tokens: int, decoder_dtype: str
+) -> StreamTolerance | None:
+    """How far the stream may differ from the offline decode of the same codes, and why
+    (the figures measured on CPU, engine.py's docstring); None where none was measured."""
+    reach = left_context_tokens + packet_tokens
+    if n_frames > reach:
+        return StreamTolerance(
+            WINDOWED_TOLERANCE_LSB,
+            f"{n_frames} frames > {reach}: the {left_context_tokens}-frame window approximates "
+            "the decoder's sliding-window transformer (up to 5 LSB at 48 kHz measured to 200 "
+            "frames, tiny random weights)",
+        )
+    if decoder_dtype == "float64":
+        return StreamTolerance(0, f"bit for bit: {n_frames} frames, every context reaches frame 0")
+    if decoder_dtype == "float32":
+        return StreamTolerance(
+            FLOAT32_ROUNDING_LSB,
+            f"{n_frames} frames, every context reaches frame 0: float32 rounding differs with the "
+            "window's length (kernel blocking) and flips int16 rounding by 1 LSB",
+        )
+    return None  # half precision: not measured
 
 
 def _round_int16(x: np.ndarray) -> np.ndarray:

@@ -16,13 +16,13 @@ tests/agent/test_tts_qwen.py):
   reaches back to frame 0, so a packet is a prefix of the offline computation.
   float32 decoder: the float results differ by rounding only (max |diff| 3.3e-7 of
   full scale: length-dependent kernel blocking), which flips the int16 rounding of
-  about 0.1 % of samples by 1 LSB (at 24 and at 48 kHz: `FLOAT32_ROUNDING_LSB`).
+  about 0.1 % of samples by 1 LSB (at 24 and at 48 kHz: `decode.FLOAT32_ROUNDING_LSB`).
   float64 decoder (`decoder_dtype="float64"`): bit-identical, float and int16.
 - past 74 frames the 72-frame window is an approximation of the decoder's
   sliding-window transformer (each of its layers sees 72 frames back, so its
   receptive field is layers x 72), in float64 as in float32: max |diff| 4.4e-5 at 75
   frames, 1.1e-4 at 120 to 200, 1.3e-4 at 300; at 48 kHz 2, 4, 5 and 5 LSB
-  (`WINDOWED_TOLERANCE_LSB` up to `max_frames`, 200). Not measured with real
+  (`decode.WINDOWED_TOLERANCE_LSB` up to `max_frames`, 200). Not measured with real
   weights (8 layers, trained LayerScale instead of the initial 0.01).
 
 Weights: `QwenOptions.model_dir` (default `$QWEN_TTS_MODEL_DIR`) loads a local
@@ -41,7 +41,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
@@ -58,17 +58,17 @@ from agent.tts_qwen.decode import (
     Resampler,
     decode_offline,
     resample_like_stream,
+    stream_tolerance,
 )
 from agent.tts_qwen.metrics import QwenCallMetrics, call_metrics
 from agent.tts_qwen.model import SEED, QwenModel, QwenSize, build_random, load_local
+from agent.tts_regress_registry import StreamTolerance
 from autortc.errors import InputError
 
 log = logging.getLogger(__name__)
 
 MODEL_DIR_ENV = "QWEN_TTS_MODEL_DIR"
 DTYPES = ("float32", "float64", "bfloat16", "float16")
-FLOAT32_ROUNDING_LSB = 1  # streamed vs offline int16, up to 74 frames, float32 decoder
-WINDOWED_TOLERANCE_LSB = 5  # ... at 48 kHz up to 200 frames (tiny random weights)
 WARMUP_TEXT = "warm up"
 
 
@@ -223,6 +223,33 @@ class QwenEngine:
     @property
     def random_weights(self) -> bool:
         return self.model.random_weights
+
+    # -- what tts-regress holds the engine to (agent.tts_regress_engine) --------------------
+
+    def stream_tolerance(self, text: str, *, language: str) -> StreamTolerance | None:
+        """Streamed vs offline (the same codes), for the frames `text` gets at most."""
+        o = self.options
+        return stream_tolerance(
+            self._policy.frames_for(text, random_weights=self.random_weights),
+            packet_tokens=o.packet_tokens,
+            left_context_tokens=o.left_context_tokens,
+            decoder_dtype=o.decoder_dtype,
+        )
+
+    def graphs_variant(self) -> tuple[QwenEngine | None, str]:
+        """This engine with CUDA graphs switched the other way, on the same weights."""
+        if not self.options.device.startswith("cuda"):
+            return (
+                None,
+                f"CUDA graphs need a CUDA device; this engine runs on {self.options.device}",
+            )
+        flipped = replace(self.options, cuda_graphs=not self.options.cuda_graphs)
+        note = f"CUDA graphs {'on' if flipped.cuda_graphs else 'off'}, the same weights"
+        return QwenEngine(flipped, clock_ns=self._clock, model=self.model), note
+
+    def counters(self) -> dict[str, int]:
+        """Eager runs while CUDA graphs were on, by reason, since the engine was made."""
+        return {f"graph_fallback.{k}": v for k, v in self.fallbacks.snapshot().items()}
 
     def frames(self, text: str, *, language: str) -> list[Any]:
         """Every frame's 16 codes for `text` (device tensors), as `synthesize` makes them."""

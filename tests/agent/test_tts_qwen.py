@@ -26,17 +26,14 @@ from agent.tts_qwen import graphs  # noqa: E402
 from agent.tts_qwen.codegen import build_prompt, eager_code_predictor, generate_frames  # noqa: E402
 from agent.tts_qwen.decode import (  # noqa: E402
     CODEC_SAMPLES_PER_FRAME,
+    FLOAT32_ROUNDING_LSB,
+    WINDOWED_TOLERANCE_LSB,
     decode_offline,
     decode_packets_float,
     resample_like_stream,
     to_int16,
 )
-from agent.tts_qwen.engine import (  # noqa: E402
-    FLOAT32_ROUNDING_LSB,
-    WINDOWED_TOLERANCE_LSB,
-    QwenEngine,
-    QwenOptions,
-)
+from agent.tts_qwen.engine import QwenEngine, QwenOptions  # noqa: E402
 from agent.tts_qwen.model import DIMS, QwenSize, tts_config  # noqa: E402
 from agent.tts_regress_signal import pcm_sha256  # noqa: E402
 from autortc.errors import InputError  # noqa: E402
@@ -257,6 +254,38 @@ def test_tts_regress_passes_every_gate_against_the_committed_baseline(tmp_path: 
     gates = [g for t in result.summary["texts"] for g in t["gates"]]
     gates += result.summary["baseline_gates"]
     assert {g["name"] for g in gates} >= {"deterministic", "stream_snr_db", "ttfa_p95_ms"}
-    assert not [g for g in gates if g["verdict"] not in ("PASS", "WARN")]
+    skipped = [g for g in gates if g["verdict"] == "SKIP"]  # no CUDA here: said, not passed
+    assert [(g["name"], g["detail"]) for g in skipped] == [
+        ("graphs_on_vs_off", "CUDA graphs need a CUDA device; this engine runs on cpu")
+    ] * 2
+    assert not [g for g in gates if g["verdict"] not in ("PASS", "WARN", "SKIP")]
     hash_gates = [g["verdict"] for g in gates if g["name"] == "hash_vs_baseline"]
     assert hash_gates == ["PASS", "PASS"]
+    lsb = [g for g in gates if g["name"] == "stream_vs_offline_lsb"]
+    assert [(g["verdict"], g["threshold"]) for g in lsb] == [("PASS", FLOAT32_ROUNDING_LSB)] * 2
+    assert all(g["observed"] <= FLOAT32_ROUNDING_LSB for g in lsb)
+    assert all("every context reaches frame 0" in g["detail"] for g in lsb)
+    assert [t["engine"]["counters"] for t in result.summary["texts"]] == [{}, {}]
+
+
+def test_tts_regress_fails_a_stream_whose_packets_lack_the_context_the_engine_states(
+    tmp_path: Path,
+) -> None:
+    texts = tmp_path / "texts.yaml"
+    texts.write_text(f'texts:\n  - {{id: en_short, language: en, text: "{SHORT}"}}\n', "utf-8")
+    starved = QwenEngine(QwenOptions(left_context_tokens=1, warmup=False))  # 11 frames > 3
+    result = tts_regress.run_tts_regress(
+        "qwen",
+        tmp_path / "out",
+        runs=1,
+        texts_path=texts,
+        use_baseline=False,
+        engine=starved,
+        progress=lambda _: None,
+    )
+    (lsb,) = [
+        g for g in result.summary["texts"][0]["gates"] if g["name"] == "stream_vs_offline_lsb"
+    ]
+    assert (lsb["verdict"], lsb["threshold"]) == ("FAIL", WINDOWED_TOLERANCE_LSB)
+    assert lsb["observed"] > 100 * WINDOWED_TOLERANCE_LSB
+    assert result.exit_code == 1

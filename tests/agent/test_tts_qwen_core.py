@@ -21,6 +21,7 @@ from agent.tts_qwen.decode import (
     decode_packets_float,
     packet_windows,
     resample_like_stream,
+    stream_tolerance,
     to_int16,
 )
 from agent.tts_qwen.graphs import since
@@ -81,6 +82,28 @@ def test_the_packet_decoder_emits_every_second_frame_then_the_rest_on_flush() ->
     assert packets.flush() is None
     streamed = np.concatenate([o for o in out if o is not None] + [tail])
     np.testing.assert_array_equal(streamed, decode_offline(decode, frames))
+
+
+@pytest.mark.parametrize(
+    ("frames", "dtype", "lsb", "says"),
+    [
+        (74, "float64", 0, "bit for bit: 74 frames"),
+        (74, "float32", 1, "float32 rounding"),
+        (75, "float64", 5, "75 frames > 74: the 72-frame window approximates"),
+        (200, "float32", 5, "200 frames > 74"),
+        (11, "bfloat16", None, None),
+    ],
+)
+def test_the_stated_stream_tolerance_follows_the_context_reach_and_the_decoder_dtype(
+    frames: int, dtype: str, lsb: int | None, says: str | None
+) -> None:
+    tol = stream_tolerance(frames, packet_tokens=2, left_context_tokens=72, decoder_dtype=dtype)
+    if lsb is None:
+        assert tol is None  # not measured: the gate is SKIP, not a guess
+        return
+    assert tol is not None
+    assert tol.max_lsb == lsb
+    assert says in tol.reason
 
 
 def test_int16_is_scaled_by_32767_rounded_and_clipped() -> None:
