@@ -15,7 +15,17 @@ QWEN_STAMP := $(QWEN_VENV)/.installed
 QWEN_TORCH := 2.13.0
 TORCH_INDEX_URL ?=
 
-.PHONY: run test venv lint clean qwen-venv test-qwen
+# The GPU run of the Qwen bench (scripts/qwen_device/): `make qwen-wheels` downloads the
+# wheels the device machine lacks into .whl (carried there); `make qwen-device-dryrun`
+# runs the same run.sh here, on the CPU, in a venv standing in for the device image.
+QWEN_WHEELS := .whl
+GPUSIM_VENV := .venv-gpusim
+GPUSIM_STAMP := $(GPUSIM_VENV)/.installed
+DRYRUN_OUT := output/bench/qwen_dryrun
+# the dry run's wheels: a folder named like .whl, so that run.sh's globs meet the same name
+DRYRUN_WHEELS := .cp311.whl
+
+.PHONY: run test venv lint clean qwen-venv test-qwen qwen-wheels qwen-device-dryrun
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -52,5 +62,21 @@ qwen-venv: $(QWEN_STAMP)
 test-qwen: $(QWEN_STAMP)
 	$(QWEN_BIN)/python -m pytest -q tests/agent/test_tts_qwen.py tests/agent/test_tts_qwen_core.py
 
+qwen-wheels:
+	bash scripts/qwen_device/fetch.sh 3.12 $(QWEN_WHEELS)
+
+$(GPUSIM_STAMP): scripts/qwen_device/image.txt
+	test -x $(GPUSIM_VENV)/bin/python || $(QWEN_PY) -m venv $(GPUSIM_VENV)
+	$(GPUSIM_VENV)/bin/python -m pip install -q torch==$(QWEN_TORCH) $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
+	$(GPUSIM_VENV)/bin/python -m pip install -q torch==$(QWEN_TORCH) -r scripts/qwen_device/image.txt
+	touch $(GPUSIM_STAMP)
+
+qwen-device-dryrun: $(GPUSIM_STAMP)
+	bash scripts/qwen_device/fetch.sh 3.11 $(DRYRUN_WHEELS)
+	rm -rf $(DRYRUN_OUT)
+	PY=$(GPUSIM_VENV)/bin/python WHEELS=$(DRYRUN_WHEELS) OUT=$(DRYRUN_OUT) SITE=/tmp/qwen_dryrun_site \
+	  BUDGET_S=600 bash scripts/qwen_device/run.sh --size tiny --device cpu --runs 3 --long-frames 80
+	$(GPUSIM_VENV)/bin/python scripts/qwen_device/check.py $(DRYRUN_OUT)/qwen_gpu.json
+
 clean:
-	rm -rf $(VENV) $(QWEN_VENV) output/autortc output/pre_rtc
+	rm -rf $(VENV) $(QWEN_VENV) $(GPUSIM_VENV) $(QWEN_WHEELS) $(DRYRUN_WHEELS) output/autortc output/pre_rtc

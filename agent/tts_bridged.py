@@ -15,11 +15,15 @@ and consumer run in parallel.
 - Trace: `tts_request` when the first segment reaches the engine (or the cache),
   `tts_first_audio` when its first PCM is ready.
 - Cancelling the stream (a barge-in) stops the synthesis thread at its next chunk.
+- An engine that leaves its own figures of each call (`last_metrics.as_dict()`, as qwen
+  does: TTFA, RTF, per-frame codegen, decode, glue, graph fallbacks) has them logged
+  per segment ("tts engine call") and kept in `engine_calls`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 import uuid
@@ -39,6 +43,7 @@ from autortc.audio import SAMPLE_RATE_HZ, SAMPLES_PER_FRAME
 
 TraceMark = Callable[[str, int], None]
 _END = object()
+logger = logging.getLogger(__name__)
 
 
 class BridgedTTS(tts.TTS[None]):
@@ -70,6 +75,7 @@ class BridgedTTS(tts.TTS[None]):
         self._trace_mark = trace_mark
         self._gain = 10.0 ** (gain_db / 20.0)  # the clip_db defect: a hot, clipping output
         self.segments: list[str] = []  # every segment handed to synthesis, in order
+        self.engine_calls: list[dict[str, object]] = []  # the engine's figures, per segment
 
     @property
     def model(self) -> str:
@@ -92,6 +98,16 @@ class BridgedTTS(tts.TTS[None]):
     def mark(self, point: str) -> None:
         if self._trace_mark is not None:
             self._trace_mark(point, time.monotonic_ns())
+
+    def engine_call_done(self, text: str) -> None:
+        """Log the engine's own figures of the segment it just spoke, where it keeps them."""
+        as_dict = getattr(getattr(self.engine, "last_metrics", None), "as_dict", None)
+        if as_dict is None:
+            return
+        figures = dict(as_dict())
+        self.engine_calls.append(figures)
+        extra = {"engine": self.engine.name, "segment": text[:40], "figures": figures}
+        logger.info("tts engine call", extra=extra)
 
     def louder(self, pcm: np.ndarray) -> np.ndarray:
         return louder(pcm, self._gain)
@@ -231,3 +247,4 @@ class BridgedStream(tts.SynthesizeStream):
                     continue
                 owner.mark("tts_first_audio")
                 framer.push(owner.louder(chunk))
+        owner.engine_call_done(text)

@@ -9,6 +9,7 @@
                float32 -> int16 -> 48 kHz through the same streaming resampler
     graphs.py  CUDA graphs for the code predictor's frame and the decoder's packet
     metrics.py per-call figures (TTFA, RTF, per-frame codegen, decode, glue, fallbacks)
+    launches.py kernel launches (CUDA) or dispatched operators (CPU) per frame and packet
     engine.py  `QwenEngine`: `synthesize` (all codes, then offline decode) and `stream`
 
 Nothing here is imported by the registry until `make_tts_engine("qwen")` is called;

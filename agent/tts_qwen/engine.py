@@ -187,7 +187,7 @@ class QwenEngine:
         self._sync: Callable[[], None] = torch.cuda.synchronize if cuda else (lambda: None)
         self._policy = FramePolicy(opts.bytes_per_frame, opts.min_frames, opts.max_frames)
         self.fallbacks = graphs.FallbackCounter()
-        self._predict = graphs.code_predictor(
+        self.code_predictor = graphs.code_predictor(
             self.model.talker, cuda_graphs=opts.cuda_graphs, counter=self.fallbacks
         )
         self.decode_frames: DecodeFn = graphs.eager_decoder(self.model.decoder)
@@ -282,7 +282,7 @@ class QwenEngine:
             self.model,
             prompt,
             max_frames=self._policy.frames_for(text, random_weights=self.random_weights),
-            predict=self._predict,
+            predict=self.code_predictor,
             repetition_penalty=self.options.repetition_penalty,
             stop_at_eos=not self.random_weights,
         )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pytest
@@ -98,3 +101,41 @@ async def test_the_gain_defect_makes_the_output_hotter() -> None:
     pcm = await speak(loud, ["Hello there."])
     ref = tone("Hello there.")
     assert np.abs(pcm.astype(float)).max() > 2 * np.abs(ref.astype(float)).max()
+
+
+@dataclass(frozen=True)
+class _Figures:
+    text: str
+    chunks: int
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class _MeasuredTone(ToneEngine):
+    """A tone engine that keeps its own figures of each call, as the qwen engine does."""
+
+    last_metrics: _Figures | None = None
+
+    def stream(self, text: str, *, language: str) -> Iterator[np.ndarray]:
+        chunks = list(super().stream(text, language=language))
+        self.last_metrics = _Figures(text, len(chunks))
+        return iter(chunks)
+
+
+async def test_the_engines_own_figures_of_each_segment_go_to_the_agents_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="agent.tts_bridged")
+    tts = BridgedTTS(_MeasuredTone(), language="en", lanes=GpuLanes())
+    await speak(tts, ["Sure", ", I can help. Anything else?"])
+    expected = [
+        {"text": s, "chunks": len(list(ENGINE.stream(s, language="en")))} for s in tts.segments
+    ]
+    assert len(expected) >= 2
+    assert tts.engine_calls == expected
+    logged = [r for r in caplog.records if r.getMessage() == "tts engine call"]
+    assert [r.figures for r in logged] == expected  # type: ignore[attr-defined]
+    plain = BridgedTTS(ENGINE, language="en", lanes=GpuLanes())  # keeps no figures: none logged
+    await speak(plain, ["Hello there."])
+    assert plain.engine_calls == []

@@ -22,7 +22,7 @@ import torch  # noqa: E402
 
 from agent import tts_regress  # noqa: E402
 from agent.tts_engines import make_tts_engine  # noqa: E402
-from agent.tts_qwen import graphs  # noqa: E402
+from agent.tts_qwen import graphs, launches  # noqa: E402
 from agent.tts_qwen.codegen import build_prompt, eager_code_predictor, generate_frames  # noqa: E402
 from agent.tts_qwen.decode import (  # noqa: E402
     CODEC_SAMPLES_PER_FRAME,
@@ -289,3 +289,35 @@ def test_tts_regress_fails_a_stream_whose_packets_lack_the_context_the_engine_st
     assert (lsb["verdict"], lsb["threshold"]) == ("FAIL", WINDOWED_TOLERANCE_LSB)
     assert lsb["observed"] > 100 * WINDOWED_TOLERANCE_LSB
     assert result.exit_code == 1
+
+
+# -- launches per step ---------------------------------------------------------------------
+
+
+def test_the_launch_counter_counts_the_operators_python_dispatched() -> None:
+    a, b = torch.ones(3), torch.ones(3)
+    w = torch.ones(4, 3)
+
+    def work() -> None:
+        for _ in range(5):
+            torch.add(a, b)
+        torch.nn.functional.linear(a, w)  # its transpose and matmul inside are not counted
+
+    count = launches.count_launches(work, cuda=False)
+    assert (count.aten_ops, count.launch_calls, count.gpu_kernels) == (6, 0, 0)
+
+
+def test_launches_per_step_are_counted_per_frame_and_per_packet(engine: QwenEngine) -> None:
+    steps = launches.per_step(engine, short_frames=8, long_frames=10)  # the profiler is slow
+    cp = steps["code_predictor_per_frame"]["aten_ops"]
+    frame = steps["codegen_per_frame"]["aten_ops"]
+    packet = steps["decoder_per_packet"]["aten_ops"]
+    assert steps["codegen_frames_compared"] == [8, 10]
+    assert cp > 15 * 2 * 5  # 15 steps x 2 tiny layers x several operators each
+    assert frame > cp  # the talker's step comes on top of the code predictor
+    assert frame == int(frame)  # the prefill cancels out: a whole number per frame
+    assert packet > 0
+    hidden = torch.zeros((1, 1, engine.model.talker.config.hidden_size))
+    code = torch.zeros((1, 1), dtype=torch.long)
+    again = launches.count_launches(lambda: engine.code_predictor(hidden, code), cuda=False)
+    assert again.aten_ops == cp  # counts, not timings: the same every time
