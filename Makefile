@@ -75,7 +75,8 @@ qwen-device-dryrun: $(GPUSIM_STAMP)
 	bash scripts/qwen_device/fetch.sh 3.11 $(DRYRUN_WHEELS)
 	rm -rf $(DRYRUN_OUT)
 	PY=$(GPUSIM_VENV)/bin/python WHEELS=$(DRYRUN_WHEELS) OUT=$(DRYRUN_OUT) SITE=/tmp/qwen_dryrun_site \
-	  BUDGET_S=600 bash scripts/qwen_device/run.sh --size tiny --device cpu --runs 3 --long-frames 80
+	  BUDGET_S=600 REGRESS_S=600 REGRESS_OPTS="size=tiny device=cpu" \
+	  bash scripts/qwen_device/run.sh --size tiny --device cpu --runs 3 --long-frames 80
 	$(GPUSIM_VENV)/bin/python scripts/qwen_device/check.py $(DRYRUN_OUT)/qwen_gpu.json
 
 clean:

@@ -116,16 +116,25 @@ def default_baseline_path(engine_name: str) -> Path:
     return BASELINE_DIR / f"{engine_name}.json"
 
 
+def _espeak_version() -> str:
+    """libespeak-ng's version; where it cannot load (the GPU image, for another engine),
+    that is said instead: only the espeak engine's audio depends on it."""
+    try:
+        from autortc.espeak import espeak_version
+
+        return espeak_version()
+    except (ImportError, OSError, RuntimeError) as e:
+        return f"not loaded ({type(e).__name__})"
+
+
 def environment(engine: TtsEngine) -> dict[str, str]:
     """What the audio depends on besides the engine: recorded with every baseline."""
     import scipy
     import soxr
 
-    from autortc.espeak import espeak_version
-
     return {
         "engine_version": engine.version,
-        "espeak_ng": espeak_version(),
+        "espeak_ng": _espeak_version(),
         "numpy": np.__version__,
         "scipy": scipy.__version__,
         "soxr": soxr.__version__,

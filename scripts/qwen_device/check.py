@@ -7,7 +7,9 @@ Every mode that ran: no phase errored or was cut by the budget, the weights say 
 are random, no LiveKit was imported, the engine ran the pinned transformers, three runs
 gave one hash, the stream stayed within the engine's stated tolerance, and launches per
 step were counted. With --gpu: graphs on ran too and gave the same codes and audio as
-graphs off. Prints the headline figures either way.
+graphs off. The tts-regress summary beside the JSON (tts_regress_summary.json), where
+there is one: its verdict PASS, and with --gpu graphs_on_vs_off PASSed for every text.
+Prints the headline figures either way.
 """
 
 from __future__ import annotations
@@ -57,6 +59,28 @@ def problems(r: dict[str, Any], *, gpu: bool) -> list[str]:
     return found
 
 
+def regress_problems(summary: dict[str, Any], *, gpu: bool) -> list[str]:
+    found = []
+    if summary.get("verdict") != "PASS":
+        failed = [
+            f"{g['name']} [{g['scope']}]"
+            for t in summary.get("texts", [])
+            for g in t.get("gates", [])
+            if g.get("verdict") == "FAIL"
+        ]
+        found.append(f"tts-regress verdict {summary.get('verdict')}: {', '.join(failed)}")
+    if gpu:
+        graphs = [
+            g["verdict"]
+            for t in summary.get("texts", [])
+            for g in t.get("gates", [])
+            if g.get("name") == "graphs_on_vs_off"
+        ]
+        if not graphs or set(graphs) != {"PASS"}:
+            found.append(f"tts-regress graphs_on_vs_off: {graphs}")
+    return found
+
+
 def headline(r: dict[str, Any]) -> list[str]:
     lines = [f"{r.get('weights')}; {r.get('environment', {}).get('gpu') or 'no GPU'}"]
     for name, g in r.get("goal", {}).items():
@@ -80,6 +104,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print("\n".join(headline(r)))
     found = problems(r, gpu=args.gpu)
+    regress = args.json.parent / "tts_regress_summary.json"
+    if regress.exists():
+        summary = json.loads(regress.read_text(encoding="utf-8"))
+        print(f"tts-regress: {summary.get('verdict')} ({summary.get('version')})")
+        found += regress_problems(summary, gpu=args.gpu)
+    elif args.gpu:
+        found.append(f"no {regress.name} beside the JSON")
     for p in found:
         print(f"PROBLEM {p}")
     print(f"check: {'FAIL' if found else 'OK'} ({len(found)} problems)")

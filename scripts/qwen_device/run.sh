@@ -3,11 +3,15 @@
 # CUDA graphs off then on (scripts/bench_qwen_gpu.py), on the device machine's own
 # python3 with the pinned wheels of wheels.txt beside it. Its output and JSON go to $OUT.
 #
+# Then `autortc tts-regress --engine qwen` at the same size, graphs on (its gates: the
+# stream within the stated LSB, determinism, graphs on vs off, fallbacks), for at most
+# REGRESS_S (default 90; 0 skips it); its summary goes to $OUT/tts_regress_summary.json.
+#
 # On the device machine, from the repo root, after `make qwen-wheels` here:
 #   run(command="bash scripts/qwen_device/run.sh", carry=[".whl"], timeout_s=420)
-# BUDGET_S (default 300, half per mode) stops the bench starting new phases, and
+# BUDGET_S (default 200, half per mode) stops the bench starting new phases, and
 # timeout stops it 90 s later; the JSON is rewritten after every phase, so a run cut
-# short still brings its figures back.
+# short still brings its figures back. Read them with scripts/qwen_device/check.py --gpu.
 #
 # The CPU dry run (make qwen-device-dryrun) calls it with PY, WHEELS, OUT, SITE and
 # the bench's arguments for the tiny size on the CPU.
@@ -16,7 +20,9 @@ PY=${PY:-python3}
 WHEELS=${WHEELS:-.whl}
 OUT=${OUT:-output/bench/qwen_device}
 SITE=${SITE:-/tmp/qwen_site}
-BUDGET_S=${BUDGET_S:-300}
+BUDGET_S=${BUDGET_S:-200}
+REGRESS_S=${REGRESS_S:-90}
+REGRESS_OPTS=${REGRESS_OPTS:-size=full device=cuda cuda_graphs=true}
 here=$(cd "$(dirname "$0")" && pwd)
 
 main() {
@@ -42,7 +48,19 @@ main() {
     --out "$OUT/qwen_gpu.json" --budget-s "$BUDGET_S" "$@"
   local rc=$?
   echo "run.sh: bench exit $rc; JSON: $OUT/qwen_gpu.json"
-  return $rc
+  local regress_rc=0
+  if [ "$REGRESS_S" -gt 0 ]; then
+    local opts=() o
+    for o in $REGRESS_OPTS; do opts+=(--engine-opt "$o"); done
+    rm -rf "$SITE.regress"
+    timeout "$REGRESS_S" "$PY" -m agent.tts_regress --engine qwen "${opts[@]}" --runs 2 \
+      --no-baseline --out "$SITE.regress"
+    regress_rc=$?
+    echo "run.sh: tts-regress exit $regress_rc (124: cut at ${REGRESS_S} s)"
+    cp "$SITE.regress/summary.json" "$OUT/tts_regress_summary.json" 2>/dev/null
+  fi
+  [ "$rc" -ne 0 ] && return "$rc"
+  return "$regress_rc"
 }
 
 mkdir -p "$OUT"

@@ -121,3 +121,37 @@ def test_a_cpu_result_needs_no_graphs_and_the_cli_exits_1_on_a_problem(
     assert check.main([str(path)]) == 1
     assert "check: FAIL (1 problems)" in capsys.readouterr().out
     assert check.main([str(tmp_path / "missing.json")]) == 2
+
+
+def _summary(verdict: str, graphs: str) -> dict[str, Any]:
+    gates = [
+        {"name": "stream_vs_offline_lsb", "scope": "en_short", "verdict": verdict},
+        {"name": "graphs_on_vs_off", "scope": "en_short", "verdict": graphs},
+    ]
+    return {"verdict": verdict, "texts": [{"gates": gates}]}
+
+
+def test_the_tts_regress_summary_must_pass_and_on_a_gpu_compare_the_graphs() -> None:
+    assert check.regress_problems(_summary("PASS", "PASS"), gpu=True) == []
+    assert check.regress_problems(_summary("PASS", "SKIP"), gpu=False) == []
+    assert check.regress_problems(_summary("PASS", "SKIP"), gpu=True) == [
+        "tts-regress graphs_on_vs_off: ['SKIP']"
+    ]
+    (failed,) = check.regress_problems(_summary("FAIL", "PASS"), gpu=False)
+    assert failed == "tts-regress verdict FAIL: stream_vs_offline_lsb [en_short]"
+
+
+def test_tts_regress_records_an_espeak_that_cannot_load_and_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agent import tts_regress
+    from agent.tts_tone import ToneEngine
+    from autortc import espeak
+
+    def cannot_load() -> str:
+        raise OSError("libespeak-ng.so: cannot open shared object file")
+
+    monkeypatch.setattr(espeak, "espeak_version", cannot_load)
+    env = tts_regress.environment(ToneEngine())
+    assert env["espeak_ng"] == "not loaded (OSError)"
+    assert env["engine_version"] == "tone-1"
