@@ -51,26 +51,30 @@ def _cli(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _run(tmp: Path, name: str, args: tuple[str, ...]) -> dict[str, object]:
+    suite = tmp / "net.yaml"
+    suite.write_text(SUITE)
+    proc = _cli(
+        "--local", "--suite", str(suite), "--output", str(tmp / name), "--jobs", "1", *args,
+        timeout_s=240,
+    )  # fmt: skip
+    (metrics,) = list((tmp / name).glob(f"*/{CASE}/a*/metrics.json"))
+    body: dict[str, object] = json.loads(metrics.read_text())
+    assert body["capture_status"] == "OK", (name, proc.stdout, proc.stderr)
+    body["_stdout"] = proc.stdout
+    body["_dir"] = str(metrics.parent)
+    return body
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, object]]:
     tmp = tmp_path_factory.mktemp("net")
-    suite = tmp / "net.yaml"
-    suite.write_text(SUITE)
     (tmp / "heavy.yaml").write_text(HEAVY)
     out: dict[str, dict[str, object]] = {}
     for name, args in RUNS.items():
         if name == "heavy":
             args = (*args, "--network-file", str(tmp / "heavy.yaml"))
-        proc = _cli(
-            "--local", "--suite", str(suite), "--output", str(tmp / name), "--jobs", "1", *args,
-            timeout_s=240,
-        )  # fmt: skip
-        (metrics,) = list((tmp / name).glob(f"*/{CASE}/a*/metrics.json"))
-        body: dict[str, object] = json.loads(metrics.read_text())
-        assert body["capture_status"] == "OK", (name, proc.stdout, proc.stderr)
-        body["_stdout"] = proc.stdout
-        body["_dir"] = str(metrics.parent)
-        out[name] = body
+        out[name] = _run(tmp, name, args)
     return out
 
 
@@ -144,9 +148,28 @@ def test_the_model_fingerprints_warn_on_heavy_loss_and_stay_quiet_on_a_clean_lin
 
 @pytest.mark.timeout(900)
 def test_the_same_seed_gives_the_same_ring_0_and_1_figures(
-    runs: dict[str, dict[str, object]],
+    runs: dict[str, dict[str, object]], tmp_path: Path
 ) -> None:
-    a, b = runs["lossy"], runs["lossy_again"]
+    # The network is judged on two runs in which the agent sent the same audio. A
+    # starved machine can make the agent's own output underrun (silence inserted while
+    # the next segment is synthesised); that is the agent's timing, not the network's,
+    # so such a run is replaced (twice at most) and, if no pair agrees, the test skips
+    # saying so. Anything else that differs in what the agent sent fails.
+    tried = [runs["lossy"], runs["lossy_again"]]
+    pair = _same_sent(tried)
+    for retry in range(2):
+        if pair is not None:
+            break
+        tried.append(_run(tmp_path, f"lossy_retry{retry}", RUNS["lossy_again"]))
+        pair = _same_sent(tried)
+    if pair is None:
+        silence_ms = [_silence_ms(body) for body in tried]
+        pytest.skip(
+            f"in all {len(tried)} runs the agent's sent audio differed in its silences only "
+            f"(digital silence, ms: {silence_ms}; the extra is underrun while a segment was "
+            "synthesised): a starved machine, not the network"
+        )
+    a, b = pair
     # the same fates: the reply's packets meet the same ones (by talk spurt and offset)
     # and its spurt starts from a reset encoder and decoder, so the caller hears the
     # same samples, and every figure of the reply is the same (before the codec reset
@@ -169,6 +192,53 @@ def test_the_same_seed_gives_the_same_ring_0_and_1_figures(
     # is scheduling (its packets vary in number): within the declared tolerances
     for m in (M.CONCEAL_EVENTS, M.CONCEALED_MS):
         assert abs(_f(a, m) - _f(b, m)) <= m.tolerance, (m.name, a[m.name], b[m.name])
+
+
+def _sent(body: dict[str, object]) -> np.ndarray:
+    """What the agent sent (pre_rtc.wav), from its first non-zero sample."""
+    pcm, _sr = sf.read(Path(str(body["_dir"])) / "pre_rtc.wav", dtype="int16")
+    nonzero = np.flatnonzero(pcm)
+    return np.asarray(pcm[nonzero[0] :] if len(nonzero) else pcm)
+
+
+def _zero_runs(pcm: np.ndarray, min_samples: int = 480) -> list[tuple[int, int]]:
+    """[start, end) of every run of digital silence of 10 ms or more."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], (pcm == 0).astype(np.int8), [0]])))
+    return [
+        (int(s), int(e))
+        for s, e in zip(edges[::2], edges[1::2], strict=True)
+        if e - s >= min_samples
+    ]
+
+
+def _squeezed(pcm: np.ndarray) -> np.ndarray:
+    keep = np.ones(len(pcm), dtype=bool)
+    for s, e in _zero_runs(pcm):
+        keep[s:e] = False
+    return pcm[keep]
+
+
+def _silence_ms(body: dict[str, object]) -> float:
+    pcm = _sent(body)
+    return sum(e - s for s, e in _zero_runs(pcm)) / 48.0
+
+
+def _same_sent(
+    bodies: list[dict[str, object]],
+) -> tuple[dict[str, object], dict[str, object]] | None:
+    """Two runs whose agent sent the same samples; None if none. Fails where the sent
+    audio differs in more than its runs of silence."""
+    sent = [_sent(b) for b in bodies]
+    for i, x in enumerate(sent):
+        for j in range(i):
+            if np.array_equal(x, sent[j]):
+                return bodies[j], bodies[i]
+            assert np.array_equal(_squeezed(x), _squeezed(sent[j])), (
+                "the agent's own output differs beyond inserted silence",
+                i,
+                j,
+            )
+    return None
 
 
 def _from_first_sound(body: dict[str, object]) -> np.ndarray:
