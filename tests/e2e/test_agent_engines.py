@@ -2,8 +2,8 @@
 
 - The OpenAI-compatible LLM against a local server that streams SSE chunks the way vLLM
   does (agent/fake_llm_server.py), with a set first-token delay: the run's
-  `fast_lane_ttft_ms` (llm_first_token - llm_request on the agent's clock) must match
-  that delay within 10 ms, and the API key must appear in no artefact.
+  `fast_lane_ttft_ms` (llm_first_token - llm_request on the agent's clock) must be that
+  delay plus at most 100 ms of overhead, and the API key must appear in no artefact.
 - The offline recogniser (pocketsphinx) instead of the scripted one, picked by the case
   (`agent.stt`): the attempt is captured OK and the turn has its `stt_final`.
 """
@@ -27,6 +27,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.realtime]
 
 REPO = Path(__file__).resolve().parents[2]
 FIRST_TOKEN_DELAY_MS = 250.0
+TTFT_OVERHEAD_MAX_MS = 100.0
 SECRET = "sk-autortc-test-0123456789abcdef"
 REPLY = "There is a small chance of light rain after three, so you may want an umbrella."
 
@@ -95,7 +96,11 @@ def test_the_openai_compatible_llm_ttft_matches_the_servers_first_token_delay(
     assert body["capture_status"] == "OK", (proc.stdout, proc.stderr)
     ttft = body["fast_lane_ttft_ms"]
     assert isinstance(ttft, float)
-    assert abs(ttft - FIRST_TOKEN_DELAY_MS) <= 10.0, ttft
+    # never sooner than the server's delay; the rest is the HTTP exchange, SSE parsing and
+    # the agent's event loop, busy beside the bots on 2 cores: 7 to 70 ms (257 to 320 ms
+    # measured in 14 runs), still short of what a figure taken from the wrong point (the
+    # caller's end of turn, behind a 350 ms VAD hangover) would add
+    assert FIRST_TOKEN_DELAY_MS <= ttft <= FIRST_TOKEN_DELAY_MS + TTFT_OVERHEAD_MAX_MS, ttft
     # the agent asked the server (with the key), and said what the server answered
     assert llm_server.requests
     assert all(r.has_auth for r in llm_server.requests)
