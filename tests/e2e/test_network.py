@@ -116,8 +116,19 @@ def test_opus_degrades_against_pcm(runs: dict[str, dict[str, object]]) -> None:
 def test_jitter_80_shows_before_the_buffer_and_in_it(runs: dict[str, dict[str, object]]) -> None:
     opus, jitter = runs["opus"], runs["jitter"]
     assert _f(jitter, M.PACKET_JITTER_MS) > _f(opus, M.PACKET_JITTER_MS) + 5
-    assert _f(jitter, M.CONCEAL_EVENTS) > _f(opus, M.CONCEAL_EVENTS)
-    assert _f(jitter, M.LATE_PACKETS) + _f(jitter, M.CONCEAL_EVENTS) > 0
+    # In the buffer: late or concealed packets, on the reply's track or the caller's (both
+    # links carry jitter_80). One track alone may absorb it all: a talk spurt anchors
+    # its playout on its first packet's arrival, and a first packet that met 70 of the
+    # 0-80 ms leaves no later one late (fresh55: the reply's track had 0 of 704 late).
+    assert _in_buffer(jitter) > _in_buffer(opus)
+    assert _f(opus, M.CONCEAL_EVENTS) == 0
+
+
+def _in_buffer(body: dict[str, object]) -> int:
+    """Late packets and concealment events, the agent's track and the caller's."""
+    probe = json.loads((Path(str(body["_dir"])) / "probe_result.json").read_text())
+    tracks = (probe["agent_track_network"], probe["user_track_network"])
+    return sum(int(t["late"]) + int(t["conceal_events"]) for t in tracks)
 
 
 @pytest.mark.timeout(900)
