@@ -21,6 +21,8 @@ import soundfile as sf
 
 from autortc.metrics import registry as M
 
+from .starved import late_packets
+
 pytestmark = [pytest.mark.e2e, pytest.mark.realtime]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,14 +77,10 @@ def _run_once(tmp: Path, name: str, args: tuple[str, ...]) -> dict[str, object]:
 
 
 def _starved(body: dict[str, object]) -> dict[str, int]:
-    """The reply track's late and stretched packets, where there were any. With no
-    jitter in the profile, packets come in order, so one that comes after its slot
-    (past 40 or 60 ms of playout delay) was held up by this machine's scheduling, not
-    by the network (a CI run: 2.09 dB of mel distance over PCM, which is bit-exact)."""
-    probe = json.loads((Path(str(body["_dir"])) / "probe_result.json").read_text())
-    track = probe["agent_track_network"] or {}
-    late = {k: int(track.get(k) or 0) for k in ("late", "stretches")}
-    return late if any(late.values()) else {}
+    """Late or stretched packets on the reply track: with no jitter in the profile, this
+    machine's scheduling, not the network (a CI run: 2.09 dB of mel distance over PCM,
+    which is bit-exact)."""
+    return late_packets(Path(str(body["_dir"])))
 
 
 def _skip_if_starved(runs: dict[str, dict[str, object]], *names: str) -> None:

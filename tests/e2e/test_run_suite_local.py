@@ -18,6 +18,7 @@ import pytest
 from autortc.phases import PHASES
 
 from .negatives import negative_latencies
+from .starved import late_packets
 
 pytestmark = pytest.mark.e2e
 
@@ -69,13 +70,9 @@ def _suite_run(tmp: Path, suite: Path, name: str) -> Path:
 
 def _late_on_a_clean_link(run: Path) -> dict[str, dict[str, int]]:
     """{case: its agent track's late and stretched packets} where there were any."""
-    out = {}
-    for probe_file in sorted(run.glob("*/a*/probe_result.json")):
-        track = json.loads(probe_file.read_text())["agent_track_network"] or {}
-        late = {k: int(track.get(k) or 0) for k in ("late", "stretches")}
-        if any(late.values()):
-            out[probe_file.parent.parent.name] = late
-    return out
+    attempts = sorted(f.parent for f in run.glob("*/a*/probe_result.json"))
+    found = {d.parent.name: late_packets(d) for d in attempts}
+    return {case: late for case, late in found.items() if late}
 
 
 def _metrics(run_dir: Path, case_id: str) -> dict:
